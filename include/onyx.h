@@ -1,0 +1,190 @@
+/* onyx.h — the public C API of onyx, an ONNX inference runtime.
+ *
+ * Conventions (see STYLE.md): every fallible function returns an `onyx_status *`
+ * that is NULL on success; otherwise it carries a code and a one-line message
+ * naming the model, node and tensor involved, and the caller frees it with
+ * onyx_status_free. Out-parameters come last and are written only on success.
+ * Every destroy/free function accepts NULL. Heap objects: create/destroy. */
+#ifndef ONYX_H
+#define ONYX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ONYX_VERSION_STRING "0.1.0"
+#define ONYX_MAX_RANK 12
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum onyx_code {
+  ONYX_OK = 0,
+  ONYX_ERR_INVALID_ARGUMENT,  /* caller passed something wrong (name, shape, dtype) */
+  ONYX_ERR_INVALID_MODEL,     /* the model file is malformed or inconsistent */
+  ONYX_ERR_NOT_FOUND,         /* a file, input or output does not exist */
+  ONYX_ERR_NOT_IMPLEMENTED,   /* valid ONNX that onyx does not support (op, dtype, attr) */
+  ONYX_ERR_OUT_OF_MEMORY,
+  ONYX_ERR_IO,
+  ONYX_ERR_RUNTIME,           /* a kernel failed while running */
+  ONYX_ERR_DEVICE,            /* an execution provider's device failed */
+} onyx_code;
+
+typedef struct onyx_status onyx_status;
+
+onyx_code onyx_status_code(const onyx_status *s);    /* ONYX_OK for NULL */
+const char *onyx_status_message(const onyx_status *s); /* "" for NULL; borrowed */
+void onyx_status_free(onyx_status *s);
+const char *onyx_code_name(onyx_code c);              /* static string */
+
+/* ---- data types (values are ONNX's TensorProto.DataType) ---------------- */
+
+typedef enum onyx_dtype {
+  ONYX_DTYPE_UNDEFINED = 0,
+  ONYX_DTYPE_FLOAT = 1,
+  ONYX_DTYPE_UINT8 = 2,
+  ONYX_DTYPE_INT8 = 3,
+  ONYX_DTYPE_UINT16 = 4,
+  ONYX_DTYPE_INT16 = 5,
+  ONYX_DTYPE_INT32 = 6,
+  ONYX_DTYPE_INT64 = 7,
+  ONYX_DTYPE_STRING = 8,  /* data is an array of NUL-terminated char* */
+  ONYX_DTYPE_BOOL = 9,    /* one byte per element, 0 or 1 */
+  ONYX_DTYPE_FLOAT16 = 10,
+  ONYX_DTYPE_DOUBLE = 11,
+  ONYX_DTYPE_UINT32 = 12,
+  ONYX_DTYPE_UINT64 = 13,
+  ONYX_DTYPE_COMPLEX64 = 14,
+  ONYX_DTYPE_COMPLEX128 = 15,
+  ONYX_DTYPE_BFLOAT16 = 16,
+  ONYX_DTYPE_FLOAT8E4M3FN = 17,
+  ONYX_DTYPE_FLOAT8E4M3FNUZ = 18,
+  ONYX_DTYPE_FLOAT8E5M2 = 19,
+  ONYX_DTYPE_FLOAT8E5M2FNUZ = 20,
+  ONYX_DTYPE_UINT4 = 21,
+  ONYX_DTYPE_INT4 = 22,
+  ONYX_DTYPE_COUNT_
+} onyx_dtype;
+
+const char *onyx_dtype_name(onyx_dtype t);   /* "float32", "int64", ...; static */
+size_t onyx_dtype_size(onyx_dtype t);        /* bytes per element; 0 for sub-byte/unknown */
+
+/* ---- tensors ------------------------------------------------------------ */
+
+/* A value flowing through a model: a dense tensor, or (later) a sequence or
+ * optional. Tensors made by onyx_tensor_create own their data; tensors made
+ * by onyx_tensor_borrow point at caller memory that must outlive them. */
+typedef struct onyx_tensor onyx_tensor;
+
+/* Allocates a zero-filled tensor. rank <= ONYX_MAX_RANK, dims >= 0. */
+onyx_status *onyx_tensor_create(onyx_dtype dtype, int rank, const int64_t *dims,
+                                onyx_tensor **out);
+/* Wraps caller memory without copying (zero-copy input). `data` is borrowed
+ * and must hold at least `nbytes` >= numel * dtype size. */
+onyx_status *onyx_tensor_borrow(onyx_dtype dtype, int rank, const int64_t *dims,
+                                void *data, size_t nbytes, onyx_tensor **out);
+void onyx_tensor_free(onyx_tensor *t);
+
+onyx_dtype onyx_tensor_dtype(const onyx_tensor *t);
+int onyx_tensor_rank(const onyx_tensor *t);
+const int64_t *onyx_tensor_dims(const onyx_tensor *t);   /* borrowed */
+int64_t onyx_tensor_numel(const onyx_tensor *t);
+void *onyx_tensor_data(onyx_tensor *t);                  /* borrowed */
+size_t onyx_tensor_nbytes(const onyx_tensor *t);
+
+/* ---- models ------------------------------------------------------------- */
+
+/* A loaded ONNX model (graph, initializers, opsets, metadata). */
+typedef struct onyx_model onyx_model;
+
+/* Loads an .onnx file (mmapped; large initializers borrow the mapping).
+ * External data resolves relative to the file's folder; paths escaping it
+ * are refused. */
+onyx_status *onyx_model_load(const char *path, onyx_model **out);
+/* Loads from memory; `data` is copied where needed and need not outlive the
+ * model. External data resolves against `dir` (NULL: refused). */
+onyx_status *onyx_model_load_from_buffer(const void *data, size_t len, const char *dir,
+                                         onyx_model **out);
+/* Serialises the model as ONNX (all initializers inline). */
+onyx_status *onyx_model_save(const onyx_model *m, const char *path);
+/* Same into a new buffer the caller releases with onyx_buffer_free. */
+onyx_status *onyx_model_save_to_buffer(const onyx_model *m, void **data, size_t *len);
+void onyx_model_destroy(onyx_model *m);
+void onyx_buffer_free(void *p);
+
+/* Reads a serialized ONNX TensorProto (SequenceProto / OptionalProto where
+ * supported) from a .pb file, the format of ONNX's test data. `name` may be
+ * NULL; otherwise it receives the proto's name (caller frees with
+ * onyx_buffer_free; may be empty). */
+onyx_status *onyx_tensor_load_pb(const char *path, onyx_tensor **out, char **name);
+onyx_status *onyx_tensor_save_pb(const onyx_tensor *t, const char *name, const char *path);
+
+/* ---- options -------------------------------------------------------------- */
+
+typedef enum onyx_log_level {
+  ONYX_LOG_DEBUG = 0, ONYX_LOG_INFO, ONYX_LOG_WARNING, ONYX_LOG_ERROR, ONYX_LOG_NONE
+} onyx_log_level;
+
+typedef struct onyx_options onyx_options;
+
+onyx_status *onyx_options_create(onyx_options **out);
+void onyx_options_destroy(onyx_options *o);
+/* 0 (default) means one thread per available core. */
+void onyx_options_set_intra_op_threads(onyx_options *o, int n);
+void onyx_options_set_log_level(onyx_options *o, onyx_log_level level);
+/* ORT's levels: 0 disabled, 1 basic, 2 extended, 3 all (default 3). */
+void onyx_options_set_optimization_level(onyx_options *o, int level);
+/* Comma-separated provider names in priority order, e.g. "dnnl,cpu". */
+onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
+
+/* Sets the log threshold for the whole process (default WARNING). */
+void onyx_set_log_level(onyx_log_level level);
+
+/* ---- sessions ------------------------------------------------------------ */
+
+typedef struct onyx_session onyx_session;
+
+/* Loads, validates and prepares a model. `opts` may be NULL (defaults); it is
+ * copied, so it need not outlive the session. */
+onyx_status *onyx_session_create(const char *path, const onyx_options *opts,
+                                 onyx_session **out);
+/* Same from memory. External data paths resolve against the current directory. */
+onyx_status *onyx_session_create_from_buffer(const void *data, size_t len,
+                                             const onyx_options *opts,
+                                             onyx_session **out);
+/* Same from a loaded model, whose ownership transfers to the session (also
+ * on failure). */
+onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *opts,
+                                            onyx_session **out);
+void onyx_session_destroy(onyx_session *s);
+
+/* Metadata of one graph input or output. All pointers borrowed from the
+ * session. dims[i] < 0 means the dim is not fixed; dim_names[i] is then the
+ * symbolic name, or NULL when the model gives none. rank < 0: unknown rank. */
+typedef struct onyx_value_info {
+  const char *name;
+  onyx_dtype dtype;
+  int rank;
+  const int64_t *dims;
+  const char *const *dim_names;
+} onyx_value_info;
+
+int onyx_session_input_count(const onyx_session *s);
+int onyx_session_output_count(const onyx_session *s);
+onyx_status *onyx_session_input_info(const onyx_session *s, int i, onyx_value_info *out);
+onyx_status *onyx_session_output_info(const onyx_session *s, int i, onyx_value_info *out);
+
+/* Runs the model. Inputs are borrowed for the duration of the call. Outputs:
+ * `out_names` selects which (NULL with n_outputs == output count: all, in
+ * order); on success out[i] receives a new tensor the caller frees.
+ * Safe to call from several threads at once on one session. */
+onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
+                              onyx_tensor *const *inputs, int n_outputs,
+                              const char *const *out_names, onyx_tensor **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

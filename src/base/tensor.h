@@ -1,0 +1,60 @@
+/* tensor.h — the layout of onyx_tensor, for code inside the library.
+ *
+ * A tensor is dense, row-major (C order), on the host. `kind` lets the same
+ * handle carry an ONNX sequence (elems: owned tensors) or optional (an
+ * optional with no value has kind OPTIONAL and n_elems 0), the way ORT's
+ * OrtValue does, so executors and the API move one type around.
+ * String tensors hold `numel` owned char* in data. */
+#ifndef ONYX_BASE_TENSOR_H
+#define ONYX_BASE_TENSOR_H
+
+#include <stdbool.h>
+
+#include "onyx.h"
+
+typedef enum onyx_kind {
+  ONYX_KIND_TENSOR = 0,
+  ONYX_KIND_SEQUENCE,
+  ONYX_KIND_OPTIONAL,
+} onyx_kind;
+
+struct onyx_tensor {
+  onyx_kind kind;
+  onyx_dtype dtype;       /* for sequences/optionals: the element dtype, if known */
+  int rank;
+  int64_t dims[ONYX_MAX_RANK];
+  void *data;             /* NULL until allocated; never NULL once allocated */
+  size_t nbytes;          /* bytes of data */
+  bool owns_data;         /* false: borrowed (caller memory, mmapped weights) */
+  int n_elems;            /* sequence/optional elements */
+  onyx_tensor **elems;    /* owned */
+};
+
+/* Product of dims (1 for rank 0). */
+int64_t onyx_numel(int rank, const int64_t *dims);
+/* Bytes for `numel` elements of dtype (sub-byte types packed, rounded up). */
+size_t onyx_dtype_bytes(onyx_dtype dtype, int64_t numel);
+
+/* Creates a tensor header with shape and dtype but no data (data NULL). */
+onyx_status *onyx_tensor_new_empty(onyx_dtype dtype, int rank, const int64_t *dims,
+                                   onyx_tensor **out);
+/* Allocates (uninitialised, 64-byte aligned) data for a header made by
+ * onyx_tensor_new_empty, after optionally setting a new shape (dims may be
+ * NULL to keep the shape). Fails if the tensor already has data. */
+onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims);
+/* Deep copy. */
+onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out);
+/* New tensor that borrows `t`'s data with another shape of the same numel. */
+onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dims,
+                              onyx_tensor **out);
+/* Element i of a tensor of any numeric dtype as double / int64 (for shape
+ * logic: reading axes, starts, shape tensors). */
+double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);
+int64_t onyx_tensor_get_i64(const onyx_tensor *t, int64_t i);
+/* Sequence / optional constructors; `elems` ownership transfers on success. */
+onyx_status *onyx_sequence_new(onyx_dtype elem_dtype, int n, onyx_tensor **elems,
+                               onyx_tensor **out);
+/* Shape as "[1,3,224,224]" into buf. Returns buf. */
+char *onyx_shape_str(int rank, const int64_t *dims, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,265 @@
+/* session.c — the public session API: options, creation pipeline (load ->
+ * sort -> validate -> infer -> plan), metadata and run with input checks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "exec.h"
+#include "ops/ops.h"
+
+struct onyx_options {
+  int threads;
+  int opt_level;
+  onyx_log_level log_level;
+  bool log_level_set;
+  char providers[256];
+};
+
+struct onyx_session {
+  onyx_model *model;
+  onyx_options opts;
+  onyx_threadpool pool;
+  onyx_plan *plan;
+  /* metadata for inputs then outputs: dims and symbolic names per value */
+  int64_t (*dims)[ONYX_MAX_RANK];
+  const char *(*dim_names)[ONYX_MAX_RANK];
+};
+
+onyx_status *onyx_options_create(onyx_options **out) {
+  onyx_options *o = onyx_calloc(1, sizeof *o);
+  if (!o) return onyx_error_oom();
+  o->opt_level = 3;
+  o->log_level = ONYX_LOG_WARNING;
+  strcpy(o->providers, "cpu");
+  *out = o;
+  return NULL;
+}
+
+void onyx_options_destroy(onyx_options *o) { onyx_free(o); }
+void onyx_options_set_intra_op_threads(onyx_options *o, int n) { o->threads = n < 0 ? 0 : n; }
+void onyx_options_set_log_level(onyx_options *o, onyx_log_level l) {
+  o->log_level = l;
+  o->log_level_set = true;
+}
+void onyx_options_set_optimization_level(onyx_options *o, int level) {
+  o->opt_level = level < 0 ? 0 : level > 3 ? 3 : level;
+}
+
+onyx_status *onyx_options_set_providers(onyx_options *o, const char *list) {
+  if (!list || strlen(list) >= sizeof o->providers)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider list is empty or too long");
+  /* Only 'cpu' exists so far; unknown names are refused so typos surface. */
+  char buf[256];
+  strcpy(buf, list);
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    if (strcmp(tok, "cpu"))
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s' (available: cpu)", tok);
+  strcpy(o->providers, list);
+  return NULL;
+}
+
+void onyx_session_destroy(onyx_session *s) {
+  if (!s) return;
+  onyx_plan_destroy(s->plan);
+  onyx_model_destroy(s->model);
+  onyx_free(s->dims);
+  onyx_free(s->dim_names);
+  onyx_free(s);
+}
+
+static void fill_meta(onyx_session *s) {
+  const onyx_graph *g = s->model->graph;
+  for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+    const onyx_value *v = &g->values[i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs]];
+    for (int d = 0; d < v->rank; d++) {
+      s->dims[i][d] = v->dims[d] >= 0 ? v->dims[d] : -1;
+      s->dim_names[i][d] = onyx_model_symbol_name(s->model, v->dims[d]);
+    }
+  }
+}
+
+onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *opts,
+                                            onyx_session **out) {
+  onyx_session *s = onyx_calloc(1, sizeof *s);
+  if (!s) {
+    onyx_model_destroy(m);
+    return onyx_error_oom();
+  }
+  s->model = m;
+  onyx_status *st = NULL;
+  if (opts) {
+    s->opts = *opts;
+  } else {
+    onyx_options *d;
+    if ((st = onyx_options_create(&d))) goto fail;
+    s->opts = *d;
+    onyx_options_destroy(d);
+  }
+  if (s->opts.log_level_set) onyx_set_log_level(s->opts.log_level);
+  s->pool.nthreads = s->opts.threads > 0 ? s->opts.threads : onyx_available_cores();
+  onyx_graph *g = m->graph;
+  if ((st = onyx_graph_toposort(g))) goto fail;
+  if ((st = onyx_graph_validate(g))) goto fail;
+  if ((st = onyx_graph_infer(g))) goto fail;
+  if ((st = onyx_plan_create(g, &s->pool, &s->plan))) goto fail;
+  int nio = g->n_inputs + g->n_outputs;
+  s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);
+  s->dim_names = onyx_calloc((size_t)nio + 1, sizeof *s->dim_names);
+  if (!s->dims || !s->dim_names) {
+    st = onyx_error_oom();
+    goto fail;
+  }
+  fill_meta(s);
+  onyx_log(ONYX_LOG_INFO, "session ready: %d nodes, %d threads, providers %s", g->n_nodes,
+           s->pool.nthreads, s->opts.providers);
+  *out = s;
+  return NULL;
+fail:
+  onyx_session_destroy(s);
+  return st;
+}
+
+onyx_status *onyx_session_create(const char *path, const onyx_options *opts, onyx_session **out) {
+  onyx_model *m;
+  ONYX_TRY(onyx_model_load(path, &m));
+  return onyx_session_create_from_model(m, opts, out);
+}
+
+onyx_status *onyx_session_create_from_buffer(const void *data, size_t len,
+                                             const onyx_options *opts, onyx_session **out) {
+  onyx_model *m;
+  ONYX_TRY(onyx_model_load_from_buffer(data, len, ".", &m));
+  return onyx_session_create_from_model(m, opts, out);
+}
+
+int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
+int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
+
+static onyx_status *info(const onyx_session *s, int i, bool output, onyx_value_info *out) {
+  const onyx_graph *g = s->model->graph;
+  int n = output ? g->n_outputs : g->n_inputs;
+  if (i < 0 || i >= n)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "%s index %d out of range (model has %d)",
+                      output ? "output" : "input", i, n);
+  int slot = output ? g->n_inputs + i : i;
+  const onyx_value *v = &g->values[output ? g->outputs[i] : g->inputs[i]];
+  out->name = v->name;
+  out->dtype = v->dtype;
+  out->rank = v->rank;
+  out->dims = s->dims[slot];
+  out->dim_names = s->dim_names[slot];
+  return NULL;
+}
+
+onyx_status *onyx_session_input_info(const onyx_session *s, int i, onyx_value_info *out) {
+  return info(s, i, false, out);
+}
+onyx_status *onyx_session_output_info(const onyx_session *s, int i, onyx_value_info *out) {
+  return info(s, i, true, out);
+}
+
+/* Checks a fed tensor against the declared input type; symbolic dims must
+ * agree across inputs (sym_val caches the first binding of each symbol). */
+static onyx_status *check_input(const onyx_session *s, const onyx_value *v, const onyx_tensor *t,
+                                int64_t *sym_val, int n_sym) {
+  if (!t) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' is NULL", v->name);
+  if (v->kind != t->kind)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s': expected a %s value", v->name,
+                      v->kind == ONYX_KIND_TENSOR ? "tensor" : v->kind == ONYX_KIND_SEQUENCE ? "sequence" : "optional");
+  if (v->kind != ONYX_KIND_TENSOR) return NULL;
+  if (v->dtype != ONYX_DTYPE_UNDEFINED && t->dtype != v->dtype)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' has dtype %s, expected %s", v->name,
+                      onyx_dtype_name(t->dtype), onyx_dtype_name(v->dtype));
+  if (v->rank < 0) return NULL;
+  char a[160], b[160];
+  if (t->rank != v->rank)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' has %d dims %s, expected %d",
+                      v->name, t->rank, onyx_shape_str(t->rank, t->dims, a, sizeof a), v->rank);
+  for (int d = 0; d < v->rank; d++) {
+    int64_t want = v->dims[d];
+    if (want >= 0 && t->dims[d] != want)
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' has shape %s, expected dim %d to be %lld",
+                        v->name, onyx_shape_str(t->rank, t->dims, a, sizeof a), d, (long long)want);
+    if (want <= ONYX_DIM_SYM0) {
+      int64_t k = ONYX_DIM_SYM0 - want;
+      if (k < n_sym) {
+        if (sym_val[k] < 0) sym_val[k] = t->dims[d];
+        else if (sym_val[k] != t->dims[d])
+          return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' dim %d ('%s') is %lld, but another input bound it to %lld",
+                            v->name, d, s->model->symbols[k], (long long)t->dims[d], (long long)sym_val[k]);
+      }
+    }
+  }
+  (void)b;
+  return NULL;
+}
+
+onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
+                              onyx_tensor *const *inputs, int n_outputs,
+                              const char *const *out_names, onyx_tensor **out) {
+  const onyx_graph *g = s->model->graph;
+  onyx_status *st = NULL;
+  int n_sym = s->model->n_symbols;
+  onyx_tensor **feed = onyx_calloc((size_t)g->n_inputs + 1, sizeof *feed);
+  onyx_tensor **all = onyx_calloc((size_t)g->n_outputs + 1, sizeof *all);
+  int64_t *sym_val = onyx_malloc((size_t)n_sym * sizeof(int64_t) + 1);
+  if (!feed || !all || !sym_val) {
+    st = onyx_error_oom();
+    goto done;
+  }
+  for (int k = 0; k < n_sym; k++) sym_val[k] = -1;
+  for (int i = 0; i < n_inputs; i++) {
+    int v = in_names && in_names[i] ? onyx_graph_find(g, in_names[i]) : -1;
+    if (v < 0 || !g->values[v].is_input) {
+      st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "'%s' is not an input of the model",
+                      in_names && in_names[i] ? in_names[i] : "(null)");
+      goto done;
+    }
+    int slot = 0;
+    while (g->inputs[slot] != v) slot++;
+    if ((st = check_input(s, &g->values[v], inputs[i], sym_val, n_sym))) goto done;
+    feed[slot] = inputs[i];
+  }
+  for (int i = 0; i < g->n_inputs; i++)
+    if (!feed[i]) {
+      st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "input '%s' was not given", g->values[g->inputs[i]].name);
+      goto done;
+    }
+  int *pick = onyx_calloc((size_t)n_outputs + 1, sizeof *pick);
+  if (!pick) {
+    st = onyx_error_oom();
+    goto done;
+  }
+  for (int i = 0; i < n_outputs && !st; i++) {
+    if (!out_names) {
+      if (n_outputs != g->n_outputs)
+        st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "asked for %d outputs without names; the model has %d",
+                        n_outputs, g->n_outputs);
+      pick[i] = i;
+      continue;
+    }
+    int v = out_names[i] ? onyx_graph_find(g, out_names[i]) : -1;
+    pick[i] = -1;
+    for (int k = 0; v >= 0 && k < g->n_outputs; k++)
+      if (g->outputs[k] == v) pick[i] = k;
+    if (pick[i] < 0)
+      st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "'%s' is not an output of the model",
+                      out_names[i] ? out_names[i] : "(null)");
+  }
+  if (!st) st = onyx_plan_run(s->plan, NULL, feed, all);
+  if (!st) {
+    for (int i = 0; i < n_outputs; i++) {
+      out[i] = all[pick[i]];
+      all[pick[i]] = NULL;
+    }
+    for (int i = 0; i < g->n_outputs; i++) onyx_tensor_free(all[i]);
+  }
+  onyx_free(pick);
+done:
+  onyx_free(feed);
+  onyx_free(all);
+  onyx_free(sym_val);
+  return st;
+}
