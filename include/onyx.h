@@ -184,6 +184,25 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out);
 
+/* ---- system ------------------------------------------------------------- */
+
+/* What this machine offers, as onyx sees it (for `onyx info` and reports). */
+typedef struct onyx_system_info {
+  char cpu_brand[64];
+  int cores;            /* cores this process may run on */
+  int numa_nodes;       /* 1 when unknown */
+  int l1d_kb, l2_kb, l3_kb;  /* per-instance cache sizes; 0 when unknown */
+  /* ISA features usable by onyx (cpuid and OS support) */
+  int avx2, fma, f16c, avx512f, avx512bw, avx512_vnni, avx512_bf16, avx512_fp16, avx_vnni;
+  int amx_tile, amx_int8, amx_bf16;
+} onyx_system_info;
+
+void onyx_system_info_get(onyx_system_info *out);
+
+/* Comma-separated names of the execution providers compiled in and usable on
+ * this machine, in default priority order (static string). */
+const char *onyx_available_providers(void);
+
 #ifdef __cplusplus
 }
 #endif
