@@ -7,6 +7,7 @@
 #include "exec.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -31,6 +32,7 @@ struct onyx_plan {
 struct onyx_frame {
   const onyx_plan *plan;
   onyx_frame *parent;
+  onyx_run_ctx *rc;     /* may be NULL */
   onyx_tensor **slots;
   bool *owned;
 };
@@ -123,7 +125,14 @@ static onyx_tensor *lookup_outer(onyx_frame *f, const char *name) {
   return NULL;
 }
 
+int64_t onyx_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void release(onyx_frame *f, int v) {
+  if (f->owned[v] && f->rc && f->slots[v]) f->rc->live_bytes -= (int64_t)f->slots[v]->nbytes;
   if (f->owned[v]) onyx_tensor_free(f->slots[v]);
   f->slots[v] = NULL;
   f->owned[v] = false;
@@ -140,6 +149,19 @@ static void vinfo_of(const onyx_tensor *t, onyx_vinfo *v) {
   v->rank = t->kind == ONYX_KIND_TENSOR ? t->rank : -1;
   if (v->rank > 0) memcpy(v->dims, t->dims, (size_t)t->rank * sizeof t->dims[0]);
   v->value = t;
+}
+
+/* Appends a profiling event; on allocation failure the event is dropped
+ * (profiling must not fail a run). */
+static void record_event(onyx_run_ctx *rc, int ni, const onyx_node *n, int64_t t0, int64_t dur) {
+  if (rc->n_events == rc->cap_events) {
+    int cap = rc->cap_events ? rc->cap_events * 2 : 256;
+    onyx_prof_event *e = onyx_realloc(rc->events, (size_t)cap * sizeof *e);
+    if (!e) return;
+    rc->events = e;
+    rc->cap_events = cap;
+  }
+  rc->events[rc->n_events++] = (onyx_prof_event){ni, n, t0, dur};
 }
 
 static onyx_status *run_node(onyx_frame *f, int ni, int *remaining) {
@@ -182,7 +204,9 @@ static onyx_status *run_node(onyx_frame *f, int ni, int *remaining) {
       if ((s = onyx_tensor_alloc(out[k], vout[k].rank, vout[k].dims))) goto done;
   }
   cpu_ctx c = {n, n->n_in, n->n_out, in, out, p->states[ni], p->pool, f};
+  int64_t t0 = f->rc && f->rc->profile ? onyx_now_ns() : 0;
   if ((s = p->kernels[ni]->run(&c))) goto done;
+  if (t0) record_event(f->rc, ni, n, t0, onyx_now_ns() - t0);
   for (int k = 0; k < n->n_out; k++) {
     int v = n->out[k];
     if (v < 0) continue;
@@ -194,6 +218,11 @@ static onyx_status *run_node(onyx_frame *f, int ni, int *remaining) {
     f->slots[v] = out[k];
     f->owned[v] = true;
     out[k] = NULL;
+    if (f->rc) {
+      f->rc->live_bytes += (int64_t)f->slots[v]->nbytes;
+      f->rc->total_bytes += (int64_t)f->slots[v]->nbytes;
+      if (f->rc->live_bytes > f->rc->peak_bytes) f->rc->peak_bytes = f->rc->live_bytes;
+    }
   }
   for (int k = 0; k < n->n_in + n->n_implicit; k++) {
     int v = k < n->n_in ? n->in[k] : n->implicit[k - n->n_in];
@@ -214,10 +243,10 @@ done:
   return s;
 }
 
-onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *const *inputs,
-                           onyx_tensor **outputs) {
+static onyx_status *run_graph(const onyx_plan *p, onyx_frame *parent, onyx_run_ctx *rc,
+                              onyx_tensor *const *inputs, onyx_tensor **outputs) {
   const onyx_graph *g = p->g;
-  onyx_frame f = {p, parent, NULL, NULL};
+  onyx_frame f = {p, parent, rc, NULL, NULL};
   onyx_status *s = NULL;
   int *remaining = onyx_malloc((size_t)g->n_values * sizeof(int) + 1);
   f.slots = onyx_calloc((size_t)g->n_values + 1, sizeof *f.slots);
@@ -241,6 +270,7 @@ onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *
       s = onyx_error(ONYX_ERR_RUNTIME, "graph output '%s' was not computed", g->values[v].name);
     } else if (f.owned[v] && remaining[v] == 1) {
       res[i] = f.slots[v];   /* hand over without copying */
+      if (rc) rc->live_bytes -= (int64_t)res[i]->nbytes;
       f.slots[v] = NULL;
       f.owned[v] = false;
     } else {
@@ -254,12 +284,22 @@ onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *
     for (int i = 0; i < g->n_outputs; i++) onyx_tensor_free(res[i]);
   }
 done:
-  if (f.slots)
+  if (f.slots && f.owned)
     for (int v = 0; v < g->n_values; v++)
-      if (f.owned && f.owned[v]) onyx_tensor_free(f.slots[v]);
+      if (f.owned[v]) release(&f, v);
   onyx_free(remaining);
   onyx_free(f.slots);
   onyx_free(f.owned);
   onyx_free(res);
   return s;
+}
+
+onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *const *inputs,
+                           onyx_tensor **outputs) {
+  return run_graph(p, parent, parent ? parent->rc : NULL, inputs, outputs);
+}
+
+onyx_status *onyx_plan_run_ex(const onyx_plan *p, onyx_run_ctx *rc, onyx_tensor *const *inputs,
+                              onyx_tensor **outputs) {
+  return run_graph(p, NULL, rc, inputs, outputs);
 }
