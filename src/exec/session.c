@@ -371,7 +371,15 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
   if (!st) record_run(s, &rc);
   onyx_free(rc.events);
   if (!st) {
-    for (int i = 0; i < n_outputs; i++) {
+    for (int i = 0; i < n_outputs && !st; i++) {
+      int j = 0;
+      while (j < i && pick[j] != pick[i]) j++;
+      if (j < i) {   /* the same output asked for twice: give a copy */
+        st = onyx_tensor_clone(out[j], &out[i]);
+        if (st)
+          for (int k = 0; k < i; k++) onyx_tensor_free(out[k]);
+        continue;
+      }
       out[i] = all[pick[i]];
       all[pick[i]] = NULL;
     }
