@@ -50,6 +50,13 @@ typedef struct onyx_run_ctx {
 onyx_status *onyx_plan_run_ex(const onyx_plan *p, onyx_run_ctx *rc, onyx_tensor *const *inputs,
                               onyx_tensor **outputs);
 
+/* Evaluates one node of g on given inputs (n->n_in entries, NULL for
+ * omitted) outside any run: for constant folding and calibration. out
+ * (n->n_out entries) receives new tensors. n->op must be resolved
+ * (onyx_graph_infer). Nodes with subgraphs are refused. */
+onyx_status *onyx_exec_node(const onyx_graph *g, const onyx_node *n, onyx_tensor *const *in,
+                            onyx_tensor **out, const onyx_threadpool *pool);
+
 /* Monotonic clock in nanoseconds. */
 int64_t onyx_now_ns(void);
 
