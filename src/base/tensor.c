@@ -168,6 +168,13 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
   return NULL;
 }
 
+void onyx_tensor_move(onyx_tensor *dst, onyx_tensor *src) {
+  onyx_tensor old = *dst;
+  *dst = *src;
+  *src = old;
+  onyx_tensor_free(src);
+}
+
 onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dims,
                               onyx_tensor **out) {
   if (onyx_numel(rank, dims) != onyx_numel(t->rank, t->dims))

@@ -7,6 +7,7 @@
 #include "exec.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -31,6 +32,7 @@ struct onyx_plan {
 struct onyx_frame {
   const onyx_plan *plan;
   onyx_frame *parent;
+  onyx_run_ctx *rc;     /* may be NULL */
   onyx_tensor **slots;
   bool *owned;
 };
@@ -123,7 +125,14 @@ static onyx_tensor *lookup_outer(onyx_frame *f, const char *name) {
   return NULL;
 }
 
+int64_t onyx_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void release(onyx_frame *f, int v) {
+  if (f->owned[v] && f->rc && f->slots[v]) f->rc->live_bytes -= (int64_t)f->slots[v]->nbytes;
   if (f->owned[v]) onyx_tensor_free(f->slots[v]);
   f->slots[v] = NULL;
   f->owned[v] = false;
@@ -142,68 +151,71 @@ static void vinfo_of(const onyx_tensor *t, onyx_vinfo *v) {
   v->value = t;
 }
 
-static onyx_status *run_node(onyx_frame *f, int ni, int *remaining) {
-  const onyx_plan *p = f->plan;
-  const onyx_graph *g = p->g;
-  const onyx_node *n = &g->nodes[ni];
-  onyx_tensor *in_buf[16], *out_buf[16];
+/* Appends a profiling event; on allocation failure the event is dropped
+ * (profiling must not fail a run). */
+static void record_event(onyx_run_ctx *rc, int ni, const onyx_node *n, int64_t t0, int64_t dur) {
+  if (rc->n_events == rc->cap_events) {
+    int cap = rc->cap_events ? rc->cap_events * 2 : 256;
+    onyx_prof_event *e = onyx_realloc(rc->events, (size_t)cap * sizeof *e);
+    if (!e) return;
+    rc->events = e;
+    rc->cap_events = cap;
+  }
+  rc->events[rc->n_events++] = (onyx_prof_event){ni, n, t0, dur};
+}
+
+/* Runs kernel k on node n: sizes the outputs with the op's infer function,
+ * creates their headers (allocated where the size is known), runs, and
+ * checks the kernel allocated the rest. On success out[k] holds new tensors
+ * (NULL for omitted outputs); on failure nothing is left in out. */
+static onyx_status *invoke(const cpu_kernel *k, const void *state, const onyx_graph *g,
+                           const onyx_node *n, onyx_tensor *const *in, onyx_tensor **out,
+                           const onyx_threadpool *pool, onyx_frame *f, int ni) {
   onyx_vinfo vin_buf[16], vout_buf[16];
-  onyx_tensor **in = in_buf, **out = out_buf;
   onyx_vinfo *vin = vin_buf, *vout = vout_buf;
   onyx_status *s = NULL;
   bool heap = n->n_in > 16 || n->n_out > 16;
   if (heap) {
-    in = onyx_calloc((size_t)n->n_in + 1, sizeof *in);
-    out = onyx_calloc((size_t)n->n_out + 1, sizeof *out);
     vin = onyx_calloc((size_t)n->n_in + 1, sizeof *vin);
     vout = onyx_calloc((size_t)n->n_out + 1, sizeof *vout);
-    if (!in || !out || !vin || !vout) {
+    if (!vin || !vout) {
       s = onyx_error_oom();
       goto done;
     }
   }
-  for (int k = 0; k < n->n_in; k++) {
-    in[k] = n->in[k] >= 0 ? f->slots[n->in[k]] : NULL;
-    vinfo_of(in[k], &vin[k]);
-  }
-  for (int k = 0; k < n->n_out; k++) {
-    memset(&vout[k], 0, sizeof vout[k]);
-    vout[k].rank = -1;
-    out[k] = NULL;
+  for (int i = 0; i < n->n_in; i++) vinfo_of(in[i], &vin[i]);
+  for (int i = 0; i < n->n_out; i++) {
+    memset(&vout[i], 0, sizeof vout[i]);
+    vout[i].rank = -1;
+    out[i] = NULL;
   }
   onyx_infer_ctx ic = {n, g->model, vin, vout};
   if ((s = onyx_op_schemas[n->op].infer(&ic))) goto done;
-  for (int k = 0; k < n->n_out; k++) {
-    if (n->out[k] < 0) continue;
-    if ((s = onyx_tensor_new_empty(vout[k].dtype, 0, NULL, &out[k]))) goto done;
-    out[k]->kind = vout[k].kind;
-    if (vout[k].kind == ONYX_KIND_TENSOR && onyx_vinfo_static(&vout[k]) &&
-        vout[k].dtype != ONYX_DTYPE_UNDEFINED)
-      if ((s = onyx_tensor_alloc(out[k], vout[k].rank, vout[k].dims))) goto done;
+  for (int i = 0; i < n->n_out; i++) {
+    if (n->out[i] < 0) continue;
+    if ((s = onyx_tensor_new_empty(vout[i].dtype, 0, NULL, &out[i]))) goto done;
+    out[i]->kind = vout[i].kind;
+    if (vout[i].kind == ONYX_KIND_TENSOR && onyx_vinfo_static(&vout[i]) &&
+        vout[i].dtype != ONYX_DTYPE_UNDEFINED)
+      if ((s = onyx_tensor_alloc(out[i], vout[i].rank, vout[i].dims))) goto done;
   }
-  cpu_ctx c = {n, n->n_in, n->n_out, in, out, p->states[ni], p->pool, f};
-  if ((s = p->kernels[ni]->run(&c))) goto done;
-  for (int k = 0; k < n->n_out; k++) {
-    int v = n->out[k];
-    if (v < 0) continue;
-    if (out[k]->kind == ONYX_KIND_TENSOR && !out[k]->data) {
-      s = onyx_node_error(n, ONYX_ERR_RUNTIME, "kernel left output '%s' unallocated", g->values[v].name);
+  cpu_ctx c = {n, n->n_in, n->n_out, in, out, state, pool, f};
+  onyx_run_ctx *rc = f ? f->rc : NULL;
+  int64_t t0 = rc && rc->profile ? onyx_now_ns() : 0;
+  if ((s = k->run(&c))) goto done;
+  if (t0) record_event(rc, ni, n, t0, onyx_now_ns() - t0);
+  for (int i = 0; i < n->n_out; i++)
+    if (out[i] && out[i]->kind == ONYX_KIND_TENSOR && !out[i]->data) {
+      s = onyx_node_error(n, ONYX_ERR_RUNTIME, "kernel left output '%s' unallocated", g->values[n->out[i]].name);
       goto done;
     }
-    release(f, v);
-    f->slots[v] = out[k];
-    f->owned[v] = true;
-    out[k] = NULL;
-  }
-  for (int k = 0; k < n->n_in + n->n_implicit; k++) {
-    int v = k < n->n_in ? n->in[k] : n->implicit[k - n->n_in];
-    if (v >= 0 && --remaining[v] == 0) release(f, v);
-  }
 done:
-  for (int k = 0; k < n->n_out; k++) onyx_tensor_free(out[k]);
+  if (s)
+    for (int i = 0; i < n->n_out; i++) {
+      onyx_tensor_free(out[i]);
+      out[i] = NULL;
+    }
   if (heap) {
-    onyx_free(in);
-    onyx_free(out);
     onyx_free(vin);
     onyx_free(vout);
   }
@@ -214,10 +226,65 @@ done:
   return s;
 }
 
-onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *const *inputs,
-                           onyx_tensor **outputs) {
+static onyx_status *run_node(onyx_frame *f, int ni, int *remaining) {
+  const onyx_plan *p = f->plan;
   const onyx_graph *g = p->g;
-  onyx_frame f = {p, parent, NULL, NULL};
+  const onyx_node *n = &g->nodes[ni];
+  onyx_tensor *in_buf[16], *out_buf[16];
+  onyx_tensor **in = in_buf, **out = out_buf;
+  bool heap = n->n_in > 16 || n->n_out > 16;
+  if (heap) {
+    in = onyx_calloc((size_t)n->n_in + 1, sizeof *in);
+    out = onyx_calloc((size_t)n->n_out + 1, sizeof *out);
+    if (!in || !out) {
+      onyx_free(in);
+      onyx_free(out);
+      return onyx_error_oom();
+    }
+  }
+  for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? f->slots[n->in[k]] : NULL;
+  onyx_status *s = invoke(p->kernels[ni], p->states[ni], g, n, in, out, p->pool, f, ni);
+  for (int k = 0; !s && k < n->n_out; k++) {
+    int v = n->out[k];
+    if (v < 0) continue;
+    release(f, v);
+    f->slots[v] = out[k];
+    f->owned[v] = true;
+    if (f->rc) {
+      f->rc->live_bytes += (int64_t)out[k]->nbytes;
+      f->rc->total_bytes += (int64_t)out[k]->nbytes;
+      if (f->rc->live_bytes > f->rc->peak_bytes) f->rc->peak_bytes = f->rc->live_bytes;
+    }
+  }
+  for (int k = 0; !s && k < n->n_in + n->n_implicit; k++) {
+    int v = k < n->n_in ? n->in[k] : n->implicit[k - n->n_in];
+    if (v >= 0 && --remaining[v] == 0) release(f, v);
+  }
+  if (heap) {
+    onyx_free(in);
+    onyx_free(out);
+  }
+  return s;
+}
+
+onyx_status *onyx_exec_node(const onyx_graph *g, const onyx_node *n, onyx_tensor *const *in,
+                            onyx_tensor **out, const onyx_threadpool *pool) {
+  for (int a = 0; a < n->n_attrs; a++)
+    if (n->attrs[a].g || n->attrs[a].graphs)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "evaluating a node with subgraphs on its own");
+  const cpu_kernel *k = n->op >= 0 ? cpu_kernel_find(n->op) : NULL;
+  if (!k) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "no cpu kernel");
+  void *state = NULL;
+  if (k->prepare) ONYX_TRY(k->prepare(n, g, &state));
+  onyx_status *s = invoke(k, state, g, n, in, out, pool, NULL, (int)(n - g->nodes));
+  if (state && k->release) k->release(state);
+  return s;
+}
+
+static onyx_status *run_graph(const onyx_plan *p, onyx_frame *parent, onyx_run_ctx *rc,
+                              onyx_tensor *const *inputs, onyx_tensor **outputs) {
+  const onyx_graph *g = p->g;
+  onyx_frame f = {p, parent, rc, NULL, NULL};
   onyx_status *s = NULL;
   int *remaining = onyx_malloc((size_t)g->n_values * sizeof(int) + 1);
   f.slots = onyx_calloc((size_t)g->n_values + 1, sizeof *f.slots);
@@ -241,6 +308,7 @@ onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *
       s = onyx_error(ONYX_ERR_RUNTIME, "graph output '%s' was not computed", g->values[v].name);
     } else if (f.owned[v] && remaining[v] == 1) {
       res[i] = f.slots[v];   /* hand over without copying */
+      if (rc) rc->live_bytes -= (int64_t)res[i]->nbytes;
       f.slots[v] = NULL;
       f.owned[v] = false;
     } else {
@@ -254,12 +322,22 @@ onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *
     for (int i = 0; i < g->n_outputs; i++) onyx_tensor_free(res[i]);
   }
 done:
-  if (f.slots)
+  if (f.slots && f.owned)
     for (int v = 0; v < g->n_values; v++)
-      if (f.owned && f.owned[v]) onyx_tensor_free(f.slots[v]);
+      if (f.owned[v]) release(&f, v);
   onyx_free(remaining);
   onyx_free(f.slots);
   onyx_free(f.owned);
   onyx_free(res);
   return s;
+}
+
+onyx_status *onyx_plan_run(const onyx_plan *p, onyx_frame *parent, onyx_tensor *const *inputs,
+                           onyx_tensor **outputs) {
+  return run_graph(p, parent, parent ? parent->rc : NULL, inputs, outputs);
+}
+
+onyx_status *onyx_plan_run_ex(const onyx_plan *p, onyx_run_ctx *rc, onyx_tensor *const *inputs,
+                              onyx_tensor **outputs) {
+  return run_graph(p, NULL, rc, inputs, outputs);
 }

@@ -1,5 +1,8 @@
 /* session.c — the public session API: options, creation pipeline (load ->
  * sort -> validate -> infer -> plan), metadata and run with input checks. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +17,15 @@ struct onyx_options {
   int opt_level;
   onyx_log_level log_level;
   bool log_level_set;
+  bool profiling;
   char providers[256];
 };
+
+typedef struct prof_rec {
+  const onyx_node *n;
+  int64_t start_ns, dur_ns, run;
+  int thread;
+} prof_rec;
 
 struct onyx_session {
   onyx_model *model;
@@ -25,7 +35,20 @@ struct onyx_session {
   /* metadata for inputs then outputs: dims and symbolic names per value */
   int64_t (*dims)[ONYX_MAX_RANK];
   const char *(*dim_names)[ONYX_MAX_RANK];
+  /* statistics and profile, shared by concurrent runs under `lock` */
+  pthread_mutex_t lock;
+  onyx_session_stats stats;
+  int64_t n_prof, cap_prof;
+  prof_rec *prof;
 };
+
+/* A small per-thread id for profiles (trace viewers want integers). */
+static _Atomic int next_thread_id;
+static _Thread_local int thread_id = -1;
+static int this_thread(void) {
+  if (thread_id < 0) thread_id = atomic_fetch_add(&next_thread_id, 1);
+  return thread_id;
+}
 
 onyx_status *onyx_options_create(onyx_options **out) {
   onyx_options *o = onyx_calloc(1, sizeof *o);
@@ -43,6 +66,7 @@ void onyx_options_set_log_level(onyx_options *o, onyx_log_level l) {
   o->log_level = l;
   o->log_level_set = true;
 }
+void onyx_options_enable_profiling(onyx_options *o, int on) { o->profiling = on != 0; }
 void onyx_options_set_optimization_level(onyx_options *o, int level) {
   o->opt_level = level < 0 ? 0 : level > 3 ? 3 : level;
 }
@@ -66,6 +90,8 @@ void onyx_session_destroy(onyx_session *s) {
   onyx_model_destroy(s->model);
   onyx_free(s->dims);
   onyx_free(s->dim_names);
+  onyx_free(s->prof);
+  pthread_mutex_destroy(&s->lock);
   onyx_free(s);
 }
 
@@ -88,6 +114,7 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     return onyx_error_oom();
   }
   s->model = m;
+  pthread_mutex_init(&s->lock, NULL);
   onyx_status *st = NULL;
   if (opts) {
     s->opts = *opts;
@@ -112,6 +139,8 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     goto fail;
   }
   fill_meta(s);
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].init) s->stats.weight_bytes += (int64_t)g->values[v].init->nbytes;
   onyx_log(ONYX_LOG_INFO, "session ready: %d nodes, %d threads, providers %s", g->n_nodes,
            s->pool.nthreads, s->opts.providers);
   *out = s;
@@ -196,6 +225,94 @@ static onyx_status *check_input(const onyx_session *s, const onyx_value *v, cons
   return NULL;
 }
 
+/* Folds one finished run's observations into the session. */
+static void record_run(onyx_session *s, const onyx_run_ctx *rc) {
+  int tid = this_thread();
+  pthread_mutex_lock(&s->lock);
+  int64_t run = s->stats.runs++;
+  if (rc->peak_bytes > s->stats.peak_activation_bytes) s->stats.peak_activation_bytes = rc->peak_bytes;
+  s->stats.naive_activation_bytes = rc->total_bytes;
+  if (rc->n_events && s->n_prof + rc->n_events > s->cap_prof) {
+    int64_t cap = s->cap_prof ? s->cap_prof : 1024;
+    while (cap < s->n_prof + rc->n_events) cap *= 2;
+    prof_rec *p = onyx_realloc(s->prof, (size_t)cap * sizeof *p);
+    if (p) {
+      s->prof = p;
+      s->cap_prof = cap;
+    }
+  }
+  for (int i = 0; i < rc->n_events && s->n_prof < s->cap_prof; i++)
+    s->prof[s->n_prof++] = (prof_rec){rc->events[i].n, rc->events[i].start_ns, rc->events[i].dur_ns, run, tid};
+  pthread_mutex_unlock(&s->lock);
+}
+
+void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out) {
+  pthread_mutex_lock(&s->lock);
+  *out = s->stats;
+  pthread_mutex_unlock(&s->lock);
+}
+
+int64_t onyx_session_profile_count(onyx_session *s) {
+  pthread_mutex_lock(&s->lock);
+  int64_t n = s->n_prof;
+  pthread_mutex_unlock(&s->lock);
+  return n;
+}
+
+onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_entry *out) {
+  onyx_status *st = NULL;
+  pthread_mutex_lock(&s->lock);
+  if (i < 0 || i >= s->n_prof) {
+    st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "profile entry %lld out of range (%lld recorded)",
+                    (long long)i, (long long)s->n_prof);
+  } else {
+    const prof_rec *r = &s->prof[i];
+    *out = (onyx_profile_entry){r->n->name, r->n->op_type, "cpu", r->start_ns, r->dur_ns, r->run, r->thread};
+  }
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+void onyx_session_profile_clear(onyx_session *s) {
+  pthread_mutex_lock(&s->lock);
+  s->n_prof = 0;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void json_string(FILE *f, const char *str) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+onyx_status *onyx_session_profile_write(onyx_session *s, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) return onyx_error(ONYX_ERR_IO, "cannot write profile '%s'", path);
+  pthread_mutex_lock(&s->lock);
+  int64_t t0 = s->n_prof ? s->prof[0].start_ns : 0;
+  for (int64_t i = 0; i < s->n_prof; i++)
+    if (s->prof[i].start_ns < t0) t0 = s->prof[i].start_ns;
+  fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+  for (int64_t i = 0; i < s->n_prof; i++) {
+    const prof_rec *r = &s->prof[i];
+    fprintf(f, "%s{\"name\":", i ? ",\n" : "");
+    json_string(f, r->n->name[0] ? r->n->name : r->n->op_type);
+    fprintf(f, ",\"cat\":\"Node\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
+               "\"args\":{\"op_type\":",
+            r->thread, (double)(r->start_ns - t0) / 1e3, (double)r->dur_ns / 1e3);
+    json_string(f, r->n->op_type);
+    fprintf(f, ",\"provider\":\"cpu\",\"run\":%lld}}", (long long)r->run);
+  }
+  fprintf(f, "\n]}\n");
+  pthread_mutex_unlock(&s->lock);
+  if (fclose(f)) return onyx_error(ONYX_ERR_IO, "error writing profile '%s'", path);
+  return NULL;
+}
+
 onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out) {
@@ -248,9 +365,21 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
       st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "'%s' is not an output of the model",
                       out_names[i] ? out_names[i] : "(null)");
   }
-  if (!st) st = onyx_plan_run(s->plan, NULL, feed, all);
+  onyx_run_ctx rc = {0};
+  rc.profile = s->opts.profiling;
+  if (!st) st = onyx_plan_run_ex(s->plan, &rc, feed, all);
+  if (!st) record_run(s, &rc);
+  onyx_free(rc.events);
   if (!st) {
-    for (int i = 0; i < n_outputs; i++) {
+    for (int i = 0; i < n_outputs && !st; i++) {
+      int j = 0;
+      while (j < i && pick[j] != pick[i]) j++;
+      if (j < i) {   /* the same output asked for twice: give a copy */
+        st = onyx_tensor_clone(out[j], &out[i]);
+        if (st)
+          for (int k = 0; k < i; k++) onyx_tensor_free(out[k]);
+        continue;
+      }
       out[i] = all[pick[i]];
       all[pick[i]] = NULL;
     }
