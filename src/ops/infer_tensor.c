@@ -582,10 +582,13 @@ onyx_status *onyx_infer_pad(onyx_infer_ctx *c) {
   int64_t pads[2 * ONYX_MAX_RANK];
   ONYX_TRY(onyx_pad_resolve(n, x->rank, value_at(c, 1), value_at(c, 3), pads));
   for (int i = 0; i < x->rank; i++) {
-    o->dims[i] = dim_add(dim_add(x->dims[i], pads[i]), pads[x->rank + i]);
-    if (fixed(x->dims[i]) && o->dims[i] < 0)
-      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "pads make dim %d negative", i);
-    if (!fixed(x->dims[i]) && (pads[i] || pads[x->rank + i])) o->dims[i] = ONYX_DIM_UNKNOWN;
+    int64_t add = pads[i] + pads[x->rank + i];
+    if (!fixed(x->dims[i])) {
+      o->dims[i] = add ? ONYX_DIM_UNKNOWN : x->dims[i];
+      continue;
+    }
+    o->dims[i] = x->dims[i] + add;
+    if (o->dims[i] < 0) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "pads make dim %d negative", i);
   }
   return NULL;
 }
