@@ -142,6 +142,11 @@ void onyx_options_enable_profiling(onyx_options *o, int on);
 /* Comma-separated provider names in priority order, e.g. "dnnl,cpu". */
 onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
 
+/* Sets an option of one provider, ORT-style key=value (e.g. "dnnl",
+ * "precision", "bf16"). Unknown keys are refused when the session is made. */
+onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider,
+                                              const char *key, const char *value);
+
 /* Sets the log threshold for the whole process (default WARNING). */
 void onyx_set_log_level(onyx_log_level level);
 
@@ -173,6 +178,22 @@ typedef struct onyx_value_info {
   const int64_t *dims;
   const char *const *dim_names;
 } onyx_value_info;
+
+/* Re-partitions the session over a new provider list (ORT's set_providers).
+ * On failure the session keeps its previous providers. Must not be called
+ * while a run is in flight on this session. */
+onyx_status *onyx_session_set_providers(onyx_session *s, const char *list);
+
+/* Where each node of the session's (optimized) graph runs. Strings are
+ * borrowed from the session and valid until it is destroyed or its
+ * providers change. fallback_reason (may be NULL) says why providers of
+ * higher priority did not take the node. */
+typedef struct onyx_node_info {
+  const char *name, *op_type, *domain, *provider, *fallback_reason;
+} onyx_node_info;
+
+int onyx_session_node_count(const onyx_session *s);
+onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info *out);
 
 int onyx_session_input_count(const onyx_session *s);
 int onyx_session_output_count(const onyx_session *s);

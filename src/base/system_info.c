@@ -68,4 +68,3 @@ void onyx_system_info_get(onyx_system_info *out) {
   out->amx_bf16 = f->amx_bf16;
 }
 
-const char *onyx_available_providers(void) { return "cpu"; }

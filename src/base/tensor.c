@@ -139,6 +139,7 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
   onyx_tensor *c;
   ONYX_TRY(onyx_tensor_new_empty(t->dtype, t->rank, t->dims, &c));
   c->kind = t->kind;
+  c->device = t->device;
   onyx_status *s = NULL;
   if (t->kind != ONYX_KIND_TENSOR) {
     if (t->n_elems) {

@@ -26,6 +26,7 @@ struct onyx_tensor {
   void *data;             /* NULL until allocated; never NULL once allocated */
   size_t nbytes;          /* bytes of data */
   bool owns_data;         /* false: borrowed (caller memory, mmapped weights) */
+  int device;             /* memory space: 0 host, else a provider's device */
   int n_elems;            /* sequence/optional elements */
   onyx_tensor **elems;    /* owned */
 };

@@ -1,5 +1,6 @@
 /* session.c — the public session API: options, creation pipeline (load ->
- * sort -> validate -> infer -> plan), metadata and run with input checks. */
+ * sort -> validate -> infer -> providers -> plan), metadata, run with input
+ * checks, statistics and profiling. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,10 @@
 #include "base/status.h"
 #include "exec.h"
 #include "ops/ops.h"
+#include "session_internal.h"
+
+#define MAX_SESSION_PROVIDERS 16
+#define MAX_PROVIDER_OPTS 32
 
 struct onyx_options {
   int threads;
@@ -19,10 +24,16 @@ struct onyx_options {
   bool log_level_set;
   bool profiling;
   char providers[256];
+  int n_popts;
+  struct { char prov[32], key[64], value[192]; } popts[MAX_PROVIDER_OPTS];
+  int n_custom;
+  onyx_provider *custom[8];  /* borrowed, tests: onyx_options_add_provider */
 };
 
 typedef struct prof_rec {
   const onyx_node *n;
+  const char *provider;
+  int n_nodes;
   int64_t start_ns, dur_ns, run;
   int thread;
 } prof_rec;
@@ -31,6 +42,9 @@ struct onyx_session {
   onyx_model *model;
   onyx_options opts;
   onyx_threadpool pool;
+  int n_providers;
+  onyx_provider *providers[MAX_SESSION_PROVIDERS];
+  bool owns_provider[MAX_SESSION_PROVIDERS];
   onyx_plan *plan;
   /* metadata for inputs then outputs: dims and symbolic names per value */
   int64_t (*dims)[ONYX_MAX_RANK];
@@ -72,21 +86,110 @@ void onyx_options_set_optimization_level(onyx_options *o, int level) {
 }
 
 onyx_status *onyx_options_set_providers(onyx_options *o, const char *list) {
-  if (!list || strlen(list) >= sizeof o->providers)
+  if (!list || !*list || strlen(list) >= sizeof o->providers)
     return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider list is empty or too long");
-  /* Only 'cpu' exists so far; unknown names are refused so typos surface. */
   char buf[256];
   strcpy(buf, list);
-  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-    if (strcmp(tok, "cpu"))
-      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s' (available: cpu)", tok);
+  /* unknown names are refused so typos surface; known but unavailable ones
+   * (no GPU here) are skipped when the session is made */
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    bool custom = false;
+    for (int i = 0; i < o->n_custom; i++) custom |= !strcmp(o->custom[i]->name, tok);
+    if (!custom && !onyx_provider_factory_find(tok))
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s' (available: %s)", tok,
+                        onyx_available_providers());
+  }
   strcpy(o->providers, list);
+  return NULL;
+}
+
+onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider, const char *key,
+                                              const char *value) {
+  if (!onyx_provider_factory_find(provider))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s'", provider);
+  if (strlen(provider) >= sizeof o->popts[0].prov || strlen(key) >= sizeof o->popts[0].key ||
+      strlen(value) >= sizeof o->popts[0].value)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider option %s.%s is too long", provider, key);
+  int i = 0;
+  while (i < o->n_popts && (strcmp(o->popts[i].prov, provider) || strcmp(o->popts[i].key, key))) i++;
+  if (i == MAX_PROVIDER_OPTS) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many provider options");
+  strcpy(o->popts[i].prov, provider);
+  strcpy(o->popts[i].key, key);
+  strcpy(o->popts[i].value, value);
+  if (i == o->n_popts) o->n_popts++;
+  return NULL;
+}
+
+onyx_status *onyx_options_add_provider(onyx_options *o, onyx_provider *p) {
+  if (o->n_custom == (int)(sizeof o->custom / sizeof o->custom[0]))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many custom providers");
+  o->custom[o->n_custom++] = p;
+  return NULL;
+}
+
+static void free_providers(onyx_provider **prov, bool *owned, int n) {
+  for (int i = 0; i < n; i++)
+    if (owned[i] && prov[i]->iface->destroy) prov[i]->iface->destroy(prov[i]);
+}
+
+/* Instantiates the providers named in `list` (cpu appended when absent, as
+ * the fallback of last resort). Unavailable ones are skipped with a note. */
+static onyx_status *make_providers(const onyx_options *o, const char *list, onyx_provider **prov,
+                                   bool *owned, int *n_out) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  int n = 0;
+  bool has_cpu = false;
+  onyx_status *s = NULL;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
+    if (n == MAX_SESSION_PROVIDERS - 1) {
+      s = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many providers");
+      break;
+    }
+    onyx_provider *custom = NULL;
+    for (int i = 0; i < o->n_custom; i++)
+      if (!strcmp(o->custom[i]->name, tok)) custom = o->custom[i];
+    if (custom) {
+      prov[n] = custom;
+      owned[n++] = false;
+      continue;
+    }
+    const onyx_provider_factory *f = onyx_provider_factory_find(tok);
+    if (!f) {
+      s = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s'", tok);
+      break;
+    }
+    if (!f->available()) {
+      onyx_log(ONYX_LOG_INFO, "provider %s is not available on this machine; skipped", tok);
+      continue;
+    }
+    const char *keys[MAX_PROVIDER_OPTS], *vals[MAX_PROVIDER_OPTS];
+    int nk = 0;
+    for (int i = 0; i < o->n_popts; i++)
+      if (!strcmp(o->popts[i].prov, tok)) {
+        keys[nk] = o->popts[i].key;
+        vals[nk++] = o->popts[i].value;
+      }
+    if ((s = f->create(nk, keys, vals, &prov[n]))) break;
+    owned[n++] = true;
+    has_cpu |= !strcmp(tok, "cpu");
+  }
+  if (!s && !has_cpu) {
+    if (!(s = onyx_cpu_provider_factory.create(0, NULL, NULL, &prov[n]))) owned[n++] = true;
+  }
+  if (s) {
+    free_providers(prov, owned, n);
+    return s;
+  }
+  *n_out = n;
   return NULL;
 }
 
 void onyx_session_destroy(onyx_session *s) {
   if (!s) return;
   onyx_plan_destroy(s->plan);
+  free_providers(s->providers, s->owns_provider, s->n_providers);
   onyx_model_destroy(s->model);
   onyx_free(s->dims);
   onyx_free(s->dim_names);
@@ -130,7 +233,9 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
   if ((st = onyx_graph_toposort(g))) goto fail;
   if ((st = onyx_graph_validate(g))) goto fail;
   if ((st = onyx_graph_infer(g))) goto fail;
-  if ((st = onyx_plan_create(g, &s->pool, &s->plan))) goto fail;
+  if ((st = make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers)))
+    goto fail;
+  if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
   int nio = g->n_inputs + g->n_outputs;
   s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);
   s->dim_names = onyx_calloc((size_t)nio + 1, sizeof *s->dim_names);
@@ -162,6 +267,48 @@ onyx_status *onyx_session_create_from_buffer(const void *data, size_t len,
   ONYX_TRY(onyx_model_load_from_buffer(data, len, ".", &m));
   return onyx_session_create_from_model(m, opts, out);
 }
+
+onyx_status *onyx_session_set_providers(onyx_session *s, const char *list) {
+  onyx_options o = s->opts;
+  ONYX_TRY(onyx_options_set_providers(&o, list));
+  onyx_provider *prov[MAX_SESSION_PROVIDERS];
+  bool owned[MAX_SESSION_PROVIDERS];
+  int n;
+  onyx_plan *plan;
+  ONYX_TRY(make_providers(&o, o.providers, prov, owned, &n));
+  onyx_status *st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+  if (st) {
+    free_providers(prov, owned, n);
+    return st;
+  }
+  onyx_plan_destroy(s->plan);
+  free_providers(s->providers, s->owns_provider, s->n_providers);
+  s->plan = plan;
+  memcpy(s->providers, prov, sizeof prov);
+  memcpy(s->owns_provider, owned, sizeof owned);
+  s->n_providers = n;
+  strcpy(s->opts.providers, o.providers);
+  return NULL;
+}
+
+int onyx_session_node_count(const onyx_session *s) { return s->model->graph->n_nodes; }
+
+onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info *out) {
+  const onyx_graph *g = s->model->graph;
+  if (i < 0 || i >= g->n_nodes)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "node index %d out of range (%d nodes)", i, g->n_nodes);
+  const char *why;
+  int k = onyx_plan_node_provider(s->plan, i, &why);
+  out->name = g->nodes[i].name;
+  out->op_type = g->nodes[i].op_type;
+  out->domain = g->nodes[i].domain;
+  out->provider = s->providers[k]->name;
+  out->fallback_reason = why;
+  return NULL;
+}
+
+const onyx_plan *onyx_session_plan(const onyx_session *s) { return s->plan; }
+const onyx_graph *onyx_session_graph(const onyx_session *s) { return s->model->graph; }
 
 int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
 int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
@@ -242,7 +389,8 @@ static void record_run(onyx_session *s, const onyx_run_ctx *rc) {
     }
   }
   for (int i = 0; i < rc->n_events && s->n_prof < s->cap_prof; i++)
-    s->prof[s->n_prof++] = (prof_rec){rc->events[i].n, rc->events[i].start_ns, rc->events[i].dur_ns, run, tid};
+    s->prof[s->n_prof++] = (prof_rec){rc->events[i].n, rc->events[i].provider, rc->events[i].n_nodes,
+                                      rc->events[i].start_ns, rc->events[i].dur_ns, run, tid};
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -267,7 +415,8 @@ onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_e
                     (long long)i, (long long)s->n_prof);
   } else {
     const prof_rec *r = &s->prof[i];
-    *out = (onyx_profile_entry){r->n->name, r->n->op_type, "cpu", r->start_ns, r->dur_ns, r->run, r->thread};
+    *out = (onyx_profile_entry){r->n->name, r->n_nodes > 1 ? "FusedPartition" : r->n->op_type, r->provider,
+                                r->start_ns, r->dur_ns, r->run, r->thread};
   }
   pthread_mutex_unlock(&s->lock);
   return st;
@@ -304,8 +453,10 @@ onyx_status *onyx_session_profile_write(onyx_session *s, const char *path) {
     fprintf(f, ",\"cat\":\"Node\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
                "\"args\":{\"op_type\":",
             r->thread, (double)(r->start_ns - t0) / 1e3, (double)r->dur_ns / 1e3);
-    json_string(f, r->n->op_type);
-    fprintf(f, ",\"provider\":\"cpu\",\"run\":%lld}}", (long long)r->run);
+    json_string(f, r->n_nodes > 1 ? "FusedPartition" : r->n->op_type);
+    fprintf(f, ",\"provider\":");
+    json_string(f, r->provider);
+    fprintf(f, ",\"nodes\":%d,\"run\":%lld}}", r->n_nodes, (long long)r->run);
   }
   fprintf(f, "\n]}\n");
   pthread_mutex_unlock(&s->lock);
@@ -316,6 +467,14 @@ onyx_status *onyx_session_profile_write(onyx_session *s, const char *path) {
 onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out) {
+  return onyx_session_run_observed(s, n_inputs, in_names, inputs, NULL, NULL, n_outputs, out_names, out);
+}
+
+onyx_status *onyx_session_run_observed(onyx_session *s, int n_inputs, const char *const *in_names,
+                                       onyx_tensor *const *inputs,
+                                       onyx_status *(*observe)(void *arg, int value, const onyx_tensor *t),
+                                       void *observe_arg, int n_outputs, const char *const *out_names,
+                                       onyx_tensor **out) {
   const onyx_graph *g = s->model->graph;
   onyx_status *st = NULL;
   int n_sym = s->model->n_symbols;
@@ -367,6 +526,8 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
   }
   onyx_run_ctx rc = {0};
   rc.profile = s->opts.profiling;
+  rc.observe = observe;
+  rc.observe_arg = observe_arg;
   if (!st) st = onyx_plan_run_ex(s->plan, &rc, feed, all);
   if (!st) record_run(s, &rc);
   onyx_free(rc.events);
