@@ -203,7 +203,7 @@ onyx_status *onyx_infer_squeeze(onyx_infer_ctx *c) {
   int64_t axes[ONYX_MAX_RANK];
   ONYX_TRY(onyx_read_axes(n, from_input ? value_at(c, 1) : NULL, &cnt, axes));
   bool mask[ONYX_MAX_RANK];
-  if (cnt < 0) {
+  if (cnt <= 0) {   /* no axes (or an empty list, as ORT reads it): every dim of size 1 */
     for (int i = 0; i < x->rank; i++) {
       if (!fixed(x->dims[i])) return NULL;   /* which dims are 1 is not known */
       mask[i] = x->dims[i] == 1;

@@ -199,6 +199,10 @@ static void test_reshape(void) {
     tu_node t2 = tu_node_new("Squeeze", 13, 2, 1);
     onyx_tensor *in2[2] = {f32(4, d, v), NULL};
     EXPECT_EQ(run(&t2, 2, in2, 0), ONYX_DTYPE_FLOAT, 2, w2, v);
+    int64_t none[1] = {0};
+    tu_node t4 = tu_node_new("Squeeze", 13, 2, 1);   /* empty axes: all size-1 dims */
+    onyx_tensor *in4[2] = {f32(4, d, v), i64(1, none, NULL)};
+    EXPECT_EQ(run(&t4, 2, in4, 2u), ONYX_DTYPE_FLOAT, 2, w2, v);
     tu_node t3 = tu_node_new("Squeeze", 13, 2, 1);
     int64_t bad[1] = {1};
     onyx_tensor *in3[2] = {f32(4, d, v), i64v(1, bad)}, *o;
@@ -884,6 +888,34 @@ static void test_resize(void) {
     onyx_tensor *o = run(&t, 4, in, 8u);
     CHECK(shape_is(o, 4, od));
     onyx_tensor_free(o);
+  }
+  /* Resize-10 nearest (asymmetric; downsampling rounds up, as ORT does) and
+   * Upsample-7 linear (asymmetric), both with plain index formulas */
+  {
+    int64_t d[2] = {2, 4}, od[2] = {1, 2}, sd[1] = {2};
+    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, sc[2] = {0.6f, 0.6f}, ref[2];
+    for (int o = 0; o < 2; o++) ref[o] = v[(int)ceil(o / (double)0.6f)];
+    tu_node t = tu_node_new("Resize", 10, 2, 1);
+    onyx_tensor *in[2] = {f32(2, d, v), f32(1, sd, sc)};
+    EXPECT_EQ(run(&t, 2, in, 2u), ONYX_DTYPE_FLOAT, 2, od, ref);
+    int64_t ud[2] = {2, 8};
+    float usc[2] = {1, 2}, uref[16];
+    for (int r = 0; r < 2; r++)
+      for (int o = 0; o < 8; o++) {
+        double f = o / 2.0;
+        int i0 = (int)f, i1 = i0 + 1 < 4 ? i0 + 1 : 3;
+        uref[r * 8 + o] = (float)((1 - (f - i0)) * v[r * 4 + i0] + (f - i0) * v[r * 4 + i1]);
+      }
+    tu_node t2 = tu_node_new("Upsample", 7, 1, 1);
+    tu_attr_string(&t2, "mode", "linear");
+    onyx_attr *a;
+    onyx_node_add_attr(tu_n(&t2), "scales", &a);
+    a->type = ONYX_ATTR_FLOATS;
+    a->n = 2;
+    a->floats = malloc(sizeof usc);
+    memcpy(a->floats, usc, sizeof usc);
+    onyx_tensor *in2[1] = {f32(2, d, v)};
+    EXPECT_NEAR(run(&t2, 1, in2, 0), 2, ud, uref, 1e-6f);
   }
   /* Upsample-9 nearest == repeat */
   {
