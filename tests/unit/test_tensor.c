@@ -756,6 +756,18 @@ static void test_pad(void) {
     onyx_tensor *in2[4] = {f32(2, xd, x), i64v(2, p3), f32(0, NULL, &cv), i64v(1, ax)};
     EXPECT_EQ(run(&t2, 4, in2, 0xeu), ONYX_DTYPE_FLOAT, 2, o2, ref);
   }
+  /* strings: padded with "" by default, edge mode copies */
+  {
+    const char *sv[2] = {"ab", "c"}, *w1[4] = {"", "ab", "c", ""}, *w2[4] = {"ab", "ab", "c", "c"};
+    int64_t d[1] = {2}, p[2] = {1, 1}, od[1] = {4};
+    tu_node t = tu_node_new("Pad", 13, 2, 1);
+    onyx_tensor *in[2] = {tens(ONYX_DTYPE_STRING, 1, d, sv), i64v(2, p)};
+    EXPECT_EQ(run(&t, 2, in, 2u), ONYX_DTYPE_STRING, 1, od, w1);
+    tu_node t2 = tu_node_new("Pad", 13, 2, 1);
+    tu_attr_string(&t2, "mode", "edge");
+    onyx_tensor *in2[2] = {tens(ONYX_DTYPE_STRING, 1, d, sv), i64v(2, p)};
+    EXPECT_EQ(run(&t2, 2, in2, 2u), ONYX_DTYPE_STRING, 1, od, w2);
+  }
   /* CenterCropPad: crop dim 0 from 5 to 2 (start 1), pad dim 1 from 3 to 6 (1 before) */
   {
     int64_t cd[2] = {5, 3}, sh[2] = {2, 6}, ref_d[2] = {2, 6};
