@@ -147,8 +147,27 @@ onyx_status *onyx_infer_max_roi_pool(onyx_infer_ctx *c) {
   return NULL;
 }
 
+onyx_status *onyx_unpool_default_dims(const onyx_node *n, int rank, const int64_t *x, int64_t *out) {
+  int nsp = rank - 2, cnt;
+  const int64_t *k;
+  if (nsp < 1 || !onyx_attr_ints(n, "kernel_shape", &cnt, &k) || cnt != nsp)
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "kernel_shape must have %d values", nsp);
+  int64_t s[ONYX_MAX_RANK], pads[2 * ONYX_MAX_RANK];
+  ONYX_TRY(ints_attr(n, "strides", nsp, 1, s));
+  ONYX_TRY(ints_attr(n, "pads", 2 * nsp, 0, pads));
+  out[0] = x[0];
+  out[1] = x[1];
+  for (int i = 0; i < nsp; i++) {
+    int64_t in = x[2 + i];
+    out[2 + i] = in < 0 ? ONYX_DIM_UNKNOWN : (in - 1) * s[i] + k[i] - pads[i] - pads[i + nsp];
+    if (in >= 0 && out[2 + i] < 0)
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "axis %d: negative output size", i);
+  }
+  return NULL;
+}
+
 /* MaxUnpool: the shape given by the optional output_shape input, else the
- * inverse of the pooling size formula: (in - 1) * stride + kernel - pads. */
+ * default one (onyx_unpool_default_dims). */
 onyx_status *onyx_infer_max_unpool(onyx_infer_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_vinfo *x = &c->in[0];
@@ -177,23 +196,8 @@ onyx_status *onyx_infer_max_unpool(onyx_infer_ctx *c) {
     return NULL;
   }
   if (rank < 0) return NULL;
-  int nsp = rank - 2;
-  int cnt;
-  const int64_t *k;
-  if (!onyx_attr_ints(n, "kernel_shape", &cnt, &k) || cnt != nsp)
-    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "kernel_shape must have %d values", nsp);
-  int64_t s[ONYX_MAX_RANK], pads[2 * ONYX_MAX_RANK];
-  ONYX_TRY(ints_attr(n, "strides", nsp, 1, s));
-  ONYX_TRY(ints_attr(n, "pads", 2 * nsp, 0, pads));
+  ONYX_TRY(onyx_unpool_default_dims(n, rank, x->dims, y->dims));
   y->rank = rank;
-  y->dims[0] = x->dims[0];
-  y->dims[1] = x->dims[1];
-  for (int i = 0; i < nsp; i++) {
-    int64_t in = x->dims[2 + i];
-    y->dims[2 + i] = in < 0 ? ONYX_DIM_UNKNOWN : (in - 1) * s[i] + k[i] - pads[i] - pads[i + nsp];
-    if (in >= 0 && y->dims[2 + i] < 0)
-      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "axis %d: negative output size", i);
-  }
   return NULL;
 }
 

@@ -1,6 +1,6 @@
 /* nn_ops.h — shape logic of the nn op family shared by its infer functions
  * (infer_nn.c) and the cpu kernels (src/providers/cpu/pool.c): the window
- * geometry of pooling ops, so load-time inference, run-time sizing and the
+ * geometry of pooling ops and MaxUnpool's default output shape, so load-time inference, run-time sizing and the
  * kernel loops agree on padding and output sizes by construction. */
 #ifndef ONYX_OPS_NN_OPS_H
 #define ONYX_OPS_NN_OPS_H
@@ -27,5 +27,10 @@ typedef struct onyx_pool_geom {
  * dropped). Fails naming the node on malformed attributes or an empty output. */
 onyx_status *onyx_pool_geometry(const onyx_node *n, int nsp, const int64_t *in,
                                  onyx_pool_geom *g);
+
+/* MaxUnpool's output dims without an output_shape input, for input dims x
+ * of rank `rank`: (in - 1) * stride + kernel - pads per spatial axis. Its
+ * Indices address this shape even when output_shape asks for a larger one. */
+onyx_status *onyx_unpool_default_dims(const onyx_node *n, int rank, const int64_t *x, int64_t *out);
 
 #endif

@@ -345,7 +345,8 @@ static void test_max_roi_pool(void) {
   onyx_tensor_free(y);
 }
 
-/* MaxPool with indices, then MaxUnpool: the maxima land where they came from. */
+/* MaxPool with indices, then MaxUnpool: the maxima land where they came
+ * from; with a larger output_shape each axis is padded at its end. */
 static void test_max_unpool(void) {
   int64_t d[4] = {2, 2, 6, 8}, k[2] = {2, 2}, s[2] = {2, 2};
   tu_node t = tu_node_new("MaxPool", 12, 1, 2);
@@ -356,31 +357,29 @@ static void test_max_unpool(void) {
   CHECK_OK(tu_run(&t, 1, 1, &x, 2, p));
   for (int with_shape = 0; with_shape < 2 && p[0] && p[1]; with_shape++) {
     tu_node u = tu_node_new("MaxUnpool", 11, 2 + with_shape, 1);
-    int64_t pd[4] = {2, 2, 3, 4}, sd[1] = {4};
+    int64_t pd[4] = {2, 2, 3, 4}, sd[1] = {4}, big[4] = {2, 2, 7, 9};
+    const int64_t *od = with_shape ? big : d;
     tu_input(&u, 0, ONYX_DTYPE_FLOAT, 4, pd);
     tu_input(&u, 1, ONYX_DTYPE_INT64, 4, pd);
-    if (with_shape) tu_const(&u, 2, ONYX_DTYPE_INT64, 1, sd, d);
+    if (with_shape) tu_const(&u, 2, ONYX_DTYPE_INT64, 1, sd, big);
     tu_attr_ints(&u, "kernel_shape", 2, k);
     tu_attr_ints(&u, "strides", 2, s);
     onyx_tensor *y = NULL;
     CHECK_OK(tu_run(&u, 1, 2, p, 1, &y));
-    check_shape("maxunpool", y, 4, d);
-    double want[192] = {0};
+    check_shape("maxunpool", y, 4, od);
+    double want[2 * 2 * 7 * 9] = {0};
     const int64_t *iv = onyx_tensor_data(p[1]);
-    for (int i = 0; i < 48; i++) want[iv[i]] = fdata(p[0])[i];
-    /* independent of the indices: each 2x2 block keeps only its maximum */
     const float *xv = fdata(x);
     int at_max = 0;
     for (int i = 0; i < 48; i++) {
-      int pl = i / 12, r = (i % 12) / 4, c = i % 4;
-      for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 2; b++) {
-          int64_t f = pl * 48 + (2 * r + a) * 8 + 2 * c + b;
-          if (want[f] != 0 && xv[f] == fdata(p[0])[i]) at_max++;
-        }
+      int64_t pl = iv[i] / 48, h = iv[i] % 48 / 8, w = iv[i] % 8;
+      want[(pl * od[2] + h) * od[3] + w] = fdata(p[0])[i];
+      /* independent of the kernel: index i's 2x2 block holds its maximum at h, w */
+      int64_t r = i % 12 / 4, c = i % 4;
+      at_max += pl == i / 12 && h / 2 == r && w / 2 == c && xv[iv[i]] == fdata(p[0])[i];
     }
     CHECK(at_max == 48);
-    check_close("maxunpool", fdata(y), want, 192, 0, 0);
+    check_close("maxunpool", fdata(y), want, onyx_numel(4, od), 0, 0);
     onyx_tensor_free(y);
   }
   onyx_tensor_free(x);

@@ -311,23 +311,48 @@ onyx_status *cpu_max_roi_pool(cpu_ctx *c) {
   return roi_f32(c);
 }
 
-/* ---- MaxUnpool: scatter X to the flat positions MaxPool's Indices name --- */
+/* ---- MaxUnpool: scatter X to the flat positions MaxPool's Indices name ---
+ * Indices address the default output shape; a larger output_shape pads each
+ * axis at its end (the ONNX reference), so positions are re-addressed then. */
 
 static onyx_status *unpool_f32(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0], *ind = c->in[1];
   onyx_tensor *y = c->out[0];
   if (ind->dtype != ONYX_DTYPE_INT64 || onyx_numel(ind->rank, ind->dims) != onyx_numel(x->rank, x->dims))
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "I must be int64 and shaped like X");
+  if (y->rank != x->rank)
+    return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "output_shape has rank %d, X has %d",
+                           y->rank, x->rank);
+  int64_t def[ONYX_MAX_RANK];
+  ONYX_TRY(onyx_unpool_default_dims(c->node, x->rank, x->dims, def));
+  bool same = true;
+  for (int i = 0; i < y->rank; i++) {
+    if (y->dims[i] < def[i])
+      return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "output_shape dim %d is %lld, below "
+                             "the unpooled size %lld", i, (long long)y->dims[i], (long long)def[i]);
+    same = same && y->dims[i] == def[i];
+  }
   int64_t n = onyx_numel(x->rank, x->dims), total = onyx_numel(y->rank, y->dims);
+  int64_t dtotal = onyx_numel(x->rank, def);
   const float *xv = x->data;
   const int64_t *iv = ind->data;
   float *yv = y->data;
   memset(yv, 0, (size_t)total * sizeof *yv);
   for (int64_t i = 0; i < n; i++) {
-    if (iv[i] < 0 || iv[i] >= total)
-      return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "index %lld is outside the output's %lld elements",
-                             (long long)iv[i], (long long)total);
-    yv[iv[i]] = xv[i];
+    int64_t at = iv[i];
+    if (at < 0 || at >= dtotal)
+      return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "index %lld is outside the unpooled "
+                             "tensor's %lld elements", (long long)at, (long long)dtotal);
+    if (!same) {   /* coordinates in the default shape -> offset in the padded one */
+      int64_t rem = at, off = 0, mul = 1;
+      for (int a = y->rank - 1; a >= 0; a--) {
+        off += (rem % def[a]) * mul;
+        rem /= def[a];
+        mul *= y->dims[a];
+      }
+      at = off;
+    }
+    yv[at] = xv[i];
   }
   return NULL;
 }
