@@ -29,6 +29,7 @@ typedef struct pool_job {
   float *y;
   int64_t *ind;         /* MaxPool Indices, or NULL */
   int64_t in_plane, out_plane;
+  int64_t ow_lo, ow_hi; /* outputs whose W window lies wholly inside the input */
 } pool_job;
 
 static onyx_status *pool3_init(const cpu_ctx *c, pool3 *g) {
@@ -70,13 +71,108 @@ static inline void taps(const pool3 *g, int a, int64_t o, int64_t lo, int64_t hi
   *t1 = e > b ? e : b;
 }
 
+/* One output row of MaxPool with Indices: per output, the first maximum's
+ * flat input position (row- or column-major spatial part, plus the plane). */
+static void max_row_indices(const pool_job *j, int64_t p, int64_t sd, int64_t a0, int64_t a1,
+                            int64_t sh, int64_t b0, int64_t b1, float *y, int64_t *ind) {
+  const pool3 *g = &j->g;
+  const float *x = j->x + p * j->in_plane;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2], dw = g->d[2];
+  for (int64_t ow = 0; ow < g->out[2]; ow++) {
+    int64_t c0, c1, sw = ow * g->s[2] - g->pb[2];
+    taps(g, 2, ow, 0, W, &c0, &c1);
+    float m = -INFINITY;
+    int64_t mi = -1;
+    for (int64_t a = a0; a < a1; a++) {
+      int64_t id = sd + a * g->d[0];
+      for (int64_t b = b0; b < b1; b++) {
+        int64_t ih = sh + b * g->d[1];
+        const float *row = x + (id * H + ih) * W + sw;
+        for (int64_t t = c0; t < c1; t++)
+          if (row[t * dw] > m || mi < 0) {
+            m = row[t * dw];
+            int64_t iw = sw + t * dw;
+            mi = j->col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
+          }
+      }
+    }
+    y[ow] = m;
+    ind[ow] = mi < 0 ? -1 : mi + p * j->in_plane;
+  }
+}
+
+/* y[o] (op)= x[o * s] for o in [lo, hi): the interior of an output row,
+ * where every tap is inside the input, as loops along the row (vectorized). */
+static void row_accumulate(int kind, float p, float *y, const float *x, int64_t s, int64_t lo, int64_t hi) {
+  if (kind == POOL_MAX) {
+    if (s == 1)
+      for (int64_t o = lo; o < hi; o++) y[o] = x[o] > y[o] ? x[o] : y[o];
+    else
+      for (int64_t o = lo; o < hi; o++) y[o] = x[o * s] > y[o] ? x[o * s] : y[o];
+  } else if (kind == POOL_AVG || p == 1) {
+    bool absval = kind == POOL_LP;
+    if (s == 1 && !absval)
+      for (int64_t o = lo; o < hi; o++) y[o] += x[o];
+    else if (!absval)
+      for (int64_t o = lo; o < hi; o++) y[o] += x[o * s];
+    else
+      for (int64_t o = lo; o < hi; o++) y[o] += fabsf(x[o * s]);
+  } else if (p == 2) {
+    for (int64_t o = lo; o < hi; o++) y[o] += x[o * s] * x[o * s];
+  } else {
+    for (int64_t o = lo; o < hi; o++) y[o] += powf(fabsf(x[o * s]), p);
+  }
+}
+
+/* One output row without indices: every valid (d, h) tap row of the window
+ * is folded into the whole output row at once; only the few outputs whose
+ * window crosses the left or right edge take the clipped scalar path. */
+static void pool_row(const pool_job *j, int64_t p, int64_t sd, int64_t a0, int64_t a1, int64_t sh,
+                     int64_t b0, int64_t b1, int64_t pad_cnt, float *y) {
+  const pool3 *g = &j->g;
+  const float *x = j->x + p * j->in_plane;
+  const int64_t H = g->in[1], W = g->in[2], OW = g->out[2], s = g->s[2], dw = g->d[2], k = g->k[2];
+  const int64_t lo = j->ow_lo, hi = j->ow_hi;
+  const float init = j->kind == POOL_MAX ? -INFINITY : 0.f;
+  for (int64_t o = 0; o < OW; o++) y[o] = init;
+  for (int64_t a = a0; a < a1; a++)
+    for (int64_t b = b0; b < b1; b++) {
+      const float *row = x + ((sd + a * g->d[0]) * H + sh + b * g->d[1]) * W;
+      for (int64_t t = 0; t < k; t++) row_accumulate(j->kind, j->p, y, row - g->pb[2] + t * dw, s, lo, hi);
+      for (int64_t o = lo > 0 ? 0 : hi; o < OW; o = o + 1 == lo ? hi : o + 1) {   /* the edges */
+        int64_t c0, c1, sw = o * s - g->pb[2];
+        taps(g, 2, o, 0, W, &c0, &c1);
+        for (int64_t t = c0; t < c1; t++) {
+          float v = row[sw + t * dw];
+          if (j->kind == POOL_MAX) y[o] = v > y[o] ? v : y[o];
+          else if (j->kind == POOL_AVG) y[o] += v;
+          else y[o] += j->p == 2 ? v * v : powf(fabsf(v), j->p);
+        }
+      }
+    }
+  if (j->kind == POOL_MAX) return;
+  for (int64_t o = 0; o < OW; o++) {
+    if (j->kind == POOL_LP) {
+      y[o] = j->p == 2 ? sqrtf(y[o]) : j->p == 1 ? y[o] : powf(y[o], 1.f / j->p);
+      continue;
+    }
+    int64_t c0, c1, cnt;
+    if (j->include_pad) {
+      taps(g, 2, o, -g->pb[2], W + g->pe[2], &c0, &c1);
+      cnt = pad_cnt * (c1 - c0);
+    } else {
+      taps(g, 2, o, 0, W, &c0, &c1);
+      cnt = (a1 - a0) * (b1 - b0) * (c1 - c0);
+    }
+    y[o] = cnt > 0 ? y[o] / (float)cnt : 0.f;
+  }
+}
+
 static void pool_planes(void *arg, size_t begin, size_t end, int tid) {
   (void)tid;
   const pool_job *j = arg;
   const pool3 *g = &j->g;
-  const int64_t H = g->in[1], W = g->in[2], D = g->in[0];
   for (size_t p = begin; p < end; p++) {
-    const float *x = j->x + (int64_t)p * j->in_plane;
     float *y = j->y + (int64_t)p * j->out_plane;
     int64_t *ind = j->ind ? j->ind + (int64_t)p * j->out_plane : NULL;
     for (int64_t od = 0; od < g->out[0]; od++) {
@@ -89,63 +185,10 @@ static void pool_planes(void *arg, size_t begin, size_t end, int tid) {
         taps(g, 1, oh, 0, g->in[1], &b0, &b1);
         taps(g, 1, oh, -g->pb[1], g->in[1] + g->pe[1], &pb0, &pb1);
         int64_t sh = oh * g->s[1] - g->pb[1];
-        for (int64_t ow = 0; ow < g->out[2]; ow++) {
-          int64_t c0, c1;
-          taps(g, 2, ow, 0, W, &c0, &c1);
-          int64_t sw = ow * g->s[2] - g->pb[2];
-          const int64_t dw = g->d[2];
-          if (j->kind == POOL_MAX) {
-            float m = -INFINITY;
-            int64_t mi = -1;
-            for (int64_t a = a0; a < a1; a++) {
-              int64_t id = sd + a * g->d[0];
-              for (int64_t b = b0; b < b1; b++) {
-                int64_t ih = sh + b * g->d[1];
-                const float *row = x + (id * H + ih) * W + sw;
-                if (!ind) {
-                  for (int64_t t = c0; t < c1; t++) m = row[t * dw] > m ? row[t * dw] : m;
-                  continue;
-                }
-                for (int64_t t = c0; t < c1; t++)
-                  if (row[t * dw] > m || mi < 0) {
-                    m = row[t * dw];
-                    int64_t iw = sw + t * dw;
-                    mi = j->col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
-                  }
-              }
-            }
-            *y++ = m;
-            if (ind) *ind++ = mi < 0 ? -1 : mi + (int64_t)p * j->in_plane;
-          } else {
-            float acc = 0;
-            for (int64_t a = a0; a < a1; a++) {
-              int64_t id = sd + a * g->d[0];
-              for (int64_t b = b0; b < b1; b++) {
-                const float *row = x + (id * H + sh + b * g->d[1]) * W + sw;
-                if (j->kind == POOL_AVG) {
-                  for (int64_t t = c0; t < c1; t++) acc += row[t * dw];
-                } else if (j->p == 2) {
-                  for (int64_t t = c0; t < c1; t++) acc += row[t * dw] * row[t * dw];
-                } else {
-                  for (int64_t t = c0; t < c1; t++) acc += powf(fabsf(row[t * dw]), j->p);
-                }
-              }
-            }
-            if (j->kind == POOL_AVG) {
-              int64_t cnt;
-              if (j->include_pad) {
-                int64_t pc0, pc1;
-                taps(g, 2, ow, -g->pb[2], W + g->pe[2], &pc0, &pc1);
-                cnt = (pa1 - pa0) * (pb1 - pb0) * (pc1 - pc0);
-              } else {
-                cnt = (a1 - a0) * (b1 - b0) * (c1 - c0);
-              }
-              *y++ = cnt > 0 ? acc / (float)cnt : 0.f;
-            } else {
-              *y++ = j->p == 2 ? sqrtf(acc) : j->p == 1 ? acc : powf(acc, 1.f / j->p);
-            }
-          }
-        }
+        if (ind) max_row_indices(j, (int64_t)p, sd, a0, a1, sh, b0, b1, y, ind);
+        else pool_row(j, (int64_t)p, sd, a0, a1, sh, b0, b1, (pa1 - pa0) * (pb1 - pb0), y);
+        y += g->out[2];
+        if (ind) ind += g->out[2];
       }
     }
   }
@@ -167,6 +210,13 @@ static onyx_status *pool_f32(cpu_ctx *c, int kind) {
   j.ind = kind == POOL_MAX && c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
   j.in_plane = j.g.in[0] * j.g.in[1] * j.g.in[2];
   j.out_plane = j.g.out[0] * j.g.out[1] * j.g.out[2];
+  const pool3 *g = &j.g;
+  int64_t ek = (g->k[2] - 1) * g->d[2] + 1;
+  j.ow_lo = (g->pb[2] + g->s[2] - 1) / g->s[2];
+  j.ow_hi = g->in[2] + g->pb[2] >= ek ? (g->in[2] + g->pb[2] - ek) / g->s[2] + 1 : 0;
+  if (j.ow_lo > g->out[2]) j.ow_lo = g->out[2];
+  if (j.ow_hi > g->out[2]) j.ow_hi = g->out[2];
+  if (j.ow_hi < j.ow_lo) j.ow_hi = j.ow_lo;
   int64_t planes = c->in[0]->dims[0] * c->in[0]->dims[1];
   int64_t work = j.out_plane * j.g.k[0] * j.g.k[1] * j.g.k[2];
   onyx_parallel_for(c->pool, (size_t)planes, nn_grain(work), pool_planes, &j);
