@@ -194,13 +194,20 @@ static void pool_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
+/* LpPool's p: an int attribute, a float one in opset 1. */
+static float lp_order(const onyx_node *n) {
+  const onyx_attr *a = onyx_node_attr(n, "p");
+  if (a && a->type == ONYX_ATTR_FLOAT) return a->f;
+  return (float)onyx_attr_int(n, "p", 2);
+}
+
 static onyx_status *pool_f32(cpu_ctx *c, int kind) {
   pool_job j = {0};
   ONYX_TRY(pool3_init(c, &j.g));
   const onyx_node *n = c->node;
   j.kind = kind;
   j.include_pad = onyx_attr_int(n, "count_include_pad", 0) != 0;
-  j.p = kind == POOL_LP ? (float)onyx_attr_int(n, "p", 2) : 0;
+  j.p = kind == POOL_LP ? lp_order(n) : 0;
   int64_t so = onyx_attr_int(n, "storage_order", 0);
   if (so != 0 && so != 1)
     return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "storage_order %lld is not 0 or 1", (long long)so);
@@ -281,7 +288,7 @@ static onyx_status *global_f32(cpu_ctx *c, int kind) {
   const onyx_tensor *x = c->in[0];
   if (x->rank < 2)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input has rank %d, expected >= 2", x->rank);
-  global_job j = {kind, kind == POOL_LP ? (float)onyx_attr_int(c->node, "p", 2) : 0, x->data,
+  global_job j = {kind, kind == POOL_LP ? lp_order(c->node) : 0, x->data,
                   c->out[0]->data, onyx_numel(x->rank - 2, x->dims + 2)};
   if (kind == POOL_MAX && j.plane == 0)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "max over an empty spatial extent");

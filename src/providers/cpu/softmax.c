@@ -3,9 +3,9 @@
  * the input is coerced to 2-D at `axis` (default 1) and the op runs over
  * all of dims[axis:]; from 13 it runs over the single axis (default -1).
  * Both are the same loops over an [outer, n, inner] view. exp is a
- * branch-free Cephes-style polynomial the compiler vectorizes (relative error
- * about 2e-7), and sums add 8 float lanes per block of 256 into a double, so
- * rows of any length stay accurate. Rows (or column chunks when the axis is
+ * branch-free Cephes-style polynomial on 4-float vectors (relative error
+ * about 2e-7), and row sums add float lanes per block of 256 into a double,
+ * so rows of any length stay accurate. Rows (or column chunks when the axis is
  * not the last) are threaded. */
 #include <math.h>
 #include <stdint.h>
@@ -77,17 +77,29 @@ static float row_max(const float *x, int64_t n) {
   return m[0];
 }
 
-/* y[i] = e^(x[i] - m); returns the sum. */
+/* y[i] = e^(x[i] - m); returns the sum, added in float lanes for 256
+ * values at a time and in double across those blocks. */
 static double exp_sum(const float *x, float *y, int64_t n, float m) {
-  exp_sub(x, &m, 0, y, n);
+  const v4f mv = (v4f){0} + m;
+  v4f acc = {0};
   double total = 0;
-  for (int64_t b = 0; b < n; b += 256) {
-    int64_t e = b + 256 < n ? b + 256 : n, i = b;
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (; i + 8 <= e; i += 8)
-      for (int l = 0; l < 8; l++) acc[l] += y[i + l];
-    for (; i < e; i++) acc[0] += y[i];
-    total += (double)((acc[0] + acc[1]) + (acc[2] + acc[3])) + (double)((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  int64_t i = 0;
+  for (int blk = 0; i + 4 <= n; i += 4) {
+    v4f v;
+    memcpy(&v, x + i, sizeof v);
+    v = exp_v4(v - mv);
+    memcpy(y + i, &v, sizeof v);
+    acc += v;
+    if (++blk == 64) {
+      total += (double)((acc[0] + acc[1]) + (acc[2] + acc[3]));
+      acc = (v4f){0};
+      blk = 0;
+    }
+  }
+  total += (double)((acc[0] + acc[1]) + (acc[2] + acc[3]));
+  if (i < n) {
+    exp_sub(x + i, &m, 0, y + i, n - i);
+    for (; i < n; i++) total += y[i];
   }
   return total;
 }
