@@ -801,6 +801,9 @@ static onyx_status *run_step(onyx_frame *f, const step *st, int *remaining) {
   if (!s && t0 && n) record_event(rc, n, pr->name, st->kind == STEP_FUSED ? st->n_nodes : 1, t0, onyx_now_ns() - t0);
   for (int k = 0; !s && k < st->n_out; k++)
     if (st->out[k] >= 0) store(f, st->out[k], out[k]);
+  if (!s && rc && rc->observe && !f->parent && st->kind != STEP_COPY)
+    for (int k = 0; !s && k < st->n_out; k++)
+      if (st->out[k] >= 0 && f->slots[st->out[k]]) s = rc->observe(rc->observe_arg, st->out[k], f->slots[st->out[k]]);
   for (int k = 0; !s && k < st->n_in; k++)
     if (st->in[k] >= 0 && --remaining[st->in[k]] == 0) release(f, st->in[k]);
   if (!s && st->kind == STEP_NODE)

@@ -51,6 +51,11 @@ typedef struct onyx_run_ctx {
   bool profile;
   int n_events, cap_events;
   onyx_prof_event *events;  /* owned; onyx_free */
+  /* (optional) sees every value a top-level step produces, on its device,
+   * before anything frees it: calibration observers, per-tensor debugging.
+   * `value` indexes the top-level graph's values. An error stops the run. */
+  onyx_status *(*observe)(void *arg, int value, const onyx_tensor *t);
+  void *observe_arg;
 } onyx_run_ctx;
 
 /* onyx_plan_run for a top-level graph, reporting into rc (may be NULL). */

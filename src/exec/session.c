@@ -308,6 +308,7 @@ onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info
 }
 
 const onyx_plan *onyx_session_plan(const onyx_session *s) { return s->plan; }
+const onyx_graph *onyx_session_graph(const onyx_session *s) { return s->model->graph; }
 
 int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
 int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
@@ -466,6 +467,14 @@ onyx_status *onyx_session_profile_write(onyx_session *s, const char *path) {
 onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out) {
+  return onyx_session_run_observed(s, n_inputs, in_names, inputs, NULL, NULL, n_outputs, out_names, out);
+}
+
+onyx_status *onyx_session_run_observed(onyx_session *s, int n_inputs, const char *const *in_names,
+                                       onyx_tensor *const *inputs,
+                                       onyx_status *(*observe)(void *arg, int value, const onyx_tensor *t),
+                                       void *observe_arg, int n_outputs, const char *const *out_names,
+                                       onyx_tensor **out) {
   const onyx_graph *g = s->model->graph;
   onyx_status *st = NULL;
   int n_sym = s->model->n_symbols;
@@ -517,6 +526,8 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
   }
   onyx_run_ctx rc = {0};
   rc.profile = s->opts.profiling;
+  rc.observe = observe;
+  rc.observe_arg = observe_arg;
   if (!st) st = onyx_plan_run_ex(s->plan, &rc, feed, all);
   if (!st) record_run(s, &rc);
   onyx_free(rc.events);
