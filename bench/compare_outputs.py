@@ -97,12 +97,14 @@ def find_output(outdir, name, n_outputs):
 
 
 def compare(a, b, rtol, atol):
-    """(max abs err, max rel err, pass, note) for onyx output a against ORT output b."""
+    """(max abs err, max rel err, max abs err / max |ort|, pass, note) for onyx output a
+    against ORT output b. The scaled error tells fp32 rounding noise (~1e-6..1e-5 after
+    many layers) from a real bug (~1e-2 and up) when an element near zero fails rtol."""
     if a.shape != b.shape:
-        return np.nan, np.nan, False, f"shape {list(a.shape)} vs ORT {list(b.shape)}"
+        return np.nan, np.nan, np.nan, False, f"shape {list(a.shape)} vs ORT {list(b.shape)}"
     note = "" if a.dtype == b.dtype else f"dtype {a.dtype} vs ORT {b.dtype}"
     if a.size == 0:
-        return 0.0, 0.0, not note, note
+        return 0.0, 0.0, 0.0, not note, note
     af, bf = a.astype(np.float64), b.astype(np.float64)
     # allclose treats equal infinities as close and (equal_nan) NaN only against NaN;
     # the error figures cover the elements finite in both.
@@ -114,7 +116,8 @@ def compare(a, b, rtol, atol):
     max_abs = float(diff.max()) if diff.size else 0.0
     rel = diff / np.maximum(np.abs(bf[finite]), np.finfo(np.float32).tiny)
     max_rel = float(rel.max()) if rel.size else 0.0
-    return max_abs, max_rel, ok, note
+    scale = float(np.abs(bf[finite]).max()) if diff.size else 0.0
+    return max_abs, max_rel, max_abs / scale if scale else max_abs, ok, note
 
 
 def parse_onyx_latency(text):
@@ -185,7 +188,7 @@ def main():
         rc, text = run(["node", ort_js, model, *in_args, "-o", ort_dir], args.timeout)
         if rc:
             failed = True
-            rows.append((name, "*", "", "", "ERROR", "ORT: " + last_lines(text)))
+            rows.append((name, "*", "", "", "", "ERROR", "ORT: " + last_lines(text)))
             continue
         onyx_err = None
         if onyx:
@@ -196,21 +199,21 @@ def main():
             ref = np.load(os.path.join(ort_dir, file_name(oname)))
             desc = f"{ref.dtype}{list(ref.shape)}"
             if not onyx:
-                rows.append((name, oname, "", "", "-", f"ORT only: {desc}"))
+                rows.append((name, oname, "", "", "", "-", f"ORT only: {desc}"))
                 continue
             if onyx_err:
                 failed = True
-                rows.append((name, oname, "", "", "ERROR", onyx_err))
+                rows.append((name, oname, "", "", "", "ERROR", onyx_err))
                 continue
             got = find_output(onyx_dir, oname, len(outs))
             if got is None:
                 failed = True
-                rows.append((name, oname, "", "", "FAIL", f"onyx wrote no {file_name(oname)} in {onyx_dir}"))
+                rows.append((name, oname, "", "", "", "FAIL", f"onyx wrote no {file_name(oname)} in {onyx_dir}"))
                 continue
-            max_abs, max_rel, ok, note = compare(np.load(got), ref, args.rtol, args.atol)
+            max_abs, max_rel, scaled, ok, note = compare(np.load(got), ref, args.rtol, args.atol)
             failed |= not ok
-            rows.append((name, oname, f"{max_abs:.3g}", f"{max_rel:.3g}", "PASS" if ok else "FAIL",
-                         note or desc))
+            rows.append((name, oname, f"{max_abs:.3g}", f"{max_rel:.3g}", f"{scaled:.3g}",
+                         "PASS" if ok else "FAIL", note or desc))
 
         if args.no_bench:
             continue
@@ -235,8 +238,8 @@ def main():
             print(f"  threads={t}: ORT p50 {ort_s}, onyx {onyx_s}", flush=True)
 
     print(f"\nOutputs (onyx vs ONNX Runtime, pass if |onyx-ort| <= {args.atol:g} + {args.rtol:g}*|ort|)")
-    head = ("model", "output", "max abs err", "max rel err", "result", "note")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
+    head = ("model", "output", "max abs err", "max rel err", "abs/max|ort|", "result", "note")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
     print(fmt.format(*head))
     for r in rows:
