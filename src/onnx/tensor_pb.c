@@ -152,6 +152,7 @@ static size_t typed_count(const Onnx__TensorProto *tp, onyx_dtype dt, int64_t nu
 /* Copies the typed field into t->data (counts already checked). */
 static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size_t count) {
   void *d = t->data;
+  if (!count) return NULL;
   switch (t->dtype) {
     case ONYX_DTYPE_FLOAT: case ONYX_DTYPE_COMPLEX64:
       memcpy(d, tp->float_data, count * sizeof(float));
@@ -180,9 +181,10 @@ static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size
       break;
     case ONYX_DTYPE_STRING: {
       char **s = d;
-      for (size_t i = 0; i < count; i++)
-        if (!(s[i] = onyx_strndup((const char *)tp->string_data[i].data, tp->string_data[i].len)))
-          return onyx_error_oom();
+      for (size_t i = 0; i < count; i++) {
+        const ProtobufCBinaryData *b = &tp->string_data[i];
+        if (!(s[i] = onyx_strndup(b->data ? (const char *)b->data : "", b->len))) return onyx_error_oom();
+      }
       break;
     }
     default: /* one byte per value: int8, uint8, float8 kinds, packed int4 pairs */
@@ -235,7 +237,7 @@ onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir
     if (external) {
       s = read_external(tp, dir, what, nbytes, t->data);
     } else if (dtype != ONYX_DTYPE_STRING && tp->has_raw_data) {
-      memcpy(t->data, tp->raw_data.data, nbytes);
+      if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes);
       if (dtype == ONYX_DTYPE_BOOL)
         for (size_t i = 0; i < nbytes; i++) ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
     } else {
