@@ -923,6 +923,79 @@ static void test_truncation_and_flips(const char *path) {
   free(buf);
 }
 
+/* Builds, back to front, a ModelProto whose graph nests If subgraphs
+ * `levels` deep (opset 13). Caller frees. */
+typedef struct rbuf {
+  uint8_t *p;
+  size_t pos;
+} rbuf;
+
+static void put_bytes(rbuf *b, const void *d, size_t n) {
+  b->pos -= n;
+  memcpy(b->p + b->pos, d, n);
+}
+
+static void put_varint(rbuf *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  put_bytes(b, tmp, n);
+}
+
+/* Prepends field `number` (length-delimited) around the bytes since `mark`. */
+static void put_wrap(rbuf *b, uint32_t number, size_t mark) {
+  put_varint(b, mark - b->pos);
+  put_varint(b, (uint64_t)number << 3 | 2);
+}
+
+static void put_string(rbuf *b, uint32_t number, const char *s) {
+  size_t mark = b->pos;
+  put_bytes(b, s, strlen(s));
+  put_wrap(b, number, mark);
+}
+
+static uint8_t *deep_model(int levels, size_t *len) {
+  size_t cap = (size_t)levels * 40 + 256;
+  rbuf b = {malloc(cap), cap};
+  size_t end = b.pos, opset = b.pos;
+  put_varint(&b, 13);
+  put_varint(&b, 2 << 3);              /* OperatorSetIdProto.version */
+  put_wrap(&b, 8, opset);              /* ModelProto.opset_import */
+  size_t graph = b.pos;
+  for (int i = 0; i < levels; i++) {
+    put_wrap(&b, 6, graph);            /* AttributeProto.g */
+    put_string(&b, 1, "g");            /* AttributeProto.name */
+    put_wrap(&b, 5, graph);            /* NodeProto.attribute */
+    put_string(&b, 4, "If");           /* NodeProto.op_type */
+    put_wrap(&b, 1, graph);            /* GraphProto.node */
+  }
+  put_wrap(&b, 7, graph);              /* ModelProto.graph */
+  put_varint(&b, 8);
+  put_varint(&b, 1 << 3);              /* ModelProto.ir_version */
+  *len = end - b.pos;
+  memmove(b.p, b.p + b.pos, *len);
+  return b.p;
+}
+
+static void test_deep_nesting(void) {
+  size_t len;
+  onyx_model *m = NULL;
+  uint8_t *buf = deep_model(3, &len);
+  CHECK_OK(onyx_model_load_from_buffer(buf, len, NULL, &m));   /* the builder is right */
+  CHECK(m && m->graph->n_nodes == 1 && onyx_node_attr(&m->graph->nodes[0], "g")->g->n_nodes == 1);
+  onyx_model_destroy(m);
+  free(buf);
+  buf = deep_model(70, &len);
+  CHECK_ERR_MSG(onyx_model_load_from_buffer(buf, len, NULL, &m), ONYX_ERR_INVALID_MODEL, "nested");
+  free(buf);
+  buf = deep_model(300000, &len);   /* would overflow the stack inside protobuf-c */
+  CHECK_ERR_MSG(onyx_model_load_from_buffer(buf, len, NULL, &m), ONYX_ERR_INVALID_MODEL, "nested");
+  free(buf);
+}
+
 /* ---- allocation failure ---------------------------------------------------------------- */
 
 /* Fails the N-th allocation for N = 0, 1, ... until `fn` succeeds; every
@@ -1025,6 +1098,7 @@ int main(void) {
   test_model_rules();
   test_truncation_and_flips(NODE_DIR "/test_loop11/model.onnx");
   test_truncation_and_flips(NODE_DIR "/test_if/model.onnx");
+  test_deep_nesting();
   test_fault_injection();
   return tu_done("test_onnx_io");
 }
