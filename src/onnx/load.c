@@ -31,6 +31,7 @@
 typedef struct loader {
   onyx_model *m;
   const Onnx__ModelProto *mp;
+  onyx_ext_files ext;
 } loader;
 
 static const char *const known_domains[] = {"", "ai.onnx", "ai.onnx.ml", "ai.onyx", "com.microsoft"};
@@ -162,7 +163,7 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
       return a->s ? NULL : onyx_error_oom();
     case ONYX_ATTR_TENSOR:
       if (!ap->t) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: tensor attribute without a tensor", what);
-      return onyx_tensor_from_proto(ap->t, l->m->dir, what, &a->t);
+      return onyx_tensor_from_proto(ap->t, l->m->dir, &l->ext, what, &a->t);
     case ONYX_ATTR_GRAPH:
       return graph_attr(l, g, ap->g, depth, &a->g);
     case ONYX_ATTR_FLOATS: n = ap->n_floats; break;
@@ -210,7 +211,7 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
       if (!(a->tensors = onyx_calloc(n, sizeof *a->tensors))) return onyx_error_oom();
       a->n = (int)n;
       for (size_t i = 0; i < n && !s; i++)
-        s = onyx_tensor_from_proto(ap->tensors[i], l->m->dir, what, &a->tensors[i]);
+        s = onyx_tensor_from_proto(ap->tensors[i], l->m->dir, &l->ext, what, &a->tensors[i]);
       break;
     default: /* GRAPHS */
       if (!(a->graphs = onyx_calloc(n, sizeof *a->graphs))) return onyx_error_oom();
@@ -349,7 +350,7 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
       goto done;
     }
     onyx_tensor *t;
-    if ((s = onyx_tensor_from_proto(tp, l->m->dir, what, &t))) goto done;
+    if ((s = onyx_tensor_from_proto(tp, l->m->dir, &l->ext, what, &t))) goto done;
     onyx_value *val = &g->values[v];
     val->init = t;
     val->kind = ONYX_KIND_TENSOR;
@@ -414,7 +415,7 @@ done:
 static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, onyx_model **out) {
   onyx_model *m;
   ONYX_TRY(onyx_model_new(&m));
-  loader l = {m, mp};
+  loader l = {m, mp, {m, NULL}};
   onyx_status *s = NULL;
   m->ir_version = mp->ir_version;
   m->model_version = mp->model_version;
@@ -474,6 +475,7 @@ static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, o
   }
   s = convert_graph(&l, mp->graph, NULL, 0, &m->graph);
 done:
+  onyx_free(l.ext.path);
   if (s) {
     onyx_model_destroy(m);
     return s;

@@ -782,8 +782,27 @@ static void test_external_data(void) {
   if (m) {
     const onyx_value *w = &m->graph->values[onyx_graph_find(m->graph, "w")];
     CHECK(w->init && ((float *)w->init->data)[0] == 1 && ((float *)w->init->data)[1] == 2);
+    CHECK(w->init && w->init->owns_data);   /* offset 4 is not aligned: copied */
     onyx_model_destroy(m);
   }
+  /* an aligned tensor borrows the model's copy-on-write mapping of the file */
+  char path0[256];
+  snprintf(path0, sizeof path0, "%s/w0.bin", dir);
+  write_all(path0, file + 1, 8);
+  mini_external(&x, "w0.bin", "0", NULL);
+  m = NULL;
+  CHECK_OK(mini_load(&x, dir, &m));
+  if (m) {
+    onyx_tensor *w = m->graph->values[onyx_graph_find(m->graph, "w")].init;
+    CHECK(w && !w->owns_data && w->data == m->map && m->map_len == 8 && ((float *)w->data)[1] == 2);
+    if (w) ((float *)w->data)[1] = 5;   /* writable, and the file keeps its bytes */
+    onyx_model_destroy(m);
+    size_t n;
+    float *back = read_all(path0, &n);
+    CHECK(n == 8 && back[1] == 2);
+    free(back);
+  }
+  mini_external(&x, "w.bin", "4", "8");
   /* through a file: resolved against the model's folder */
   size_t len;
   uint8_t *buf = mini_pack(&x, &len);
@@ -823,6 +842,7 @@ static void test_external_data(void) {
   mini_external(&x, "w.bin", "4", "8");
   CHECK_ERR(mini_load(&x, NULL, NULL), ONYX_ERR_INVALID_MODEL);
   unlink(link);
+  unlink(path0);
   unlink(model);
   unlink(path);
   rmdir(sub);
