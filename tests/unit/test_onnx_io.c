@@ -1016,6 +1016,34 @@ static void test_deep_nesting(void) {
   free(buf);
 }
 
+/* Every cut and byte flip of a .pb file gives a value or an error, never a crash. */
+static void test_pb_mutations(const char *src) {
+  size_t len;
+  uint8_t *buf = read_all(src, &len);
+  CHECK(buf != NULL);
+  if (!buf) return;
+  char path[] = "/tmp/onyx_io_mutXXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  uint8_t *mut = malloc(len);
+  int errors = 0;
+  for (size_t i = 0; i < 2 * len; i++) {
+    memcpy(mut, buf, len);
+    size_t n = i < len ? i : len;   /* first cuts, then flips */
+    if (i >= len) mut[i - len] ^= 0xa5;
+    write_all(path, mut, n);
+    onyx_tensor *t = NULL;
+    onyx_status *s = onyx_tensor_load_pb(path, &t, NULL);
+    errors += s != NULL;
+    onyx_status_free(s);
+    onyx_tensor_free(t);
+  }
+  CHECK(errors > 0);
+  unlink(path);
+  free(mut);
+  free(buf);
+}
+
 /* ---- allocation failure ---------------------------------------------------------------- */
 
 /* Fails the N-th allocation for N = 0, 1, ... until `fn` succeeds; every
@@ -1118,6 +1146,8 @@ int main(void) {
   test_model_rules();
   test_truncation_and_flips(NODE_DIR "/test_loop11/model.onnx");
   test_truncation_and_flips(NODE_DIR "/test_if/model.onnx");
+  test_pb_mutations(NODE_DIR "/test_identity_sequence/test_data_set_0/input_0.pb");
+  test_pb_mutations(NODE_DIR "/test_identity_opt/test_data_set_0/input_0.pb");
   test_deep_nesting();
   test_fault_injection();
   return tu_done("test_onnx_io");
