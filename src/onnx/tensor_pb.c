@@ -9,8 +9,9 @@
  * a huge allocation or an overread. Writing always uses raw_data (strings:
  * string_data). External data is read into owned memory or, for a model,
  * borrowed from a copy-on-write mapping of the file that the model keeps
- * (so weights of large models are not copied). SequenceProto/OptionalProto are not in the system's
- * onnx.proto, so they go through the small wire codec of pb_util.c. */
+ * (so weights of large models are not copied). SequenceProto/OptionalProto
+ * are not in the system's onnx.proto, so they go through the small wire
+ * codec of pb_util.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
