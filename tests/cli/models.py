@@ -40,14 +40,14 @@ save("two", [helper.make_node("Identity", ["x"], ["out/put:0"]),
      [vi("out/put:0", TensorProto.FLOAT, ["batch", 2]), vi("w", TensorProto.INT64, ["batch"])])
 
 # Names that need JSON escaping, a symbolic and an unnamed dim, initializers,
-# ops onyx lacks (one in another domain).
+# ops onyx lacks (one in another domain onyx knows).
 odd = 'we"ird\\name\n\ttab é'
 save("odd", [helper.make_node("Identity", [odd], ["a"], name="n0"),
              helper.make_node("NoSuchOp", ["a", "w"], ["b"]),
-             helper.make_node("Frobnicate", ["b"], ["c"], domain="com.example"),
+             helper.make_node("Frobnicate", ["b"], ["c"], domain="com.microsoft"),
              helper.make_node("NoSuchOp", ["c", "k"], ["d"])],
      [vi(odd, TensorProto.FLOAT, ["seq", None, 4])],
      [vi("d", TensorProto.FLOAT, None)],
      inits=[numpy_helper.from_array(np.ones((2, 3), np.float32), "w"),
             numpy_helper.from_array(np.array([7], np.int64), "k")],
-     opsets=(("", 13), ("com.example", 1)))
+     opsets=(("", 13), ("com.microsoft", 1)))
