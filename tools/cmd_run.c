@@ -6,8 +6,9 @@
  * symbolic dims) are known before the session is built; symbolic dims of
  * random inputs come from --dim, else from the inputs given in files, else
  * 1, so a model whose inputs share a "batch" dim runs without any flags.
- * Every check the library does (input names, dtypes, ranks) is left to it,
- * and its message is what the user sees. */
+ * Input names are checked up front (so the message lists the real ones);
+ * dtype and shape checks are left to the library, whose message is what the
+ * user sees. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -219,8 +220,8 @@ static int bind_syms(run_args *a, const onyx_model_value_info *info, onyx_tensor
 static int make_random(run_args *a, const onyx_model_value_info *info, uint64_t *rng,
                        onyx_tensor **out) {
   if (info->kind != ONYX_VALUE_TENSOR)
-    return cli_fail("input '%s' is a %s; onyx cannot make one up, give it with -i %s=FILE",
-                    info->name, info->kind == ONYX_VALUE_SEQUENCE ? "sequence" : "optional",
+    return cli_fail("input '%s' is %s; onyx cannot make one up, give it with -i %s=FILE",
+                    info->name, info->kind == ONYX_VALUE_SEQUENCE ? "a sequence" : "an optional",
                     info->name);
   if (info->dtype == ONYX_DTYPE_UNDEFINED || info->rank < 0)
     return cli_fail("input '%s' has no declared %s; give it with -i %s=FILE", info->name,
@@ -250,6 +251,24 @@ static int check_user_dims(const run_args *a, const onyx_model_value_info *infos
       for (int d = 0; d < infos[i].rank && !found; d++)
         found = infos[i].dim_names[d] && !strcmp(infos[i].dim_names[d], a->syms[k].name);
     if (!found) return cli_fail("--dim '%s' names no symbolic dim of the model's inputs", a->syms[k].name);
+  }
+  return 0;
+}
+
+/* A -i name that is no input would otherwise surface only after random data
+ * was made for the real inputs, possibly failing there first; say it now,
+ * listing the names the model has. */
+static int check_feed_names(const run_args *a, const onyx_model_value_info *infos, int n) {
+  for (int f = 0; f < a->n_feeds; f++) {
+    bool found = false;
+    for (int i = 0; i < n && !found; i++) found = !strcmp(infos[i].name, a->feeds[f].name);
+    if (found) continue;
+    char list[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof list; i++)
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", infos[i].name);
+    return cli_fail("'%s' is not an input of the model (its inputs: %s)", a->feeds[f].name,
+                    n ? list : "none");
   }
   return 0;
 }
@@ -316,24 +335,30 @@ static void print_tensor_summary(onyx_tensor *t) {
   if (nans) printf(" nan=%lld", (long long)nans);
 }
 
-static void print_output(const char *name, onyx_tensor *t) {
-  printf("%s: ", name);
+/* A value of any kind; sequence elements go on their own lines, indented
+ * by depth (an optional may hold a sequence). */
+static void print_value(onyx_tensor *t, int depth) {
   int n = onyx_tensor_elem_count(t);
   switch (onyx_tensor_kind(t)) {
     case ONYX_VALUE_TENSOR: print_tensor_summary(t); break;
     case ONYX_VALUE_OPTIONAL:
       printf("optional ");
-      if (n) print_tensor_summary(onyx_tensor_elem(t, 0));
+      if (n) print_value(onyx_tensor_elem(t, 0), depth);
       else printf("(empty)");
       break;
     case ONYX_VALUE_SEQUENCE:
       printf("sequence of %d", n);
       for (int i = 0; i < n; i++) {
-        printf("\n  [%d] ", i);
-        print_tensor_summary(onyx_tensor_elem(t, i));
+        printf("\n%*s[%d] ", 2 * (depth + 1), "", i);
+        print_value(onyx_tensor_elem(t, i), depth + 1);
       }
       break;
   }
+}
+
+static void print_output(const char *name, onyx_tensor *t) {
+  printf("%s: ", name);
+  print_value(t, 0);
   putchar('\n');
 }
 
@@ -475,7 +500,8 @@ int cmd_run(int argc, char **argv) {
       rc = cli_fail_status(st);
       goto done;
     }
-  if ((rc = check_user_dims(&a, infos, n_in))) goto done;
+  if ((rc = check_feed_names(&a, infos, n_in)) || (rc = check_user_dims(&a, infos, n_in)))
+    goto done;
   for (int f = 0; f < a.n_feeds; f++) {
     if ((rc = load_feed(&a.feeds[f], &inputs[n_fed]))) goto done;
     in_names[n_fed++] = a.feeds[f].name;

@@ -44,11 +44,14 @@ pycheck "if json" "
 j = json.load(open('$tmp/out'))
 assert j['node_count'] == 1 and j['op_types'] == {'If': 1} and j['subgraph_node_count'] >= 2, j"
 
-# every node test model: inspect either succeeds with JSON that parses or
-# fails with the one-line error (the loader refuses some, e.g. training ops)
+# every 5th node test model (all of them take a minute under ASan): inspect
+# either succeeds with JSON that parses or fails with the one-line error (the
+# loader refuses some, e.g. training ops)
 mkdir -p "$tmp/all"
 failed=""
+k=0
 for d in "$node_data"/test_*/; do
+  ((k++ % 5)) && continue
   name=$(basename "$d")
   "$onyx" inspect --json "$d/model.onnx" >"$tmp/all/$name.json" 2>"$tmp/e"
   rc=$?
@@ -60,7 +63,7 @@ done
 if [[ -z $failed ]]; then ok; else bad "inspect --json broke the error contract on$(echo "$failed" | cut -c1-400)"; fi
 pycheck "node tests' JSON parses" "
 import glob
-fs = glob.glob('$tmp/all/*.json'); assert len(fs) > 500, len(fs)
+fs = glob.glob('$tmp/all/*.json'); assert len(fs) > 100, len(fs)
 for f in fs:
     try: json.load(open(f))
     except Exception as e: sys.exit(f'{f}: {e}')"
