@@ -19,6 +19,7 @@
 /* Subcommands: argv[0] is the subcommand's name. Return the exit status. */
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Prints `onyx: error: <message>` and returns CLI_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -6,8 +6,9 @@
  * including models a session would refuse (unsupported ops, failed shape
  * inference): `onyx inspect` is the first user. Everything here reads the
  * model as loaded and allocates nothing. Support means "in the op table and
- * a provider has a kernel"; only the cpu provider exists so far, and it is
- * the one that must cover every op onyx claims (DESIGN.md). */
+ * the cpu provider has a kernel": the cpu provider is the one that must
+ * cover every op onyx claims (DESIGN.md), so other providers add speed, not
+ * coverage. */
 #include <string.h>
 
 #include "base/status.h"
