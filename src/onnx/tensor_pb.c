@@ -152,6 +152,7 @@ static size_t typed_count(const Onnx__TensorProto *tp, onyx_dtype dt, int64_t nu
 /* Copies the typed field into t->data (counts already checked). */
 static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size_t count) {
   void *d = t->data;
+  if (!count) return NULL;   /* empty fields are NULL: memcpy must not see them */
   switch (t->dtype) {
     case ONYX_DTYPE_FLOAT: case ONYX_DTYPE_COMPLEX64:
       memcpy(d, tp->float_data, count * sizeof(float));
@@ -181,7 +182,8 @@ static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size
     case ONYX_DTYPE_STRING: {
       char **s = d;
       for (size_t i = 0; i < count; i++)
-        if (!(s[i] = onyx_strndup((const char *)tp->string_data[i].data, tp->string_data[i].len)))
+        if (!(s[i] = onyx_strndup(tp->string_data[i].data ? (const char *)tp->string_data[i].data : "",
+                                  tp->string_data[i].len)))
           return onyx_error_oom();
       break;
     }
