@@ -37,6 +37,9 @@ static const char usage[] =
     "                         optionals); characters outside [A-Za-z0-9._-] in\n"
     "                         names become '_'. Prints the paths written.\n"
     "  --threads N            intra-op threads (default 0: one per core)\n"
+    "  --providers LIST       execution providers in priority order, e.g. dnnl,cpu\n"
+    "                         (default: all available; see onyx info)\n"
+    "  --opt-level N          graph optimization level 0-3 (default 3)\n"
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "                         (default: as bound by -i inputs, else 1)\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -60,11 +63,11 @@ typedef struct sym_dim {
 } sym_dim;
 
 typedef struct run_args {
-  const char *model, *outdir, *labels;
+  const char *model, *outdir, *labels, *providers;
   int n_feeds, n_syms, cap_syms;
   feed *feeds;
   sym_dim *syms;
-  int64_t threads, repeat, seed;
+  int64_t threads, repeat, seed, opt_level;
   bool timed;
 } run_args;
 
@@ -90,6 +93,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
   if (!a->feeds || !a->syms) return cli_fail("out of memory");
   a->cap_syms = argc;
   a->repeat = 1;
+  a->opt_level = -1;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
     if (cli_is_help(opt)) {
@@ -123,6 +127,12 @@ static int parse_args(int argc, char **argv, run_args *a) {
     } else if (cli_option(argc, argv, &i, "--threads", &v)) {
       if (!cli_parse_int(v, 0, 4096, &a->threads))
         return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
+    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
+      if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
+      a->providers = v;
+    } else if (cli_option(argc, argv, &i, "--opt-level", &v)) {
+      if (!cli_parse_int(v, 0, 3, &a->opt_level))
+        return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
     } else if (cli_option(argc, argv, &i, "--seed", &v)) {
       if (!cli_parse_int(v, 0, INT64_MAX, &a->seed))
         return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
@@ -516,6 +526,11 @@ int cmd_run(int argc, char **argv) {
     goto done;
   }
   onyx_options_set_intra_op_threads(opts, (int)a.threads);
+  if (a.opt_level >= 0) onyx_options_set_optimization_level(opts, (int)a.opt_level);
+  if (a.providers && (st = onyx_options_set_providers(opts, a.providers))) {
+    rc = cli_fail_status(st);
+    goto done;
+  }
   st = onyx_session_create_from_model(model, opts, &sess);
   model = NULL;   /* the session owns it now, also on failure */
   if (st) {

@@ -110,6 +110,11 @@ run_err "label count" "3 labels" run "$m/id_float32.onnx" -i "x=$tmp/logits.npy"
 run_ok "repeat" run "$m/id_float32.onnx" --repeat 3 --threads 1
 check "latency line" grep -q "^latency: mean .* over 3 runs$" "$tmp/out"
 
+# session options
+run_ok "providers and opt level" run "$m/id_float32.onnx" --providers cpu --opt-level 0
+run_err "unknown provider" "frob" run "$m/id_float32.onnx" --providers frob,cpu
+run_err "bad opt level" "--opt-level" run "$m/id_float32.onnx" --opt-level 4
+
 # errors: one line, non-zero, no crash
 head -c 3000 /dev/urandom >"$tmp/garbage.onnx"
 "$py" -c "
