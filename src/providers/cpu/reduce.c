@@ -100,13 +100,45 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
   return NULL;
 }
 
+/* exp for float LogSumExp, whose arguments are <= 0 (shifted by the max):
+ * Cephes' polynomial after reduction by ln 2; relative error below 1e-7.
+ * libm's expf does not vectorise, and neither would float compares and
+ * float->int conversion under the default -ftrapping-math, so the clamp to
+ * -87 and the 2^n scale are done on the bit patterns (for negative floats a
+ * larger magnitude is a larger unsigned pattern). Non-negative, infinite or
+ * NaN arguments give a defined but meaningless value: they only occur on
+ * lines whose max is not finite, whose result reduce_run replaces. */
+static inline float exp_shifted_f32(float x) {
+  uint32_t xb;
+  memcpy(&xb, &x, sizeof xb);
+  xb = xb > 0xC2AE0000u ? 0xC2AE0000u : xb;  /* -87.0f */
+  memcpy(&x, &xb, sizeof x);
+  float t = x * 1.44269504f + 12582912.0f;   /* 1.5 * 2^23: n lands in the low bits */
+  float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  uint32_t tb;
+  memcpy(&tb, &t, sizeof tb);
+  uint32_t sb = (tb - 0x4B400000u + 127u) << 23;
+  float scale;
+  memcpy(&scale, &sb, sizeof scale);
+  return p * scale;
+}
+
 #define RT float
 #define RSFX f32
-#define R_EXP expf
+#define R_EXP exp_shifted_f32
 #define R_LOG logf
 #define R_SQRT sqrtf
 #define R_LOWEST (-INFINITY)
 #define R_HIGHEST INFINITY
+#define R_NAN NAN
 #define R_IS_INT 0
 #include "reduce_tmpl.h"
 #undef RT
@@ -117,6 +149,7 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 #undef R_LOWEST
 #undef R_HIGHEST
 #undef R_IS_INT
+#undef R_NAN
 
 #define RT double
 #define RSFX f64
@@ -125,6 +158,7 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 #define R_SQRT sqrt
 #define R_LOWEST (-INFINITY)
 #define R_HIGHEST INFINITY
+#define R_NAN NAN
 #define R_IS_INT 0
 #include "reduce_tmpl.h"
 #undef RT
@@ -135,6 +169,7 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 #undef R_LOWEST
 #undef R_HIGHEST
 #undef R_IS_INT
+#undef R_NAN
 
 #define RT int64_t
 #define RSFX i64
@@ -143,6 +178,7 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 #define R_SQRT(v) sqrt((double)(v))
 #define R_LOWEST INT64_MIN
 #define R_HIGHEST INT64_MAX
+#define R_NAN 0
 #define R_IS_INT 1
 #include "reduce_tmpl.h"
 #undef RT
@@ -153,6 +189,7 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 #undef R_LOWEST
 #undef R_HIGHEST
 #undef R_IS_INT
+#undef R_NAN
 
 /* ---- dtype conversion shared by the family --------------------------------- */
 
@@ -323,7 +360,7 @@ static onyx_status *reduce_run(cpu_ctx *c, rkind k) {
     return NULL;
   }
   size_t es = onyx_dtype_size(ct);
-  void *xt = NULL, *yt = NULL, *st = NULL;
+  void *xt = NULL, *yt = NULL, *st = NULL, *mx = NULL;
   rplan p = {0};
   onyx_status *s = NULL;
   const void *xc = x->data;
@@ -346,17 +383,24 @@ static onyx_status *reduce_run(cpu_ctx *c, rkind k) {
     if (k == R_LOGSUMEXP) {
       /* shift by the max so exp cannot overflow; infinities shift by 0 */
       st = onyx_malloc_aligned((size_t)ny * es + 1);
-      if (!st) {
+      mx = onyx_malloc_aligned((size_t)ny * es + 1);
+      if (!st || !mx) {
         s = onyx_error_oom();
         goto done;
       }
-      run_typed(&p, R_MAX, ct, xc, st, NULL, c->pool);
+      run_typed(&p, R_MAX, ct, xc, mx, NULL, c->pool);
+      memcpy(st, mx, (size_t)ny * es);
       for (int64_t i = 0; i < ny; i++) {
         if (ct == ONYX_DTYPE_FLOAT && !isfinite(((float *)st)[i])) ((float *)st)[i] = 0;
         if (ct == ONYX_DTYPE_DOUBLE && !isfinite(((double *)st)[i])) ((double *)st)[i] = 0;
       }
     }
     run_typed(&p, k, ct, xc, yc, st, c->pool);
+    /* LogSumExp of a line whose max is +-inf or NaN is that max */
+    for (int64_t i = 0; mx && i < ny; i++) {
+      if (ct == ONYX_DTYPE_FLOAT && !isfinite(((float *)mx)[i])) ((float *)yc)[i] = ((float *)mx)[i];
+      if (ct == ONYX_DTYPE_DOUBLE && !isfinite(((double *)mx)[i])) ((double *)yc)[i] = ((double *)mx)[i];
+    }
   }
   if (yc != y->data) convert(ct, yc, y->dtype, y->data, ny);
 done:
@@ -364,6 +408,7 @@ done:
   onyx_free_aligned(xt);
   onyx_free_aligned(yt);
   onyx_free_aligned(st);
+  onyx_free_aligned(mx);
   return s;
 }
 

@@ -4,6 +4,7 @@
  *   RSFX      name suffix (f32, f64, i64)
  *   R_EXP, R_LOG, R_SQRT   math on RT (integers go through double)
  *   R_LOWEST, R_HIGHEST    identities of max and min
+ *   R_NAN     the NaN of RT (0 for integers, which have none)
  *   R_IS_INT  1 for integer types (mean over nothing gives 0, no NaN)
  * It relies on rkind and rplan from reduce.c. A template header rather than
  * one generic loop over doubles so the float path vectorises and int64 keeps
@@ -22,55 +23,62 @@ static RT R_FN(init)(rkind k) {
   }
 }
 
-/* max/min that propagate NaN like numpy's maximum.reduce */
 #if R_IS_INT
-static inline RT R_FN(rmax)(RT a, RT v) { return v > a ? v : a; }
-static inline RT R_FN(rmin)(RT a, RT v) { return v < a ? v : a; }
+#define R_ISNAN(v) 0
 #else
-static inline RT R_FN(rmax)(RT a, RT v) { return (v > a || v != v) ? v : a; }
-static inline RT R_FN(rmin)(RT a, RT v) { return (v < a || v != v) ? v : a; }
+#define R_ISNAN(v) ((v) != (v))
 #endif
 
-/* Reduces n contiguous elements into acc. */
+/* max/min that propagate NaN like numpy's maximum.reduce; branch-free */
+static inline RT R_FN(rmax)(RT a, RT v) { return ((v > a) | R_ISNAN(v)) ? v : a; }
+static inline RT R_FN(rmin)(RT a, RT v) { return ((v < a) | R_ISNAN(v)) ? v : a; }
+
+/* Reduces n contiguous elements into acc. `omp simd` reductions let the
+ * compiler keep partial results in vector lanes (reassociation a plain loop
+ * may not do); max/min track NaN apart so the lanes can use max/min. */
 static RT R_FN(contig)(rkind k, const RT *p, int64_t n, RT acc, RT s) {
-  RT a[8];
-  int64_t i = 0;
+  RT r = 0, m = acc;
+  int nan = 0;
   switch (k) {
     case R_MAX:
-      for (; i < n; i++) acc = R_FN(rmax)(acc, p[i]);
-      return acc;
+      if (R_ISNAN(acc)) return acc;
+#pragma omp simd reduction(max : m) reduction(| : nan)
+      for (int64_t i = 0; i < n; i++) {
+        m = p[i] > m ? p[i] : m;
+        nan |= R_ISNAN(p[i]);
+      }
+      return nan ? R_NAN : m;
     case R_MIN:
-      for (; i < n; i++) acc = R_FN(rmin)(acc, p[i]);
-      return acc;
+      if (R_ISNAN(acc)) return acc;
+#pragma omp simd reduction(min : m) reduction(| : nan)
+      for (int64_t i = 0; i < n; i++) {
+        m = p[i] < m ? p[i] : m;
+        nan |= R_ISNAN(p[i]);
+      }
+      return nan ? R_NAN : m;
     case R_PROD:
-      for (; i < n; i++) acc *= p[i];
-      return acc;
-    default: break;
-  }
-  /* sum-like: eight independent partial sums vectorise without reassociation */
-  for (int j = 0; j < 8; j++) a[j] = 0;
-  switch (k) {
+      r = 1;
+#pragma omp simd reduction(* : r)
+      for (int64_t i = 0; i < n; i++) r *= p[i];
+      return acc * r;
     case R_L1:
-      for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) a[j] += p[i + j] < 0 ? -p[i + j] : p[i + j];
-      for (; i < n; i++) a[0] += p[i] < 0 ? -p[i] : p[i];
-      break;
+#pragma omp simd reduction(+ : r)
+      for (int64_t i = 0; i < n; i++) r += p[i] < 0 ? -p[i] : p[i];
+      return acc + r;
     case R_L2:
     case R_SUMSQ:
-      for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) a[j] += p[i + j] * p[i + j];
-      for (; i < n; i++) a[0] += p[i] * p[i];
-      break;
+#pragma omp simd reduction(+ : r)
+      for (int64_t i = 0; i < n; i++) r += p[i] * p[i];
+      return acc + r;
     case R_LOGSUMEXP:
-      for (; i < n; i++) a[0] += (RT)R_EXP(p[i] - s);
-      break;
+#pragma omp simd reduction(+ : r)
+      for (int64_t i = 0; i < n; i++) r += (RT)R_EXP(p[i] - s);
+      return acc + r;
     default:
-      for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) a[j] += p[i + j];
-      for (; i < n; i++) a[0] += p[i];
-      break;
+#pragma omp simd reduction(+ : r)
+      for (int64_t i = 0; i < n; i++) r += p[i];
+      return acc + r;
   }
-  return acc + (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));
 }
 
 /* y[j] = combine(y[j], pre(p[j])) for j < n; s is the LogSumExp shift row. */
@@ -168,6 +176,7 @@ static void R_FN(reduce)(const rplan *p, rkind k, const RT *x, RT *y, const RT *
   onyx_parallel_for(pool, (size_t)(p->blocks * j.nchunk), grain, R_FN(rjob_fn), &j);
 }
 
+#undef R_ISNAN
 #undef R_FN
 #undef R_CAT
 #undef R_CAT2
