@@ -95,11 +95,8 @@ onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   }
   float scale = (hi - lo) / 255.0f;
   float zpf = scale > 0 ? nearbyintf(fminf(fmaxf(0.0f - lo / scale, 0.0f), 255.0f)) : 0.0f;
-  uint8_t *y = c->out[0]->data;
-  for (int64_t i = 0; i < n; i++) {
-    float q = scale > 0 ? nearbyintf(xv[i] / scale) + zpf : 0.0f;
-    y[i] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
-  }
+  for (int64_t i = 0; i < n; i++)
+    qput(ONYX_DTYPE_UINT8, c->out[0]->data, i, scale > 0 ? nearbyintf(xv[i] / scale) + zpf : 0.0f);
   if (c->n_out > 1 && c->out[1]) *(float *)c->out[1]->data = scale;
   if (c->n_out > 2 && c->out[2]) *(uint8_t *)c->out[2]->data = (uint8_t)zpf;
   return NULL;
@@ -294,7 +291,8 @@ onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c) {
       int32_t za = zval(az, m);
       float sam = pval(as, m);
       for (int64_t n = 0; n < N; n++) {
-        int32_t zb = zval(bz, n), acc = 0;
+        int32_t zb = zval(bz, n);
+        int64_t acc = 0;  /* int64: long K cannot overflow */
         for (int64_t k = 0; k < K; k++)
           acc += (qget(a->dtype, a->data, oa + m * K + k) - za) * (qget(b->dtype, b->data, ob + k * N + n) - zb);
         float mult = sam * pval(bs, n) / ysc;
@@ -323,11 +321,11 @@ static void qconv_fn(void *arg, size_t u0, size_t u1, int tid) {
   int64_t cg = j->C / g->group, mg = j->M / g->group;
   for (size_t u = u0; u < u1; u++) {
     int64_t n = (int64_t)u / j->M, m = (int64_t)u % j->M, grp = m / mg;
-    int32_t bias = j->bias ? ((const int32_t *)j->bias->data)[m] : 0;
+    int64_t bias = j->bias ? ((const int32_t *)j->bias->data)[m] : 0;
     float mult = j->xs * pval(j->ws, m) / j->ys;
     int64_t o[ONYX_MAX_RANK] = {0};
     for (int64_t op = 0; op < j->out_n; op++) {
-      int32_t acc = bias;
+      int64_t acc = bias;
       for (int64_t t = 0; t < j->k_n; t++) {
         int64_t off = 0;
         bool in = true;
@@ -338,7 +336,7 @@ static void qconv_fn(void *arg, size_t u0, size_t u1, int tid) {
         }
         if (!in) continue;
         for (int64_t ci = 0; ci < cg; ci++)
-          acc += j->x[(n * j->C + grp * cg + ci) * j->in_n + off] * j->w[(m * cg + ci) * j->k_n + t];
+          acc += (int64_t)j->x[(n * j->C + grp * cg + ci) * j->in_n + off] * j->w[(m * cg + ci) * j->k_n + t];
       }
       qput(j->y->dtype, j->y->data, (n * j->M + m) * j->out_n + op, nearbyintf((float)acc * mult) + j->yzp);
       for (int d = g->nsp - 1; d >= 0; d--) {
