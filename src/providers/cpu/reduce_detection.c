@@ -95,7 +95,8 @@ onyx_status *cpu_nms_run(cpu_ctx *c) {
       qsort(cand, (size_t)nc, sizeof *cand, by_score);
       for (int64_t i = 0; i < nc && np < max_out; i++) {
         bool keep = true;
-        for (int64_t p = 0; p < np && keep; p++) keep = !suppresses(cn + picked[p] * 4, cn + cand[i].index * 4, iou);
+        for (int64_t p = 0; p < np && keep; p++)
+          keep = !suppresses(cn + picked[p] * 4, cn + cand[i].index * 4, iou);
         if (!keep) continue;
         picked[np++] = cand[i].index;
         if (nsel == cap) {
@@ -173,14 +174,17 @@ static sample bilinear_taps(double y, double x, int64_t h, int64_t w) {
 onyx_status *cpu_roialign_run(cpu_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *rois = c->in[1], *bi = c->in[2];
-  if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || !bi || onyx_numel(bi->rank, bi->dims) != rois->dims[0])
+  if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || !bi ||
+      onyx_numel(bi->rank, bi->dims) != rois->dims[0])
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT,
                            "expected X [N,C,H,W], rois [R,4] and batch_indices [R]");
   const char *mode = onyx_attr_string(nd, "mode", "avg");
   bool is_max = !strcmp(mode, "max");
   if (!is_max && strcmp(mode, "avg"))
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "unknown mode '%s'", mode);
-  const char *ctm = onyx_attr_string(nd, "coordinate_transformation_mode", nd->opset >= 16 ? "half_pixel" : "output_half_pixel");
+  /* opset 10 had no attribute and behaved as output_half_pixel */
+  const char *ctm = onyx_attr_string(nd, "coordinate_transformation_mode",
+                                     nd->opset >= 16 ? "half_pixel" : "output_half_pixel");
   bool half = !strcmp(ctm, "half_pixel");
   if (!half && strcmp(ctm, "output_half_pixel"))
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "unknown coordinate_transformation_mode '%s'", ctm);

@@ -81,7 +81,8 @@ static void fput(onyx_dtype dt, void *p, int64_t i, float v) {
 onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0];
   if (x->dtype != ONYX_DTYPE_FLOAT)
-    return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s is not supported", onyx_dtype_name(x->dtype));
+    return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s is not supported",
+                           onyx_dtype_name(x->dtype));
   int64_t zero = 0;
   ONYX_TRY(cpu_reduce_ensure(c->out[0], x->rank, x->dims));
   if (c->n_out > 1 && c->out[1]) ONYX_TRY(cpu_reduce_ensure(c->out[1], 0, &zero));
@@ -124,7 +125,8 @@ static onyx_status *qlayout_of(const onyx_node *nd, const onyx_tensor *x, const 
   q->n = 1;
   q->inner = onyx_numel(x->rank, x->dims);
   if (ns == 1 && q->block == 0 && scale->rank <= 1) return NULL;
-  if (x->rank == 0) return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "scale must be a scalar for a scalar input");
+  if (x->rank == 0)
+    return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "scale must be a scalar for a scalar input");
   int axis;
   ONYX_TRY(onyx_norm_axis(nd, onyx_attr_int(nd, "axis", 1), x->rank, &axis));
   q->outer = onyx_numel(axis, x->dims);
@@ -159,7 +161,8 @@ typedef struct qjob {
   int64_t chunk, nchunk;
 } qjob;
 
-/* Runs lines (o, j) of x in chunks of the inner dim; `quant` picks the op. */
+/* Runs lines (o, j) of x in chunks of the inner dim; BODY does one element
+ * e with its scale s and zero point z. */
 #define DEFINE_QLOOP(NAME, BODY)                                                         \
   static void NAME(void *arg, size_t u0, size_t u1, int tid) {                           \
     (void)tid;                                                                           \
