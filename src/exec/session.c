@@ -398,6 +398,7 @@ void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out) {
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
   pthread_mutex_unlock(&s->lock);
+  out->arena_bytes = onyx_plan_arena_bytes(s->plan);
 }
 
 int64_t onyx_session_profile_count(onyx_session *s) {
