@@ -59,6 +59,18 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- packing ------------------------------------------------------------ */
 
+/* One full MR-row panel of a non-transposed A: reads MR row streams, writes
+ * contiguously. MR is a constant in each instantiation so the inner loop
+ * unrolls. */
+#define DEFINE_PACK_A_ROWS(MR)                                                     \
+  static void pack_a_rows_##MR(const float *src, int64_t lda, int64_t kc, float *d) { \
+    for (int64_t p = 0; p < kc; p++, d += MR)                                      \
+      for (int i = 0; i < MR; i++) d[i] = src[i * lda + p];                        \
+  }
+DEFINE_PACK_A_ROWS(4)
+DEFINE_PACK_A_ROWS(6)
+DEFINE_PACK_A_ROWS(14)
+
 /* op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels of kc steps each. */
 static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, int64_t mc,
                          int64_t p0, int64_t kc, int mr, float *dst) {
@@ -71,14 +83,15 @@ static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, in
         for (int64_t i = 0; i < mm; i++) d[i] = src[i];
         for (int64_t i = mm; i < mr; i++) d[i] = 0.0f;
       }
-    } else {
-      for (int64_t i = 0; i < mm; i++) {
-        const float *src = a + (i0 + ip + i) * lda + p0;
-        for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[p];
-      }
-      for (int64_t i = mm; i < mr; i++)
-        for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = 0.0f;
+      continue;
     }
+    const float *src = a + (i0 + ip) * lda + p0;
+    if (mm == mr && mr == 4) pack_a_rows_4(src, lda, kc, dst);
+    else if (mm == mr && mr == 6) pack_a_rows_6(src, lda, kc, dst);
+    else if (mm == mr && mr == 14) pack_a_rows_14(src, lda, kc, dst);
+    else
+      for (int64_t p = 0; p < kc; p++)
+        for (int64_t i = 0; i < mr; i++) dst[p * mr + i] = i < mm ? src[i * lda + p] : 0.0f;
   }
 }
 
@@ -88,12 +101,15 @@ static void pack_b_block(bool trans, const float *b, int64_t ldb, int64_t p0, in
   for (int64_t jp = 0; jp < nc; jp += nr, dst += kc * nr) {
     int64_t nn = min64(nr, nc - jp);
     if (!trans) {
-      for (int64_t p = 0; p < kc; p++) {
-        const float *src = b + (p0 + p) * ldb + j0 + jp;
-        float *d = dst + p * nr;
-        for (int64_t j = 0; j < nn; j++) d[j] = src[j];
-        for (int64_t j = nn; j < nr; j++) d[j] = 0.0f;
-      }
+      const float *src = b + p0 * ldb + j0 + jp;
+      float *d = dst;
+      if (nn == nr)
+        for (int64_t p = 0; p < kc; p++, src += ldb, d += nr) memcpy(d, src, (size_t)nr * sizeof *d);
+      else
+        for (int64_t p = 0; p < kc; p++, src += ldb, d += nr) {
+          memcpy(d, src, (size_t)nn * sizeof *d);
+          memset(d + nn, 0, (size_t)(nr - nn) * sizeof *d);
+        }
     } else {
       for (int64_t j = 0; j < nn; j++) {
         const float *src = b + (j0 + jp + j) * ldb + p0;

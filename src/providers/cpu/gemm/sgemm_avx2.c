@@ -51,6 +51,11 @@ void cpu_sgemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, flo
                                   size_t ldc, size_t m, size_t n, float alpha, float beta) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  /* C is written after the loop: start its lines on their way now */
+  for (size_t i = 0; i < m; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
   size_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     STEP(0);
