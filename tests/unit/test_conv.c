@@ -226,7 +226,7 @@ static void test_conv_integer(void) {
   tu_node t = tu_node_new("ConvInteger", 10, 4, 1);
   tu_input(&t, 0, ONYX_DTYPE_UINT8, 4, xd);
   tu_const(&t, 1, ONYX_DTYPE_INT8, 4, wd, w);
-  tu_const(&t, 2, ONYX_DTYPE_UINT8, 0, NULL, &xz);
+  tu_const(&t, 2, ONYX_DTYPE_UINT8, 0, zd, &xz);
   tu_const(&t, 3, ONYX_DTYPE_INT8, 1, zd, wz);
   set_attrs(&t, &c, false);
   onyx_tensor *in, *y = NULL;

@@ -291,7 +291,7 @@ static void test_gemm_op(void) {
       gemm_case(m, n, k, ta, tb, 1.0f, 1.0f, 1, c_n, true, th, seed++);
       gemm_case(m, n, k, ta, tb, 1.0f, 0.25f, 2, c_1n, false, th, seed++);
       gemm_case(m, n, k, ta, tb, -1.0f, 1.0f, 2, c_m1, true, th, seed++);
-      gemm_case(m, n, k, ta, tb, 1.0f, 3.0f, 0, NULL, false, th, seed++);
+      gemm_case(m, n, k, ta, tb, 1.0f, 3.0f, 0, c_1, false, th, seed++);
       gemm_case(m, n, k, ta, tb, 1.0f, 1.0f, 1, c_1, true, th, seed++);
       gemm_case(3, 1, 1, ta, tb, 2.0f, 0.0f, 2, (int64_t[2]){3, 1}, tr & 1, th, seed++);
       gemm_case(200, 300, 260, ta, tb, 1.0f, 1.0f, 1, (int64_t[1]){300}, tr & 1, th, seed++);
