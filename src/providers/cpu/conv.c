@@ -97,15 +97,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
       r /= g->out[i];
     }
     float *dp = dst + p * nr;
-    int lane = 0;
-#define PUT(v)            \
-  do {                    \
-    dp[lane] = (v);       \
-    if (++lane == nr) {   \
-      lane = 0;           \
-      dp += panel;        \
-    }                     \
-  } while (0)
+    int64_t lane = 0;
     for (int64_t j = 0; j < nc;) {
       int64_t run = g->out[last] - o[last];
       if (run > nc - j) run = nc - j;
@@ -119,7 +111,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
       /* input column of output column o: o * s + base; valid for r in [lo, hi) */
       int64_t s = g->stride[last], w = g->in[last];
       int64_t base = kk[last] * g->dilation[last] - g->pad_begin[last] + o[last] * s;
-      int64_t lo = 0, hi = 0;
+      int64_t lo = run, hi = run;
       if (ok) {
         lo = base >= 0 ? 0 : (-base + s - 1) / s;
         hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
@@ -128,13 +120,23 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
         if (hi < lo) hi = lo;
       }
       const float *xr = xc + off + base;
-      int64_t r = 0;
-      for (; r < lo; r++) PUT(0.0f);
-      if (s == 1)
-        for (; r < hi; r++) PUT(xr[r]);
-      else
-        for (; r < hi; r++) PUT(xr[r * s]);
-      for (; r < run; r++) PUT(0.0f);
+      /* zeros, inputs, zeros; each piece split where it crosses a panel */
+      for (int64_t r = 0; r < run;) {
+        int64_t seg_end = r < lo ? lo : r < hi ? hi : run;
+        int64_t len = seg_end - r;
+        if (len > nr - lane) len = nr - lane;
+        float *d = dp + lane;
+        if (r < lo || r >= hi) memset(d, 0, (size_t)len * sizeof *d);
+        else if (s == 1) memcpy(d, xr + r, (size_t)len * sizeof *d);
+        else
+          for (int64_t e = 0; e < len; e++) d[e] = xr[(r + e) * s];
+        r += len;
+        lane += len;
+        if (lane == nr) {
+          lane = 0;
+          dp += panel;
+        }
+      }
       j += run;
       o[last] += run;
       for (int i = last; i > 0 && o[i] == g->out[i]; i--) {
@@ -142,8 +144,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
         o[i - 1]++;
       }
     }
-    for (int64_t j = nc; j % nr; j++) PUT(0.0f);
-#undef PUT
+    if (lane) memset(dp + lane, 0, (size_t)(nr - lane) * sizeof *dp);
   }
 }
 
