@@ -6,6 +6,9 @@
  * MC-high row block pack op(A) and sweep NR x MR micro-tiles, the NR panel of
  * B staying in L1 while MR panels of A stream from L2. Pre-packed operands
  * skip their packing step: whole-K panels make every K slice contiguous.
+ * When C is short (all rows in one MC block: conv layers, small batches) the
+ * nest turns K-slice-outer so A is packed once per slice and B is packed in
+ * L2-sized blocks right before their single use.
  * Threads own disjoint rectangles of C (rows in multiples of MR, columns in
  * multiples of NR) and pack their own blocks, so they never synchronise. */
 #include "sgemm.h"
