@@ -136,8 +136,16 @@ void onyx_options_set_intra_op_threads(onyx_options *o, int n);
 void onyx_options_set_log_level(onyx_options *o, onyx_log_level level);
 /* ORT's levels: 0 disabled, 1 basic, 2 extended, 3 all (default 3). */
 void onyx_options_set_optimization_level(onyx_options *o, int level);
+/* Per-node timing of every run (ORT's enable_profiling); see
+ * onyx_session_profile_*. Off by default: it costs two clock reads a node. */
+void onyx_options_enable_profiling(onyx_options *o, int on);
 /* Comma-separated provider names in priority order, e.g. "dnnl,cpu". */
 onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
+
+/* Sets an option of one provider, ORT-style key=value (e.g. "dnnl",
+ * "precision", "bf16"). Unknown keys are refused when the session is made. */
+onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider,
+                                              const char *key, const char *value);
 
 /* Sets the log threshold for the whole process (default WARNING). */
 void onyx_set_log_level(onyx_log_level level);
@@ -171,6 +179,22 @@ typedef struct onyx_value_info {
   const char *const *dim_names;
 } onyx_value_info;
 
+/* Re-partitions the session over a new provider list (ORT's set_providers).
+ * On failure the session keeps its previous providers. Must not be called
+ * while a run is in flight on this session. */
+onyx_status *onyx_session_set_providers(onyx_session *s, const char *list);
+
+/* Where each node of the session's (optimized) graph runs. Strings are
+ * borrowed from the session and valid until it is destroyed or its
+ * providers change. fallback_reason (may be NULL) says why providers of
+ * higher priority did not take the node. */
+typedef struct onyx_node_info {
+  const char *name, *op_type, *domain, *provider, *fallback_reason;
+} onyx_node_info;
+
+int onyx_session_node_count(const onyx_session *s);
+onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info *out);
+
 int onyx_session_input_count(const onyx_session *s);
 int onyx_session_output_count(const onyx_session *s);
 onyx_status *onyx_session_input_info(const onyx_session *s, int i, onyx_value_info *out);
@@ -183,6 +207,51 @@ onyx_status *onyx_session_output_info(const onyx_session *s, int i, onyx_value_i
 onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out);
+
+/* ---- session statistics and profiling ------------------------------------ */
+
+typedef struct onyx_session_stats {
+  int64_t runs;                    /* completed runs */
+  int64_t peak_activation_bytes;   /* most intermediate bytes alive at once, any run */
+  int64_t weight_bytes;            /* initializer bytes */
+  int64_t naive_activation_bytes;  /* every intermediate of the last run added up */
+} onyx_session_stats;
+
+void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out);
+
+/* One profiled node execution. Strings are borrowed from the session. */
+typedef struct onyx_profile_entry {
+  const char *node_name, *op_type, *provider;
+  int64_t start_ns, dur_ns;   /* monotonic clock */
+  int64_t run;                /* run sequence number */
+  int thread;                 /* small integer id of the calling thread */
+} onyx_profile_entry;
+
+/* Number of recorded entries (0 unless profiling was enabled). */
+int64_t onyx_session_profile_count(onyx_session *s);
+onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_entry *out);
+/* Writes all entries as Chrome trace JSON (chrome://tracing, Perfetto). */
+onyx_status *onyx_session_profile_write(onyx_session *s, const char *path);
+void onyx_session_profile_clear(onyx_session *s);
+
+/* ---- system ------------------------------------------------------------- */
+
+/* What this machine offers, as onyx sees it (for `onyx info` and reports). */
+typedef struct onyx_system_info {
+  char cpu_brand[64];
+  int cores;            /* cores this process may run on */
+  int numa_nodes;       /* 1 when unknown */
+  int l1d_kb, l2_kb, l3_kb;  /* per-instance cache sizes; 0 when unknown */
+  /* ISA features usable by onyx (cpuid and OS support) */
+  int avx2, fma, f16c, avx512f, avx512bw, avx512_vnni, avx512_bf16, avx512_fp16, avx_vnni;
+  int amx_tile, amx_int8, amx_bf16;
+} onyx_system_info;
+
+void onyx_system_info_get(onyx_system_info *out);
+
+/* Comma-separated names of the execution providers compiled in and usable on
+ * this machine, in default priority order (static string). */
+const char *onyx_available_providers(void);
 
 #ifdef __cplusplus
 }

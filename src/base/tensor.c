@@ -139,6 +139,7 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
   onyx_tensor *c;
   ONYX_TRY(onyx_tensor_new_empty(t->dtype, t->rank, t->dims, &c));
   c->kind = t->kind;
+  c->device = t->device;
   onyx_status *s = NULL;
   if (t->kind != ONYX_KIND_TENSOR) {
     if (t->n_elems) {
@@ -166,6 +167,13 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
   }
   *out = c;
   return NULL;
+}
+
+void onyx_tensor_move(onyx_tensor *dst, onyx_tensor *src) {
+  onyx_tensor old = *dst;
+  *dst = *src;
+  *src = old;
+  onyx_tensor_free(src);
 }
 
 onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dims,

@@ -26,6 +26,7 @@ struct onyx_tensor {
   void *data;             /* NULL until allocated; never NULL once allocated */
   size_t nbytes;          /* bytes of data */
   bool owns_data;         /* false: borrowed (caller memory, mmapped weights) */
+  int device;             /* memory space: 0 host, else a provider's device */
   int n_elems;            /* sequence/optional elements */
   onyx_tensor **elems;    /* owned */
 };
@@ -47,6 +48,10 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out);
 /* New tensor that borrows `t`'s data with another shape of the same numel. */
 onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dims,
                               onyx_tensor **out);
+/* Moves src's contents (kind, dtype, shape, data, elements) into dst, whose
+ * own contents are released first, and frees the src shell. For kernels that
+ * compute a value elsewhere (a subgraph) and hand it to a pre-made output. */
+void onyx_tensor_move(onyx_tensor *dst, onyx_tensor *src);
 /* Element i of a tensor of any numeric dtype as double / int64 (for shape
  * logic: reading axes, starts, shape tensors). */
 double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);

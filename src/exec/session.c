@@ -1,5 +1,9 @@
 /* session.c — the public session API: options, creation pipeline (load ->
- * sort -> validate -> infer -> plan), metadata and run with input checks. */
+ * sort -> validate -> infer -> providers -> plan), metadata, run with input
+ * checks, statistics and profiling. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,24 +12,57 @@
 #include "base/status.h"
 #include "exec.h"
 #include "ops/ops.h"
+#include "session_internal.h"
+
+#define MAX_SESSION_PROVIDERS 16
+#define MAX_PROVIDER_OPTS 32
 
 struct onyx_options {
   int threads;
   int opt_level;
   onyx_log_level log_level;
   bool log_level_set;
+  bool profiling;
   char providers[256];
+  int n_popts;
+  struct { char prov[32], key[64], value[192]; } popts[MAX_PROVIDER_OPTS];
+  int n_custom;
+  onyx_provider *custom[8];  /* borrowed, tests: onyx_options_add_provider */
 };
+
+typedef struct prof_rec {
+  const onyx_node *n;
+  const char *provider;
+  int n_nodes;
+  int64_t start_ns, dur_ns, run;
+  int thread;
+} prof_rec;
 
 struct onyx_session {
   onyx_model *model;
   onyx_options opts;
   onyx_threadpool pool;
+  int n_providers;
+  onyx_provider *providers[MAX_SESSION_PROVIDERS];
+  bool owns_provider[MAX_SESSION_PROVIDERS];
   onyx_plan *plan;
   /* metadata for inputs then outputs: dims and symbolic names per value */
   int64_t (*dims)[ONYX_MAX_RANK];
   const char *(*dim_names)[ONYX_MAX_RANK];
+  /* statistics and profile, shared by concurrent runs under `lock` */
+  pthread_mutex_t lock;
+  onyx_session_stats stats;
+  int64_t n_prof, cap_prof;
+  prof_rec *prof;
 };
+
+/* A small per-thread id for profiles (trace viewers want integers). */
+static _Atomic int next_thread_id;
+static _Thread_local int thread_id = -1;
+static int this_thread(void) {
+  if (thread_id < 0) thread_id = atomic_fetch_add(&next_thread_id, 1);
+  return thread_id;
+}
 
 onyx_status *onyx_options_create(onyx_options **out) {
   onyx_options *o = onyx_calloc(1, sizeof *o);
@@ -43,29 +80,121 @@ void onyx_options_set_log_level(onyx_options *o, onyx_log_level l) {
   o->log_level = l;
   o->log_level_set = true;
 }
+void onyx_options_enable_profiling(onyx_options *o, int on) { o->profiling = on != 0; }
 void onyx_options_set_optimization_level(onyx_options *o, int level) {
   o->opt_level = level < 0 ? 0 : level > 3 ? 3 : level;
 }
 
 onyx_status *onyx_options_set_providers(onyx_options *o, const char *list) {
-  if (!list || strlen(list) >= sizeof o->providers)
+  if (!list || !*list || strlen(list) >= sizeof o->providers)
     return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider list is empty or too long");
-  /* Only 'cpu' exists so far; unknown names are refused so typos surface. */
   char buf[256];
   strcpy(buf, list);
-  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-    if (strcmp(tok, "cpu"))
-      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s' (available: cpu)", tok);
+  /* unknown names are refused so typos surface; known but unavailable ones
+   * (no GPU here) are skipped when the session is made */
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    bool custom = false;
+    for (int i = 0; i < o->n_custom; i++) custom |= !strcmp(o->custom[i]->name, tok);
+    if (!custom && !onyx_provider_factory_find(tok))
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s' (available: %s)", tok,
+                        onyx_available_providers());
+  }
   strcpy(o->providers, list);
+  return NULL;
+}
+
+onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider, const char *key,
+                                              const char *value) {
+  if (!onyx_provider_factory_find(provider))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s'", provider);
+  if (strlen(provider) >= sizeof o->popts[0].prov || strlen(key) >= sizeof o->popts[0].key ||
+      strlen(value) >= sizeof o->popts[0].value)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider option %s.%s is too long", provider, key);
+  int i = 0;
+  while (i < o->n_popts && (strcmp(o->popts[i].prov, provider) || strcmp(o->popts[i].key, key))) i++;
+  if (i == MAX_PROVIDER_OPTS) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many provider options");
+  strcpy(o->popts[i].prov, provider);
+  strcpy(o->popts[i].key, key);
+  strcpy(o->popts[i].value, value);
+  if (i == o->n_popts) o->n_popts++;
+  return NULL;
+}
+
+onyx_status *onyx_options_add_provider(onyx_options *o, onyx_provider *p) {
+  if (o->n_custom == (int)(sizeof o->custom / sizeof o->custom[0]))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many custom providers");
+  o->custom[o->n_custom++] = p;
+  return NULL;
+}
+
+static void free_providers(onyx_provider **prov, bool *owned, int n) {
+  for (int i = 0; i < n; i++)
+    if (owned[i] && prov[i]->iface->destroy) prov[i]->iface->destroy(prov[i]);
+}
+
+/* Instantiates the providers named in `list` (cpu appended when absent, as
+ * the fallback of last resort). Unavailable ones are skipped with a note. */
+static onyx_status *make_providers(const onyx_options *o, const char *list, onyx_provider **prov,
+                                   bool *owned, int *n_out) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  int n = 0;
+  bool has_cpu = false;
+  onyx_status *s = NULL;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
+    if (n == MAX_SESSION_PROVIDERS - 1) {
+      s = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many providers");
+      break;
+    }
+    onyx_provider *custom = NULL;
+    for (int i = 0; i < o->n_custom; i++)
+      if (!strcmp(o->custom[i]->name, tok)) custom = o->custom[i];
+    if (custom) {
+      prov[n] = custom;
+      owned[n++] = false;
+      continue;
+    }
+    const onyx_provider_factory *f = onyx_provider_factory_find(tok);
+    if (!f) {
+      s = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown execution provider '%s'", tok);
+      break;
+    }
+    if (!f->available()) {
+      onyx_log(ONYX_LOG_INFO, "provider %s is not available on this machine; skipped", tok);
+      continue;
+    }
+    const char *keys[MAX_PROVIDER_OPTS], *vals[MAX_PROVIDER_OPTS];
+    int nk = 0;
+    for (int i = 0; i < o->n_popts; i++)
+      if (!strcmp(o->popts[i].prov, tok)) {
+        keys[nk] = o->popts[i].key;
+        vals[nk++] = o->popts[i].value;
+      }
+    if ((s = f->create(nk, keys, vals, &prov[n]))) break;
+    owned[n++] = true;
+    has_cpu |= !strcmp(tok, "cpu");
+  }
+  if (!s && !has_cpu) {
+    if (!(s = onyx_cpu_provider_factory.create(0, NULL, NULL, &prov[n]))) owned[n++] = true;
+  }
+  if (s) {
+    free_providers(prov, owned, n);
+    return s;
+  }
+  *n_out = n;
   return NULL;
 }
 
 void onyx_session_destroy(onyx_session *s) {
   if (!s) return;
   onyx_plan_destroy(s->plan);
+  free_providers(s->providers, s->owns_provider, s->n_providers);
   onyx_model_destroy(s->model);
   onyx_free(s->dims);
   onyx_free(s->dim_names);
+  onyx_free(s->prof);
+  pthread_mutex_destroy(&s->lock);
   onyx_free(s);
 }
 
@@ -88,6 +217,7 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     return onyx_error_oom();
   }
   s->model = m;
+  pthread_mutex_init(&s->lock, NULL);
   onyx_status *st = NULL;
   if (opts) {
     s->opts = *opts;
@@ -103,7 +233,9 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
   if ((st = onyx_graph_toposort(g))) goto fail;
   if ((st = onyx_graph_validate(g))) goto fail;
   if ((st = onyx_graph_infer(g))) goto fail;
-  if ((st = onyx_plan_create(g, &s->pool, &s->plan))) goto fail;
+  if ((st = make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers)))
+    goto fail;
+  if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
   int nio = g->n_inputs + g->n_outputs;
   s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);
   s->dim_names = onyx_calloc((size_t)nio + 1, sizeof *s->dim_names);
@@ -112,6 +244,8 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     goto fail;
   }
   fill_meta(s);
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].init) s->stats.weight_bytes += (int64_t)g->values[v].init->nbytes;
   onyx_log(ONYX_LOG_INFO, "session ready: %d nodes, %d threads, providers %s", g->n_nodes,
            s->pool.nthreads, s->opts.providers);
   *out = s;
@@ -133,6 +267,48 @@ onyx_status *onyx_session_create_from_buffer(const void *data, size_t len,
   ONYX_TRY(onyx_model_load_from_buffer(data, len, ".", &m));
   return onyx_session_create_from_model(m, opts, out);
 }
+
+onyx_status *onyx_session_set_providers(onyx_session *s, const char *list) {
+  onyx_options o = s->opts;
+  ONYX_TRY(onyx_options_set_providers(&o, list));
+  onyx_provider *prov[MAX_SESSION_PROVIDERS];
+  bool owned[MAX_SESSION_PROVIDERS];
+  int n;
+  onyx_plan *plan;
+  ONYX_TRY(make_providers(&o, o.providers, prov, owned, &n));
+  onyx_status *st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+  if (st) {
+    free_providers(prov, owned, n);
+    return st;
+  }
+  onyx_plan_destroy(s->plan);
+  free_providers(s->providers, s->owns_provider, s->n_providers);
+  s->plan = plan;
+  memcpy(s->providers, prov, sizeof prov);
+  memcpy(s->owns_provider, owned, sizeof owned);
+  s->n_providers = n;
+  strcpy(s->opts.providers, o.providers);
+  return NULL;
+}
+
+int onyx_session_node_count(const onyx_session *s) { return s->model->graph->n_nodes; }
+
+onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info *out) {
+  const onyx_graph *g = s->model->graph;
+  if (i < 0 || i >= g->n_nodes)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "node index %d out of range (%d nodes)", i, g->n_nodes);
+  const char *why;
+  int k = onyx_plan_node_provider(s->plan, i, &why);
+  out->name = g->nodes[i].name;
+  out->op_type = g->nodes[i].op_type;
+  out->domain = g->nodes[i].domain;
+  out->provider = s->providers[k]->name;
+  out->fallback_reason = why;
+  return NULL;
+}
+
+const onyx_plan *onyx_session_plan(const onyx_session *s) { return s->plan; }
+const onyx_graph *onyx_session_graph(const onyx_session *s) { return s->model->graph; }
 
 int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
 int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
@@ -196,9 +372,109 @@ static onyx_status *check_input(const onyx_session *s, const onyx_value *v, cons
   return NULL;
 }
 
+/* Folds one finished run's observations into the session. */
+static void record_run(onyx_session *s, const onyx_run_ctx *rc) {
+  int tid = this_thread();
+  pthread_mutex_lock(&s->lock);
+  int64_t run = s->stats.runs++;
+  if (rc->peak_bytes > s->stats.peak_activation_bytes) s->stats.peak_activation_bytes = rc->peak_bytes;
+  s->stats.naive_activation_bytes = rc->total_bytes;
+  if (rc->n_events && s->n_prof + rc->n_events > s->cap_prof) {
+    int64_t cap = s->cap_prof ? s->cap_prof : 1024;
+    while (cap < s->n_prof + rc->n_events) cap *= 2;
+    prof_rec *p = onyx_realloc(s->prof, (size_t)cap * sizeof *p);
+    if (p) {
+      s->prof = p;
+      s->cap_prof = cap;
+    }
+  }
+  for (int i = 0; i < rc->n_events && s->n_prof < s->cap_prof; i++)
+    s->prof[s->n_prof++] = (prof_rec){rc->events[i].n, rc->events[i].provider, rc->events[i].n_nodes,
+                                      rc->events[i].start_ns, rc->events[i].dur_ns, run, tid};
+  pthread_mutex_unlock(&s->lock);
+}
+
+void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out) {
+  pthread_mutex_lock(&s->lock);
+  *out = s->stats;
+  pthread_mutex_unlock(&s->lock);
+}
+
+int64_t onyx_session_profile_count(onyx_session *s) {
+  pthread_mutex_lock(&s->lock);
+  int64_t n = s->n_prof;
+  pthread_mutex_unlock(&s->lock);
+  return n;
+}
+
+onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_entry *out) {
+  onyx_status *st = NULL;
+  pthread_mutex_lock(&s->lock);
+  if (i < 0 || i >= s->n_prof) {
+    st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "profile entry %lld out of range (%lld recorded)",
+                    (long long)i, (long long)s->n_prof);
+  } else {
+    const prof_rec *r = &s->prof[i];
+    *out = (onyx_profile_entry){r->n->name, r->n_nodes > 1 ? "FusedPartition" : r->n->op_type, r->provider,
+                                r->start_ns, r->dur_ns, r->run, r->thread};
+  }
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+void onyx_session_profile_clear(onyx_session *s) {
+  pthread_mutex_lock(&s->lock);
+  s->n_prof = 0;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void json_string(FILE *f, const char *str) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+onyx_status *onyx_session_profile_write(onyx_session *s, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) return onyx_error(ONYX_ERR_IO, "cannot write profile '%s'", path);
+  pthread_mutex_lock(&s->lock);
+  int64_t t0 = s->n_prof ? s->prof[0].start_ns : 0;
+  for (int64_t i = 0; i < s->n_prof; i++)
+    if (s->prof[i].start_ns < t0) t0 = s->prof[i].start_ns;
+  fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+  for (int64_t i = 0; i < s->n_prof; i++) {
+    const prof_rec *r = &s->prof[i];
+    fprintf(f, "%s{\"name\":", i ? ",\n" : "");
+    json_string(f, r->n->name[0] ? r->n->name : r->n->op_type);
+    fprintf(f, ",\"cat\":\"Node\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
+               "\"args\":{\"op_type\":",
+            r->thread, (double)(r->start_ns - t0) / 1e3, (double)r->dur_ns / 1e3);
+    json_string(f, r->n_nodes > 1 ? "FusedPartition" : r->n->op_type);
+    fprintf(f, ",\"provider\":");
+    json_string(f, r->provider);
+    fprintf(f, ",\"nodes\":%d,\"run\":%lld}}", r->n_nodes, (long long)r->run);
+  }
+  fprintf(f, "\n]}\n");
+  pthread_mutex_unlock(&s->lock);
+  if (fclose(f)) return onyx_error(ONYX_ERR_IO, "error writing profile '%s'", path);
+  return NULL;
+}
+
 onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *in_names,
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out) {
+  return onyx_session_run_observed(s, n_inputs, in_names, inputs, NULL, NULL, n_outputs, out_names, out);
+}
+
+onyx_status *onyx_session_run_observed(onyx_session *s, int n_inputs, const char *const *in_names,
+                                       onyx_tensor *const *inputs,
+                                       onyx_status *(*observe)(void *arg, int value, const onyx_tensor *t),
+                                       void *observe_arg, int n_outputs, const char *const *out_names,
+                                       onyx_tensor **out) {
   const onyx_graph *g = s->model->graph;
   onyx_status *st = NULL;
   int n_sym = s->model->n_symbols;
@@ -248,9 +524,23 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
       st = onyx_error(ONYX_ERR_INVALID_ARGUMENT, "'%s' is not an output of the model",
                       out_names[i] ? out_names[i] : "(null)");
   }
-  if (!st) st = onyx_plan_run(s->plan, NULL, feed, all);
+  onyx_run_ctx rc = {0};
+  rc.profile = s->opts.profiling;
+  rc.observe = observe;
+  rc.observe_arg = observe_arg;
+  if (!st) st = onyx_plan_run_ex(s->plan, &rc, feed, all);
+  if (!st) record_run(s, &rc);
+  onyx_free(rc.events);
   if (!st) {
-    for (int i = 0; i < n_outputs; i++) {
+    for (int i = 0; i < n_outputs && !st; i++) {
+      int j = 0;
+      while (j < i && pick[j] != pick[i]) j++;
+      if (j < i) {   /* the same output asked for twice: give a copy */
+        st = onyx_tensor_clone(out[j], &out[i]);
+        if (st)
+          for (int k = 0; k < i; k++) onyx_tensor_free(out[k]);
+        continue;
+      }
       out[i] = all[pick[i]];
       all[pick[i]] = NULL;
     }

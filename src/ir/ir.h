@@ -40,12 +40,12 @@ typedef struct onyx_attr {
   char *name;
   onyx_attr_type type;
   float f;
-  int64_t i;
+  int64_t i;             /* INT; TYPE_PROTO: the onyx_kind (tensor, sequence, optional) */
   char *s;               /* STRING: bytes, NUL-terminated; s_len excludes the NUL */
   size_t s_len;
   int n;                 /* element count of FLOATS/INTS/STRINGS/TENSORS/GRAPHS */
   float *floats;
-  int64_t *ints;
+  int64_t *ints;         /* INTS; TYPE_PROTO: n = 1, ints[0] = innermost element dtype */
   char **strings;
   onyx_tensor *t;        /* TENSOR */
   onyx_tensor **tensors; /* TENSORS */

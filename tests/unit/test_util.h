@@ -94,7 +94,7 @@ static inline void tu_input(tu_node *t, int i, onyx_dtype dt, int rank, const in
   g->values[v].rank = rank;
   memcpy(g->values[v].dims, dims, (size_t)rank * sizeof *dims);
   int *idx = malloc((size_t)(g->n_inputs + 1) * sizeof *idx);
-  memcpy(idx, g->inputs, (size_t)g->n_inputs * sizeof *idx);
+  if (g->n_inputs) memcpy(idx, g->inputs, (size_t)g->n_inputs * sizeof *idx);
   idx[g->n_inputs] = v;
   onyx_graph_set_inputs(g, g->n_inputs + 1, idx);
   free(idx);

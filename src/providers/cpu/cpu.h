@@ -50,5 +50,6 @@ extern const cpu_kernel cpu_kernels_elementwise[];
 extern const cpu_kernel cpu_kernels_nn[];
 extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
+extern const cpu_kernel cpu_kernels_control[];
 
 #endif

@@ -1,0 +1,514 @@
+/* load.c — ONNX ModelProto bytes -> onyx IR (onyx_model_load*).
+ *
+ * The file is mapped, unpacked by protobuf-c (allocating through base/alloc.h
+ * so fault injection reaches it), then converted: model fields, opset
+ * imports, metadata, and the graph with its values (types and symbolic dims
+ * from inputs, outputs and value_info), initializers as owned tensors, nodes
+ * and every attribute type, subgraphs recursively. A name a subgraph reads
+ * but does not define becomes an is_outer value there (and is made known to
+ * the enclosing graph so its lifetime covers the subgraph's use).
+ *
+ * Following ONNX Runtime, an initializer also listed among the graph inputs
+ * is treated as a constant, not as a runtime input. Anything malformed is
+ * reported as ONYX_ERR_INVALID_MODEL naming the file and the node or tensor;
+ * valid ONNX that onyx cannot run (unknown domains, newer opsets, model-local
+ * functions, maps, sparse tensors) as ONYX_ERR_NOT_IMPLEMENTED. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "ir/ir.h"
+#include "onnx_private.h"
+
+/* Newest default-domain opset whose operators onyx knows. */
+#define MAX_ONNX_OPSET 21
+/* Subgraphs nest (If in Loop in Scan ...); deeper than this is refused. */
+#define MAX_GRAPH_DEPTH 64
+
+typedef struct loader {
+  onyx_model *m;
+  const Onnx__ModelProto *mp;
+} loader;
+
+static const char *const known_domains[] = {"", "ai.onnx", "ai.onnx.ml", "ai.onyx", "com.microsoft"};
+
+static bool domain_known(const char *d) {
+  for (size_t i = 0; i < sizeof known_domains / sizeof *known_domains; i++)
+    if (!strcmp(d, known_domains[i])) return true;
+  return false;
+}
+
+static bool same_domain(const char *a, const char *b) {
+  bool da = !*a || !strcmp(a, "ai.onnx"), db = !*b || !strcmp(b, "ai.onnx");
+  return da == db && (da || !strcmp(a, b));
+}
+
+/* Duplicates s (NULL stays NULL); false on out-of-memory. */
+static bool dup_opt(char **dst, const char *s) {
+  if (!s) return true;
+  return (*dst = onyx_strdup(s)) != NULL;
+}
+
+/* ---- types ------------------------------------------------------------------- */
+
+static onyx_status *tensor_type(loader *l, onyx_value *v, const Onnx__TypeProto__Tensor *tt) {
+  int et = tt->has_elem_type ? tt->elem_type : 0;
+  if (et < 0 || et >= ONYX_DTYPE_COUNT_)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "value '%s' has unsupported element type %d", v->name, et);
+  v->dtype = (onyx_dtype)et;
+  if (!tt->shape) return NULL;
+  if (tt->shape->n_dim > ONYX_MAX_RANK)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "value '%s' has %zu dims, more than the %d supported",
+                      v->name, tt->shape->n_dim, ONYX_MAX_RANK);
+  for (size_t i = 0; i < tt->shape->n_dim; i++) {
+    const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+    v->dims[i] = ONYX_DIM_UNKNOWN;
+    if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+      if (d->dim_value < 0)
+        return onyx_error(ONYX_ERR_INVALID_MODEL, "value '%s': dim %zu is negative (%lld)", v->name, i,
+                          (long long)d->dim_value);
+      v->dims[i] = d->dim_value;
+    } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+               d->dim_param && *d->dim_param) {
+      ONYX_TRY(onyx_model_symbol(l->m, d->dim_param, &v->dims[i]));
+    }
+  }
+  v->rank = (int)tt->shape->n_dim;
+  return NULL;
+}
+
+/* Records the type tp declares on v (kind, dtype, shape). */
+static onyx_status *type_of(loader *l, onyx_value *v, const Onnx__TypeProto *tp) {
+  if (!tp) return NULL;
+  switch (tp->value_case) {
+    case ONNX__TYPE_PROTO__VALUE__NOT_SET:
+      return NULL;
+    case ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE:
+      v->kind = ONYX_KIND_TENSOR;
+      return tensor_type(l, v, tp->tensor_type);
+    case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE:
+    case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: {
+      bool seq = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+      const Onnx__TypeProto *elem = seq ? tp->sequence_type->elem_type : tp->optional_type->elem_type;
+      v->kind = seq ? ONYX_KIND_SEQUENCE : ONYX_KIND_OPTIONAL;
+      v->rank = -1;
+      /* The element dtype is kept (innermost tensor); shapes of elements are not. */
+      for (int depth = 0; elem && depth < 8; depth++) {
+        if (elem->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+          int et = elem->tensor_type->has_elem_type ? elem->tensor_type->elem_type : 0;
+          if (et > 0 && et < ONYX_DTYPE_COUNT_) v->dtype = (onyx_dtype)et;
+          break;
+        }
+        if (elem->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) elem = elem->sequence_type->elem_type;
+        else if (elem->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE) elem = elem->optional_type->elem_type;
+        else if (elem->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET) break;
+        else return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "value '%s' holds maps or sparse tensors, which onyx does not support", v->name);
+      }
+      return NULL;
+    }
+    default:
+      return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "value '%s' is a map or sparse tensor, which onyx does not support",
+                        v->name);
+  }
+}
+
+static onyx_status *apply_type(loader *l, onyx_graph *g, int vi, const Onnx__TypeProto *tp) {
+  return type_of(l, &g->values[vi], tp);
+}
+
+/* ---- graphs -------------------------------------------------------------------- */
+
+static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_graph *parent, int depth,
+                                  onyx_graph **out);
+
+static onyx_status *graph_attr(loader *l, onyx_graph *g, const Onnx__GraphProto *gp, int depth,
+                               onyx_graph **out) {
+  if (!gp) return onyx_error(ONYX_ERR_INVALID_MODEL, "graph attribute without a graph");
+  return convert_graph(l, gp, g, depth + 1, out);
+}
+
+static onyx_attr_type guess_attr_type(const Onnx__AttributeProto *ap) {
+  if (ap->has_f) return ONYX_ATTR_FLOAT;
+  if (ap->has_i) return ONYX_ATTR_INT;
+  if (ap->has_s) return ONYX_ATTR_STRING;
+  if (ap->t) return ONYX_ATTR_TENSOR;
+  if (ap->g) return ONYX_ATTR_GRAPH;
+  if (ap->n_floats) return ONYX_ATTR_FLOATS;
+  if (ap->n_ints) return ONYX_ATTR_INTS;
+  if (ap->n_strings) return ONYX_ATTR_STRINGS;
+  if (ap->n_tensors) return ONYX_ATTR_TENSORS;
+  if (ap->n_graphs) return ONYX_ATTR_GRAPHS;
+  return ONYX_ATTR_UNDEFINED;
+}
+
+/* Converts attribute ap into a (already added to its node, zeroed but named).
+ * `what` names the attribute for messages. */
+static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx__AttributeProto *ap,
+                                 onyx_attr *a, const char *what) {
+  onyx_attr_type type = ap->has_type ? (onyx_attr_type)ap->type : guess_attr_type(ap);
+  a->type = type;
+  if (ap->ref_attr_name && !(a->ref_attr_name = onyx_strdup(ap->ref_attr_name))) return onyx_error_oom();
+  if (a->ref_attr_name) return NULL;
+  size_t n = 0;
+  switch (type) {
+    case ONYX_ATTR_FLOAT: a->f = ap->f; return NULL;
+    case ONYX_ATTR_INT: a->i = ap->i; return NULL;
+    case ONYX_ATTR_STRING:
+      a->s_len = ap->s.len;
+      a->s = onyx_strndup(ap->s.data ? (const char *)ap->s.data : "", ap->s.len);
+      return a->s ? NULL : onyx_error_oom();
+    case ONYX_ATTR_TENSOR:
+      if (!ap->t) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: tensor attribute without a tensor", what);
+      return onyx_tensor_from_proto(ap->t, l->m->dir, what, &a->t);
+    case ONYX_ATTR_GRAPH:
+      return graph_attr(l, g, ap->g, depth, &a->g);
+    case ONYX_ATTR_FLOATS: n = ap->n_floats; break;
+    case ONYX_ATTR_INTS: n = ap->n_ints; break;
+    case ONYX_ATTR_STRINGS: n = ap->n_strings; break;
+    case ONYX_ATTR_TENSORS: n = ap->n_tensors; break;
+    case ONYX_ATTR_GRAPHS: n = ap->n_graphs; break;
+    case ONYX_ATTR_TYPE_PROTO: {
+      if (!ap->tp) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: type attribute without a type", what);
+      onyx_value tmp = {.name = (char *)what};
+      ONYX_TRY(type_of(l, &tmp, ap->tp));
+      if (!(a->ints = onyx_malloc(sizeof *a->ints))) return onyx_error_oom();
+      a->n = 1;
+      a->ints[0] = tmp.dtype;
+      a->i = tmp.kind;
+      return NULL;
+    }
+    case ONYX_ATTR_SPARSE_TENSOR: case ONYX_ATTR_SPARSE_TENSORS: case ONYX_ATTR_TYPE_PROTOS:
+      return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "%s: attribute type %d (sparse tensors, type lists) is not supported",
+                        what, (int)type);
+    default:
+      return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: attribute has no valid type (%d)", what, (int)type);
+  }
+  if (n > INT_MAX) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: attribute list too long", what);
+  onyx_status *s = NULL;
+  switch (type) {
+    case ONYX_ATTR_FLOATS:
+      if (!(a->floats = onyx_malloc(n * sizeof *a->floats))) return onyx_error_oom();
+      if (n) memcpy(a->floats, ap->floats, n * sizeof *a->floats);
+      break;
+    case ONYX_ATTR_INTS:
+      if (!(a->ints = onyx_malloc(n * sizeof *a->ints))) return onyx_error_oom();
+      if (n) memcpy(a->ints, ap->ints, n * sizeof *a->ints);
+      break;
+    case ONYX_ATTR_STRINGS:
+      if (!(a->strings = onyx_calloc(n, sizeof *a->strings))) return onyx_error_oom();
+      a->n = (int)n;
+      for (size_t i = 0; i < n; i++) {
+        const ProtobufCBinaryData *b = &ap->strings[i];
+        if (!(a->strings[i] = onyx_strndup(b->data ? (const char *)b->data : "", b->len)))
+          return onyx_error_oom();
+      }
+      break;
+    case ONYX_ATTR_TENSORS:
+      if (!(a->tensors = onyx_calloc(n, sizeof *a->tensors))) return onyx_error_oom();
+      a->n = (int)n;
+      for (size_t i = 0; i < n && !s; i++)
+        s = onyx_tensor_from_proto(ap->tensors[i], l->m->dir, what, &a->tensors[i]);
+      break;
+    default: /* GRAPHS */
+      if (!(a->graphs = onyx_calloc(n, sizeof *a->graphs))) return onyx_error_oom();
+      a->n = (int)n;
+      for (size_t i = 0; i < n && !s; i++) s = graph_attr(l, g, ap->graphs[i], depth, &a->graphs[i]);
+      break;
+  }
+  a->n = (int)n;
+  return s;
+}
+
+/* Finds or creates the value named `name`; "" (an omitted optional) gives -1. */
+static onyx_status *value_ref(onyx_graph *g, const char *name, int *out) {
+  if (!name || !*name) {
+    *out = -1;
+    return NULL;
+  }
+  return onyx_graph_value(g, name, out);
+}
+
+static onyx_status *convert_node(loader *l, onyx_graph *g, int depth, size_t index,
+                                 const Onnx__NodeProto *np) {
+  const char *name = np->name ? np->name : "";
+  const char *op = np->op_type ? np->op_type : "";
+  const char *domain = np->domain ? np->domain : "";
+  if (!*op) return onyx_error(ONYX_ERR_INVALID_MODEL, "node %zu ('%s') has no op_type", index, name);
+  for (size_t i = 0; i < l->mp->n_functions; i++) {
+    const Onnx__FunctionProto *fp = l->mp->functions[i];
+    if (fp->name && !strcmp(fp->name, op) && same_domain(fp->domain ? fp->domain : "", domain))
+      return onyx_error(ONYX_ERR_NOT_IMPLEMENTED,
+                        "node '%s' (%s): model-local functions are not supported yet (function '%s' in domain '%s')",
+                        name, op, op, domain);
+  }
+  if (!domain_known(domain))
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "node '%s' (%s): operator domain '%s' is not supported",
+                      name, op, domain);
+  if (onyx_model_opset(l->m, domain) < 0)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "node '%s' (%s): the model imports no opset for domain '%s'",
+                      name, op, *domain ? domain : "ai.onnx");
+  if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "node '%s' (%s): too many inputs or outputs", name, op);
+  int *idx = onyx_malloc((np->n_input + np->n_output + 1) * sizeof *idx);
+  if (!idx) return onyx_error_oom();
+  onyx_status *s = NULL;
+  for (size_t i = 0; i < np->n_input && !s; i++) s = value_ref(g, np->input[i], &idx[i]);
+  for (size_t i = 0; i < np->n_output && !s; i++) s = value_ref(g, np->output[i], &idx[np->n_input + i]);
+  int ni = -1;
+  if (!s)
+    s = onyx_graph_add_node(g, name, op, domain, (int)np->n_input, idx, (int)np->n_output,
+                            idx + np->n_input, &ni);
+  onyx_free(idx);
+  for (size_t i = 0; i < np->n_attribute && !s; i++) {
+    const Onnx__AttributeProto *ap = np->attribute[i];
+    char what[512];
+    snprintf(what, sizeof what, "node '%s' (%s) attribute '%s'", name, op, ap->name ? ap->name : "");
+    if (!ap->name || !*ap->name) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "%s: attribute without a name", what);
+      break;
+    }
+    onyx_attr *a;
+    if ((s = onyx_node_add_attr(&g->nodes[ni], ap->name, &a))) break;
+    s = convert_attr(l, g, depth, ap, a, what);
+  }
+  return s;
+}
+
+/* Marks the values of subgraph g that nothing inside defines as outer-scope
+ * references, and makes sure the enclosing graph knows each name. */
+static onyx_status *mark_outer(onyx_graph *g) {
+  for (int v = 0; v < g->n_values; v++) {
+    onyx_value *val = &g->values[v];
+    if (val->is_input || val->init || val->producer >= 0) continue;
+    val->is_outer = true;
+    int pv;
+    ONYX_TRY(onyx_graph_value(g->parent, g->values[v].name, &pv));
+  }
+  return NULL;
+}
+
+/* In the main graph, a value that no node consumes and that is not an output
+ * exists only because a subgraph reads it: it must be defined here. */
+static onyx_status *check_outer_defined(const onyx_graph *g) {
+  bool *used = onyx_calloc((size_t)g->n_values + 1, sizeof *used);
+  if (!used) return onyx_error_oom();
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++)
+      if (g->nodes[i].in[k] >= 0) used[g->nodes[i].in[k]] = true;
+  onyx_status *s = NULL;
+  for (int v = 0; v < g->n_values && !s; v++) {
+    const onyx_value *val = &g->values[v];
+    if (!used[v] && !val->is_output && !val->is_input && !val->init && val->producer < 0)
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "a subgraph reads '%s', which no enclosing graph defines", val->name);
+  }
+  onyx_free(used);
+  return s;
+}
+
+static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_graph *parent, int depth,
+                                  onyx_graph **out) {
+  if (depth > MAX_GRAPH_DEPTH)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "subgraphs nested more than %d deep", MAX_GRAPH_DEPTH);
+  if (gp->n_sparse_initializer)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "graph '%s': sparse initializers are not supported",
+                      gp->name ? gp->name : "");
+  if (gp->n_node > INT_MAX || gp->n_input > INT_MAX || gp->n_output > INT_MAX)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "graph '%s' is too large", gp->name ? gp->name : "");
+  onyx_graph *g;
+  ONYX_TRY(onyx_graph_new(l->m, parent, &g));
+  onyx_status *s = NULL;
+  int *list = onyx_malloc((gp->n_input + gp->n_output + 1) * sizeof *list);
+  if (!list) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  if (gp->name) {
+    char *nm = onyx_strdup(gp->name);
+    if (!nm) {
+      s = onyx_error_oom();
+      goto done;
+    }
+    onyx_free(g->name);
+    g->name = nm;
+  }
+  for (size_t i = 0; i < gp->n_initializer; i++) {
+    const Onnx__TensorProto *tp = gp->initializer[i];
+    char what[320];
+    snprintf(what, sizeof what, "initializer '%s'", tp->name ? tp->name : "");
+    if (!tp->name || !*tp->name) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "initializer %zu has no name", i);
+      goto done;
+    }
+    int v;
+    if ((s = onyx_graph_value(g, tp->name, &v))) goto done;
+    if (g->values[v].init) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "%s is given twice", what);
+      goto done;
+    }
+    onyx_tensor *t;
+    if ((s = onyx_tensor_from_proto(tp, l->m->dir, what, &t))) goto done;
+    onyx_value *val = &g->values[v];
+    val->init = t;
+    val->kind = ONYX_KIND_TENSOR;
+    val->dtype = t->dtype;
+    val->rank = t->rank;
+    memcpy(val->dims, t->dims, sizeof val->dims);
+  }
+  int n_in = 0;
+  for (size_t i = 0; i < gp->n_input; i++) {
+    const Onnx__ValueInfoProto *vi = gp->input[i];
+    if (!vi->name || !*vi->name) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph input %zu has no name", i);
+      goto done;
+    }
+    int v;
+    if ((s = onyx_graph_value(g, vi->name, &v))) goto done;
+    if (g->values[v].init) continue;   /* a constant with an overridable default: constant here */
+    for (int k = 0; k < n_in; k++)
+      if (list[k] == v) {
+        s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph input '%s' is listed twice", vi->name);
+        goto done;
+      }
+    if ((s = apply_type(l, g, v, vi->type))) goto done;
+    list[n_in++] = v;
+  }
+  if ((s = onyx_graph_set_inputs(g, n_in, list))) goto done;
+  for (size_t i = 0; i < gp->n_node; i++) {
+    if (!gp->node[i]) continue;
+    if ((s = convert_node(l, g, depth, i, gp->node[i]))) goto done;
+  }
+  for (size_t i = 0; i < gp->n_output; i++) {
+    const Onnx__ValueInfoProto *vi = gp->output[i];
+    if (!vi->name || !*vi->name) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph output %zu has no name", i);
+      goto done;
+    }
+    if ((s = onyx_graph_value(g, vi->name, &list[i]))) goto done;
+    if (!g->values[list[i]].init && (s = apply_type(l, g, list[i], vi->type))) goto done;
+  }
+  if ((s = onyx_graph_set_outputs(g, (int)gp->n_output, list))) goto done;
+  for (size_t i = 0; i < gp->n_value_info; i++) {
+    const Onnx__ValueInfoProto *vi = gp->value_info[i];
+    int v = vi->name ? onyx_graph_find(g, vi->name) : -1;
+    if (v >= 0 && !g->values[v].init && !g->values[v].is_input && (s = apply_type(l, g, v, vi->type)))
+      goto done;
+  }
+  s = parent ? mark_outer(g) : check_outer_defined(g);
+done:
+  onyx_free(list);
+  if (s) {
+    onyx_graph_free(g);
+    if (gp->name && *gp->name && parent && onyx_status_code(s) != ONYX_ERR_OUT_OF_MEMORY)
+      s = onyx_error_wrap(s, "subgraph '%s'", gp->name);
+    return s;
+  }
+  *out = g;
+  return NULL;
+}
+
+/* ---- model --------------------------------------------------------------------- */
+
+static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, onyx_model **out) {
+  onyx_model *m;
+  ONYX_TRY(onyx_model_new(&m));
+  loader l = {m, mp};
+  onyx_status *s = NULL;
+  m->ir_version = mp->ir_version;
+  m->model_version = mp->model_version;
+  if (!dup_opt(&m->producer_name, mp->producer_name) || !dup_opt(&m->producer_version, mp->producer_version) ||
+      !dup_opt(&m->domain, mp->domain) || !dup_opt(&m->doc_string, mp->doc_string) || !dup_opt(&m->dir, dir)) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  for (size_t i = 0; i < mp->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *op = mp->opset_import[i];
+    const char *d = op->domain ? op->domain : "";
+    if (!op->has_version) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "opset import for domain '%s' has no version", d);
+      goto done;
+    }
+    if (!*d || !strcmp(d, "ai.onnx")) {
+      if (op->version < 1) {
+        s = onyx_error(ONYX_ERR_INVALID_MODEL, "default-domain opset %lld is invalid", (long long)op->version);
+        goto done;
+      }
+      if (op->version > MAX_ONNX_OPSET) {
+        s = onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "model uses ONNX opset %lld; onyx supports opsets 1 to %d",
+                       (long long)op->version, MAX_ONNX_OPSET);
+        goto done;
+      }
+    }
+    if (op->version > INT_MAX || op->version < 0) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "opset version %lld for domain '%s' is out of range",
+                     (long long)op->version, d);
+      goto done;
+    }
+    if ((s = onyx_model_set_opset(m, d, op->version))) goto done;
+  }
+  if (mp->n_metadata_props > INT_MAX) {
+    s = onyx_error(ONYX_ERR_INVALID_MODEL, "too many metadata entries");
+    goto done;
+  }
+  if (mp->n_metadata_props) {
+    m->props = onyx_calloc(mp->n_metadata_props, sizeof *m->props);
+    if (!m->props) {
+      s = onyx_error_oom();
+      goto done;
+    }
+    for (size_t i = 0; i < mp->n_metadata_props; i++) {
+      const Onnx__StringStringEntryProto *e = mp->metadata_props[i];
+      m->n_props++;
+      if (!(m->props[i].key = onyx_strdup(e->key ? e->key : "")) ||
+          !(m->props[i].value = onyx_strdup(e->value ? e->value : ""))) {
+        s = onyx_error_oom();
+        goto done;
+      }
+    }
+  }
+  if (!mp->graph) {
+    s = onyx_error(ONYX_ERR_INVALID_MODEL, "the model has no graph");
+    goto done;
+  }
+  s = convert_graph(&l, mp->graph, NULL, 0, &m->graph);
+done:
+  if (s) {
+    onyx_model_destroy(m);
+    return s;
+  }
+  *out = m;
+  return NULL;
+}
+
+/* Unpacks and converts; `file` names the source in messages. */
+static onyx_status *load_bytes(const void *data, size_t len, const char *dir, const char *file,
+                               onyx_model **out) {
+  onyx_pb_alloc pa;
+  onyx_pb_alloc_init(&pa);
+  Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa.base, len, data);
+  if (!mp)
+    return pa.failed ? onyx_error_oom()
+                     : onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a valid ONNX model (protobuf decoding failed)", file);
+  onyx_status *s;
+  s = convert_model(mp, dir, out);
+  onnx__model_proto__free_unpacked(mp, &pa.base);
+  return onyx_error_wrap(s, "%s", file);
+}
+
+onyx_status *onyx_model_load(const char *path, onyx_model **out) {
+  void *data;
+  size_t len;
+  ONYX_TRY(onyx_map_file(path, &data, &len));
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? onyx_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : onyx_strdup(".");
+  onyx_status *s = dir ? load_bytes(data, len, dir, path, out) : onyx_error_oom();
+  onyx_free(dir);
+  onyx_unmap_file(data, len);
+  return s;
+}
+
+onyx_status *onyx_model_load_from_buffer(const void *data, size_t len, const char *dir,
+                                         onyx_model **out) {
+  if (!data && len) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "model buffer is NULL");
+  return load_bytes(data ? data : "", len, dir, "<buffer>", out);
+}

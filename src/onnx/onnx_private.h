@@ -1,0 +1,91 @@
+/* onnx_private.h — what the files of src/onnx share, and the only header that
+ * includes the protobuf-c code generated from onnx.proto.
+ *
+ * The protobuf structs never leave src/onnx: load.c turns a ModelProto into
+ * the IR, save.c builds one from the IR, tensor_pb.c converts TensorProto and
+ * reads/writes the .pb files of ONNX's test data, and pb_util.c holds the
+ * plumbing (an allocator routed through base/alloc.h so fault injection
+ * reaches protobuf-c, a bump arena for building messages, file mapping, and a
+ * small wire-format reader/writer for SequenceProto/OptionalProto, which the
+ * system's onnx.proto does not define). */
+#ifndef ONYX_ONNX_PRIVATE_H
+#define ONYX_ONNX_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "base/tensor.h"
+#include "onnx.pb-c.h"
+
+/* ---- allocation ----------------------------------------------------------- */
+
+/* A protobuf-c allocator over onyx_malloc/onyx_free that remembers whether
+ * an allocation failed (protobuf-c's unpack returns only NULL, so this is
+ * how out-of-memory is told apart from malformed bytes). Pass &a->base to
+ * protobuf-c; one per call, on the stack. */
+typedef struct onyx_pb_alloc {
+  ProtobufCAllocator base;
+  bool failed;
+} onyx_pb_alloc;
+void onyx_pb_alloc_init(onyx_pb_alloc *a);
+
+/* A bump arena for the short-lived protobuf structs built while saving:
+ * everything is released at once by onyx_arena_free. */
+typedef struct onyx_arena onyx_arena;
+onyx_arena *onyx_arena_new(void);
+void onyx_arena_free(onyx_arena *a);
+/* Zeroed memory for `count` * `size` bytes, or NULL on out-of-memory. */
+void *onyx_arena_alloc(onyx_arena *a, size_t count, size_t size);
+char *onyx_arena_strdup(onyx_arena *a, const char *s);
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* Maps `path` read-only. An empty file maps to a non-NULL dummy with *len 0.
+ * Errors: NOT_FOUND (missing file), IO. Release with onyx_unmap_file. */
+onyx_status *onyx_map_file(const char *path, void **data, size_t *len);
+void onyx_unmap_file(void *p, size_t n);
+/* Writes `len` bytes to `path` (created or truncated). */
+onyx_status *onyx_write_file(const char *path, const void *data, size_t len);
+
+/* ---- tensors ---------------------------------------------------------------- */
+
+/* Converts a TensorProto into a new owned tensor. `dir` is the folder external
+ * data resolves against (NULL refuses external data); `what` names the
+ * tensor's role for messages ("initializer 'w'"). Errors: INVALID_MODEL for
+ * malformed or inconsistent data, NOT_IMPLEMENTED for unsupported encodings
+ * (segments, unknown dtypes), NOT_FOUND for a missing external file. */
+onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
+                                    const char *what, onyx_tensor **out);
+/* Fills `tp` (initialised by the caller) from a dense tensor, raw_data
+ * borrowing t's bytes (t must outlive tp). `name` may be NULL. Strings go to
+ * string_data, allocated in `a`. */
+onyx_status *onyx_tensor_to_proto(const onyx_tensor *t, const char *name, onyx_arena *a,
+                                  Onnx__TensorProto *tp);
+
+/* ---- wire format (for SequenceProto / OptionalProto) -------------------------- */
+
+typedef struct onyx_wire_field {
+  uint32_t number;
+  int wire_type;          /* 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
+  uint64_t value;         /* varint / fixed value */
+  const uint8_t *data;    /* wire type 2: payload */
+  size_t len;
+} onyx_wire_field;
+
+/* Reads the next field of the message in [*p, end). Returns false on
+ * malformed input (including deprecated groups); *p advances past it. */
+bool onyx_wire_next(const uint8_t **p, const uint8_t *end, onyx_wire_field *f);
+
+/* A growable output buffer for encoding. */
+typedef struct onyx_wbuf {
+  uint8_t *data;
+  size_t len, cap;
+  bool oom;               /* sticky: set when a write could not grow the buffer */
+} onyx_wbuf;
+
+void onyx_wbuf_varint(onyx_wbuf *b, uint32_t field, uint64_t v);
+void onyx_wbuf_bytes(onyx_wbuf *b, uint32_t field, const void *data, size_t len);
+
+#endif

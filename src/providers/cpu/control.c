@@ -1,0 +1,517 @@
+/* control.c — cpu kernels of the control family: If, Loop and Scan run their
+ * bodies through the executor (onyx_plan_run with this node's frame as the
+ * parent, so bodies see outer-scope values); sequence and optional ops build
+ * and take apart ONYX_KIND_SEQUENCE / ONYX_KIND_OPTIONAL values. */
+#include <string.h>
+
+#include "cpu.h"
+#include "exec/exec.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static onyx_status *scalar_bool(const onyx_node *n, const onyx_tensor *t, const char *what, bool *out) {
+  if (!t || t->kind != ONYX_KIND_TENSOR || onyx_numel(t->rank, t->dims) != 1)
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "%s must be a tensor of one element", what);
+  *out = onyx_tensor_get_f64(t, 0) != 0;
+  return NULL;
+}
+
+static onyx_status *new_scalar(onyx_dtype dt, onyx_tensor **out) {
+  return onyx_tensor_create(dt, 0, NULL, out);
+}
+
+/* Stacks `n` same-shaped tensors along a new axis `axis` (0..rank), in
+ * reverse order when `reverse`. With n == 0 the result has shape [0] at the
+ * new axis and the dtype given. */
+static onyx_status *stack(const onyx_node *nd, onyx_tensor **items, int n, int axis, bool reverse,
+                          onyx_dtype dtype, onyx_tensor **out) {
+  if (n == 0) {
+    int64_t zero = 0;
+    return onyx_tensor_create(dtype, 1, &zero, out);
+  }
+  const onyx_tensor *t0 = items[0];
+  if (t0->kind != ONYX_KIND_TENSOR || t0->dtype == ONYX_DTYPE_STRING)
+    return onyx_node_error(nd, ONYX_ERR_NOT_IMPLEMENTED, "stacking %s values",
+                           t0->kind != ONYX_KIND_TENSOR ? "non-tensor" : "string");
+  if (axis < 0 || axis > t0->rank || t0->rank + 1 > ONYX_MAX_RANK)
+    return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "axis %d out of range for rank %d", axis, t0->rank);
+  for (int i = 1; i < n; i++)
+    if (items[i]->dtype != t0->dtype || items[i]->rank != t0->rank ||
+        memcmp(items[i]->dims, t0->dims, (size_t)t0->rank * sizeof t0->dims[0]))
+      return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "iteration %d produced a different shape or dtype", i);
+  int64_t dims[ONYX_MAX_RANK];
+  for (int d = 0, k = 0; d <= t0->rank; d++) dims[d] = d == axis ? n : t0->dims[k++];
+  ONYX_TRY(onyx_tensor_create(t0->dtype, t0->rank + 1, dims, out));
+  size_t es = onyx_dtype_size(t0->dtype);
+  int64_t outer = onyx_numel(axis, t0->dims);
+  size_t inner = (size_t)onyx_numel(t0->rank - axis, t0->dims + axis) * es;
+  char *dst = (*out)->data;
+  for (int64_t o = 0; o < outer; o++)
+    for (int i = 0; i < n; i++) {
+      const onyx_tensor *src = items[reverse ? n - 1 - i : i];
+      memcpy(dst, (const char *)src->data + (size_t)o * inner, inner);
+      dst += inner;
+    }
+  return NULL;
+}
+
+/* Copies slice `pos` along `axis` of t into a new tensor without that axis. */
+static onyx_status *take_slice(const onyx_tensor *t, int axis, int64_t pos, onyx_tensor **out) {
+  int64_t dims[ONYX_MAX_RANK];
+  for (int d = 0, k = 0; d < t->rank; d++)
+    if (d != axis) dims[k++] = t->dims[d];
+  ONYX_TRY(onyx_tensor_create(t->dtype, t->rank - 1, dims, out));
+  size_t es = onyx_dtype_size(t->dtype);
+  int64_t outer = onyx_numel(axis, t->dims);
+  size_t inner = (size_t)onyx_numel(t->rank - axis - 1, t->dims + axis + 1) * es;
+  for (int64_t o = 0; o < outer; o++)
+    memcpy((char *)(*out)->data + (size_t)o * inner,
+           (const char *)t->data + ((size_t)o * (size_t)t->dims[axis] + (size_t)pos) * inner, inner);
+  return NULL;
+}
+
+static void free_all(onyx_tensor **t, int n) {
+  for (int i = 0; t && i < n; i++) {
+    onyx_tensor_free(t[i]);
+    t[i] = NULL;
+  }
+}
+
+/* A growable list of tensors (scan outputs collected per iteration). */
+typedef struct tlist {
+  int n, cap;
+  onyx_tensor **items;
+} tlist;
+
+static onyx_status *tlist_push(tlist *l, onyx_tensor *t) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 16;
+    onyx_tensor **p = onyx_realloc(l->items, (size_t)cap * sizeof *p);
+    if (!p) return onyx_error_oom();
+    l->items = p;
+    l->cap = cap;
+  }
+  l->items[l->n++] = t;
+  return NULL;
+}
+
+static void tlist_free(tlist *l) {
+  free_all(l->items, l->n);
+  onyx_free(l->items);
+}
+
+/* Hands result r to output slot o (which may be absent). */
+static void give(cpu_ctx *c, int o, onyx_tensor *r) {
+  if (o < c->n_out && c->out[o]) onyx_tensor_move(c->out[o], r);
+  else onyx_tensor_free(r);
+}
+
+/* ---- If ---------------------------------------------------------------------- */
+
+static onyx_status *if_run(cpu_ctx *c) {
+  bool cond = false;
+  ONYX_TRY(scalar_bool(c->node, c->in[0], "cond", &cond));
+  const onyx_plan *body = onyx_frame_subplan(c->frame, c->node, cond ? "then_branch" : "else_branch");
+  if (!body) return onyx_node_error(c->node, ONYX_ERR_INVALID_MODEL, "branch graph missing");
+  onyx_tensor **res = onyx_calloc((size_t)c->n_out + 1, sizeof *res);
+  if (!res) return onyx_error_oom();
+  onyx_status *s = onyx_plan_run(body, c->frame, NULL, res);
+  if (!s)
+    for (int i = 0; i < c->n_out; i++) give(c, i, res[i]);
+  onyx_free(res);
+  return s;
+}
+
+/* ---- Loop -------------------------------------------------------------------- */
+
+static onyx_status *loop_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
+  const onyx_attr *battr = onyx_node_attr(n, "body");
+  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  const onyx_graph *bg = battr->g;
+  int n_carried = c->n_in - 2, n_scan = bg->n_outputs - 1 - n_carried;
+  int64_t max_trip = INT64_MAX;
+  bool cond = true;
+  if (c->in[0]) max_trip = onyx_tensor_get_i64(c->in[0], 0);
+  if (c->in[1]) ONYX_TRY(scalar_bool(n, c->in[1], "cond", &cond));
+
+  onyx_status *s = NULL;
+  onyx_tensor *iter = NULL, *cond_t = NULL;
+  onyx_tensor **feed = onyx_calloc((size_t)n_carried + 3, sizeof *feed);
+  onyx_tensor **carried = onyx_calloc((size_t)n_carried + 1, sizeof *carried); /* owned */
+  onyx_tensor **res = onyx_calloc((size_t)bg->n_outputs + 1, sizeof *res);
+  tlist *scans = onyx_calloc((size_t)n_scan + 1, sizeof *scans);
+  if (!feed || !carried || !res || !scans) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  if ((s = new_scalar(ONYX_DTYPE_INT64, &iter)) || (s = new_scalar(ONYX_DTYPE_BOOL, &cond_t))) goto done;
+  for (int i = 0; i < n_carried; i++)
+    if (c->in[2 + i] && (s = onyx_tensor_clone(c->in[2 + i], &carried[i]))) goto done;
+  for (int64_t it = 0; it < max_trip && cond; it++) {
+    *(int64_t *)iter->data = it;
+    *(uint8_t *)cond_t->data = 1;
+    feed[0] = iter;
+    feed[1] = cond_t;
+    for (int i = 0; i < n_carried; i++) feed[2 + i] = carried[i];
+    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    s = scalar_bool(n, res[0], "body's cond output", &cond);
+    onyx_tensor_free(res[0]);
+    res[0] = NULL;
+    if (s) goto done;
+    for (int i = 0; i < n_carried; i++) {
+      onyx_tensor_free(carried[i]);
+      carried[i] = res[1 + i];
+      res[1 + i] = NULL;
+    }
+    for (int k = 0; k < n_scan; k++) {
+      if ((s = tlist_push(&scans[k], res[1 + n_carried + k]))) goto done;
+      res[1 + n_carried + k] = NULL;
+    }
+  }
+  for (int i = 0; i < n_carried; i++) {
+    give(c, i, carried[i]);
+    carried[i] = NULL;
+  }
+  for (int k = 0; k < n_scan; k++) {
+    onyx_tensor *st;
+    onyx_dtype dt = bg->values[bg->outputs[1 + n_carried + k]].dtype;
+    if ((s = stack(n, scans[k].items, scans[k].n, 0, false, dt, &st))) goto done;
+    give(c, n_carried + k, st);
+  }
+done:
+  onyx_tensor_free(iter);
+  onyx_tensor_free(cond_t);
+  free_all(carried, n_carried);
+  free_all(res, bg->n_outputs);
+  for (int k = 0; scans && k < n_scan; k++) tlist_free(&scans[k]);
+  onyx_free(scans);
+  onyx_free(feed);
+  onyx_free(carried);
+  onyx_free(res);
+  return s;
+}
+
+/* ---- Scan (opset >= 9) -------------------------------------------------------------- */
+
+static int64_t attr_at(const onyx_node *n, const char *name, int i, int64_t def) {
+  int cnt;
+  const int64_t *v;
+  return onyx_attr_ints(n, name, &cnt, &v) && i < cnt ? v[i] : def;
+}
+
+static onyx_status *scan_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  if (n->opset < 9) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "Scan before opset 9 (batched form)");
+  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
+  const onyx_attr *battr = onyx_node_attr(n, "body");
+  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  const onyx_graph *bg = battr->g;
+  int n_scan_in = (int)onyx_attr_int(n, "num_scan_inputs", 0);
+  int n_state = c->n_in - n_scan_in, n_scan_out = c->n_out - n_state;
+  if (n_scan_in <= 0 || n_state < 0 || n_scan_out < 0 || bg->n_inputs != c->n_in || bg->n_outputs != c->n_out)
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "inputs/outputs do not match num_scan_inputs and the body");
+  int64_t seq_len = -1;
+  int axes[64];
+  if (n_scan_in > 64) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "more than 64 scan inputs");
+  for (int j = 0; j < n_scan_in; j++) {
+    const onyx_tensor *t = c->in[n_state + j];
+    ONYX_TRY(onyx_norm_axis(n, attr_at(n, "scan_input_axes", j, 0), t->rank, &axes[j]));
+    if (seq_len >= 0 && t->dims[axes[j]] != seq_len)
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "scan inputs have different sequence lengths");
+    seq_len = t->dims[axes[j]];
+  }
+  onyx_status *s = NULL;
+  onyx_tensor **feed = onyx_calloc((size_t)c->n_in + 1, sizeof *feed);
+  onyx_tensor **state = onyx_calloc((size_t)n_state + 1, sizeof *state);
+  onyx_tensor **slices = onyx_calloc((size_t)n_scan_in + 1, sizeof *slices);
+  onyx_tensor **res = onyx_calloc((size_t)c->n_out + 1, sizeof *res);
+  tlist *outs = onyx_calloc((size_t)n_scan_out + 1, sizeof *outs);
+  if (!feed || !state || !slices || !res || !outs) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  for (int i = 0; i < n_state; i++)
+    if ((s = onyx_tensor_clone(c->in[i], &state[i]))) goto done;
+  for (int64_t t = 0; t < seq_len; t++) {
+    for (int j = 0; j < n_scan_in; j++) {
+      int64_t pos = attr_at(n, "scan_input_directions", j, 0) ? seq_len - 1 - t : t;
+      onyx_tensor_free(slices[j]);
+      slices[j] = NULL;
+      if ((s = take_slice(c->in[n_state + j], axes[j], pos, &slices[j]))) goto done;
+    }
+    for (int i = 0; i < n_state; i++) feed[i] = state[i];
+    for (int j = 0; j < n_scan_in; j++) feed[n_state + j] = slices[j];
+    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    for (int i = 0; i < n_state; i++) {
+      onyx_tensor_free(state[i]);
+      state[i] = res[i];
+      res[i] = NULL;
+    }
+    for (int k = 0; k < n_scan_out; k++) {
+      if ((s = tlist_push(&outs[k], res[n_state + k]))) goto done;
+      res[n_state + k] = NULL;
+    }
+  }
+  for (int i = 0; i < n_state; i++) {
+    give(c, i, state[i]);
+    state[i] = NULL;
+  }
+  for (int k = 0; k < n_scan_out; k++) {
+    onyx_tensor *st;
+    int rank = outs[k].n ? outs[k].items[0]->rank + 1 : 1;
+    int axis;
+    if ((s = onyx_norm_axis(n, attr_at(n, "scan_output_axes", k, 0), rank, &axis))) goto done;
+    bool rev = attr_at(n, "scan_output_directions", k, 0) != 0;
+    onyx_dtype dt = bg->values[bg->outputs[n_state + k]].dtype;
+    if ((s = stack(n, outs[k].items, outs[k].n, axis, rev, dt, &st))) goto done;
+    give(c, n_state + k, st);
+  }
+done:
+  free_all(state, n_state);
+  free_all(slices, n_scan_in);
+  free_all(res, c->n_out);
+  for (int k = 0; outs && k < n_scan_out; k++) tlist_free(&outs[k]);
+  onyx_free(outs);
+  onyx_free(feed);
+  onyx_free(state);
+  onyx_free(slices);
+  onyx_free(res);
+  return s;
+}
+
+/* ---- sequences ------------------------------------------------------------- */
+
+static onyx_status *check_seq(const onyx_node *n, const onyx_tensor *t) {
+  if (!t || t->kind != ONYX_KIND_SEQUENCE)
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "input 0 must be a sequence");
+  return NULL;
+}
+
+/* Builds a sequence output from clones of items (skipping index `skip`,
+ * inserting `extra` at `at` when extra != NULL). */
+static onyx_status *seq_output(cpu_ctx *c, onyx_dtype dt, onyx_tensor *const *items, int n, int skip,
+                               const onyx_tensor *extra, int at) {
+  int total = n - (skip >= 0) + (extra != NULL);
+  onyx_tensor **el = onyx_calloc((size_t)total + 1, sizeof *el);
+  if (!el) return onyx_error_oom();
+  onyx_status *s = NULL;
+  int k = 0;
+  for (int i = 0; i <= n && !s; i++) {
+    if (extra && i == at) s = onyx_tensor_clone(extra, &el[k++]);
+    if (i < n && i != skip && !s) s = onyx_tensor_clone(items[i], &el[k++]);
+  }
+  onyx_tensor *seq = NULL;
+  if (!s) s = onyx_sequence_new(dt, total, el, &seq);
+  if (s) {
+    free_all(el, total);
+    onyx_free(el);
+    return s;
+  }
+  onyx_free(el);
+  give(c, 0, seq);
+  return NULL;
+}
+
+static onyx_status *seq_position(const onyx_node *n, const onyx_tensor *pos, int len, bool insert, int *out) {
+  int64_t p = onyx_tensor_get_i64(pos, 0);
+  int64_t hi = insert ? len : len - 1;
+  if (p < -len || p > hi)
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "position %lld out of range for a sequence of %d",
+                           (long long)p, len);
+  *out = (int)(p < 0 ? p + len : p);
+  return NULL;
+}
+
+static onyx_status *seq_construct_run(cpu_ctx *c) {
+  return seq_output(c, c->in[0]->dtype, c->in, c->n_in, -1, NULL, 0);
+}
+
+static onyx_status *seq_empty_run(cpu_ctx *c) {
+  onyx_dtype dt = (onyx_dtype)onyx_attr_int(c->node, "dtype", ONYX_DTYPE_FLOAT);
+  return seq_output(c, dt, NULL, 0, -1, NULL, 0);
+}
+
+static onyx_status *seq_at_run(cpu_ctx *c) {
+  ONYX_TRY(check_seq(c->node, c->in[0]));
+  int p = 0;
+  ONYX_TRY(seq_position(c->node, c->in[1], c->in[0]->n_elems, false, &p));
+  onyx_tensor *r;
+  ONYX_TRY(onyx_tensor_clone(c->in[0]->elems[p], &r));
+  give(c, 0, r);
+  return NULL;
+}
+
+static onyx_status *seq_insert_run(cpu_ctx *c) {
+  const onyx_tensor *seq = c->in[0];
+  ONYX_TRY(check_seq(c->node, seq));
+  int at = seq->n_elems;
+  if (c->n_in > 2 && c->in[2]) ONYX_TRY(seq_position(c->node, c->in[2], seq->n_elems, true, &at));
+  return seq_output(c, seq->dtype, seq->elems, seq->n_elems, -1, c->in[1], at);
+}
+
+static onyx_status *seq_erase_run(cpu_ctx *c) {
+  const onyx_tensor *seq = c->in[0];
+  ONYX_TRY(check_seq(c->node, seq));
+  int at = seq->n_elems - 1;
+  if (c->n_in > 1 && c->in[1]) ONYX_TRY(seq_position(c->node, c->in[1], seq->n_elems, false, &at));
+  if (at < 0) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "erasing from an empty sequence");
+  return seq_output(c, seq->dtype, seq->elems, seq->n_elems, at, NULL, 0);
+}
+
+static onyx_status *seq_length_run(cpu_ctx *c) {
+  ONYX_TRY(check_seq(c->node, c->in[0]));
+  *(int64_t *)c->out[0]->data = c->in[0]->n_elems;
+  return NULL;
+}
+
+static onyx_status *concat_from_seq_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  const onyx_tensor *seq = c->in[0];
+  ONYX_TRY(check_seq(n, seq));
+  if (!seq->n_elems) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "empty sequence");
+  const onyx_tensor *t0 = seq->elems[0];
+  bool new_axis = onyx_attr_int(n, "new_axis", 0) != 0;
+  int axis;
+  ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", 0), t0->rank + new_axis, &axis));
+  onyx_tensor *r;
+  if (new_axis) {
+    ONYX_TRY(stack(n, seq->elems, seq->n_elems, axis, false, t0->dtype, &r));
+  } else {
+    if (t0->dtype == ONYX_DTYPE_STRING) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "string tensors");
+    int64_t dims[ONYX_MAX_RANK];
+    memcpy(dims, t0->dims, sizeof dims);
+    dims[axis] = 0;
+    for (int i = 0; i < seq->n_elems; i++) {
+      const onyx_tensor *t = seq->elems[i];
+      for (int d = 0; d < t0->rank; d++)
+        if (t->rank != t0->rank || t->dtype != t0->dtype || (d != axis && t->dims[d] != t0->dims[d]))
+          return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "element %d does not match element 0 off the axis", i);
+      dims[axis] += t->dims[axis];
+    }
+    ONYX_TRY(onyx_tensor_create(t0->dtype, t0->rank, dims, &r));
+    size_t es = onyx_dtype_size(t0->dtype);
+    int64_t outer = onyx_numel(axis, dims);
+    size_t inner = (size_t)onyx_numel(t0->rank - axis - 1, dims + axis + 1) * es;
+    char *dst = r->data;
+    for (int64_t o = 0; o < outer; o++)
+      for (int i = 0; i < seq->n_elems; i++) {
+        const onyx_tensor *t = seq->elems[i];
+        size_t chunk = (size_t)t->dims[axis] * inner;
+        memcpy(dst, (const char *)t->data + (size_t)o * chunk, chunk);
+        dst += chunk;
+      }
+  }
+  give(c, 0, r);
+  return NULL;
+}
+
+static onyx_status *split_to_seq_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  const onyx_tensor *x = c->in[0];
+  if (x->dtype == ONYX_DTYPE_STRING) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "string tensors");
+  int axis;
+  ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", 0), x->rank, &axis));
+  int64_t len = x->dims[axis];
+  const onyx_tensor *split = c->n_in > 1 ? c->in[1] : NULL;
+  bool keep = onyx_attr_int(n, "keepdims", 1) != 0 || split;
+  int64_t n_parts;
+  int64_t chunk = 1;
+  if (!split) n_parts = len;
+  else if (split->rank == 0) {
+    chunk = onyx_tensor_get_i64(split, 0);
+    if (chunk <= 0) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "split must be positive");
+    n_parts = (len + chunk - 1) / chunk;
+  } else {
+    n_parts = onyx_numel(split->rank, split->dims);
+    int64_t sum = 0;
+    for (int64_t i = 0; i < n_parts; i++) sum += onyx_tensor_get_i64(split, i);
+    if (sum != len) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "split sizes add up to %lld, axis has %lld",
+                                           (long long)sum, (long long)len);
+  }
+  onyx_tensor **el = onyx_calloc((size_t)n_parts + 1, sizeof *el);
+  if (!el) return onyx_error_oom();
+  onyx_status *s = NULL;
+  size_t es = onyx_dtype_size(x->dtype);
+  int64_t outer = onyx_numel(axis, x->dims);
+  size_t inner = (size_t)onyx_numel(x->rank - axis - 1, x->dims + axis + 1) * es;
+  int64_t start = 0;
+  for (int64_t p = 0; p < n_parts && !s; p++) {
+    int64_t size = !split ? 1 : split->rank == 0 ? (start + chunk > len ? len - start : chunk)
+                                                 : onyx_tensor_get_i64(split, p);
+    int64_t dims[ONYX_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < x->rank; d++) {
+      if (d == axis && !keep) continue;
+      dims[r++] = d == axis ? size : x->dims[d];
+    }
+    if ((s = onyx_tensor_create(x->dtype, r, dims, &el[p]))) break;
+    for (int64_t o = 0; o < outer; o++)
+      memcpy((char *)el[p]->data + (size_t)o * (size_t)size * inner,
+             (const char *)x->data + ((size_t)o * (size_t)len + (size_t)start) * inner, (size_t)size * inner);
+    start += size;
+  }
+  onyx_tensor *seq = NULL;
+  if (!s) s = onyx_sequence_new(x->dtype, (int)n_parts, el, &seq);
+  if (s) free_all(el, (int)n_parts);
+  onyx_free(el);
+  if (!s) give(c, 0, seq);
+  return s;
+}
+
+/* ---- optionals ---------------------------------------------------------------- */
+
+static onyx_status *optional_run(cpu_ctx *c) {
+  onyx_tensor *opt = onyx_calloc(1, sizeof *opt);
+  if (!opt) return onyx_error_oom();
+  opt->kind = ONYX_KIND_OPTIONAL;
+  opt->dtype = c->n_in && c->in[0] ? c->in[0]->dtype : ONYX_DTYPE_UNDEFINED;
+  if (c->n_in && c->in[0]) {
+    opt->elems = onyx_calloc(1, sizeof *opt->elems);
+    onyx_status *s = opt->elems ? onyx_tensor_clone(c->in[0], &opt->elems[0]) : onyx_error_oom();
+    if (s) {
+      onyx_tensor_free(opt);
+      return s;
+    }
+    opt->n_elems = 1;
+  }
+  give(c, 0, opt);
+  return NULL;
+}
+
+static onyx_status *optional_has_run(cpu_ctx *c) {
+  const onyx_tensor *x = c->n_in ? c->in[0] : NULL;
+  *(uint8_t *)c->out[0]->data = x && (x->kind != ONYX_KIND_OPTIONAL || x->n_elems > 0);
+  return NULL;
+}
+
+static onyx_status *optional_get_run(cpu_ctx *c) {
+  const onyx_tensor *x = c->in[0];
+  if (x->kind == ONYX_KIND_OPTIONAL) {
+    if (!x->n_elems) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "the optional input is empty");
+    x = x->elems[0];
+  }
+  onyx_tensor *r;
+  ONYX_TRY(onyx_tensor_clone(x, &r));
+  give(c, 0, r);
+  return NULL;
+}
+
+const cpu_kernel cpu_kernels_control[] = {
+    {onyx_op_If, NULL, if_run, NULL},
+    {onyx_op_Loop, NULL, loop_run, NULL},
+    {onyx_op_Scan, NULL, scan_run, NULL},
+    {onyx_op_SequenceConstruct, NULL, seq_construct_run, NULL},
+    {onyx_op_SequenceEmpty, NULL, seq_empty_run, NULL},
+    {onyx_op_SequenceAt, NULL, seq_at_run, NULL},
+    {onyx_op_SequenceInsert, NULL, seq_insert_run, NULL},
+    {onyx_op_SequenceErase, NULL, seq_erase_run, NULL},
+    {onyx_op_SequenceLength, NULL, seq_length_run, NULL},
+    {onyx_op_ConcatFromSequence, NULL, concat_from_seq_run, NULL},
+    {onyx_op_SplitToSequence, NULL, split_to_seq_run, NULL},
+    {onyx_op_Optional, NULL, optional_run, NULL},
+    {onyx_op_OptionalHasElement, NULL, optional_has_run, NULL},
+    {onyx_op_OptionalGetElement, NULL, optional_get_run, NULL},
+    {-1, NULL, NULL, NULL},
+};

@@ -1,0 +1,51 @@
+/* nn.h — internals shared by the cpu kernels of the nn family: the run
+ * functions of pool.c, norm.c, softmax.c and dropout.c (listed in nn.c's one
+ * table, cpu_kernels_nn), dtype dispatch and threading helpers. */
+#ifndef ONYX_CPU_NN_H
+#define ONYX_CPU_NN_H
+
+#include <stdbool.h>
+
+#include "cpu.h"
+
+/* A kernel body for float32 tensors. */
+typedef onyx_status *(*nn_f32_fn)(cpu_ctx *c);
+
+/* Runs `f32` for input 0's dtype: directly for float32; for float16 and
+ * bfloat16 (and int8/uint8 when `ints`, for ops where float32 is exact, like
+ * max pooling) on float32 copies of every input and output of that dtype,
+ * converting the outputs back. Other dtypes fail with NOT_IMPLEMENTED. */
+onyx_status *nn_dispatch(cpu_ctx *c, nn_f32_fn f32, bool ints);
+
+/* Items per parallel chunk when each item costs `work` element operations:
+ * enough for a chunk to amortise waking a thread. */
+size_t nn_grain(int64_t work);
+
+/* pool.c */
+onyx_status *cpu_maxpool(cpu_ctx *c);
+onyx_status *cpu_averagepool(cpu_ctx *c);
+onyx_status *cpu_lppool(cpu_ctx *c);
+onyx_status *cpu_global_averagepool(cpu_ctx *c);
+onyx_status *cpu_global_maxpool(cpu_ctx *c);
+onyx_status *cpu_global_lppool(cpu_ctx *c);
+onyx_status *cpu_max_roi_pool(cpu_ctx *c);
+onyx_status *cpu_max_unpool(cpu_ctx *c);
+
+/* norm.c */
+onyx_status *cpu_batch_norm(cpu_ctx *c);
+onyx_status *cpu_instance_norm(cpu_ctx *c);
+onyx_status *cpu_layer_norm(cpu_ctx *c);
+onyx_status *cpu_group_norm(cpu_ctx *c);
+onyx_status *cpu_lrn(cpu_ctx *c);
+onyx_status *cpu_mvn(cpu_ctx *c);
+onyx_status *cpu_lp_norm(cpu_ctx *c);
+
+/* softmax.c */
+onyx_status *cpu_softmax(cpu_ctx *c);
+onyx_status *cpu_log_softmax(cpu_ctx *c);
+onyx_status *cpu_hardmax(cpu_ctx *c);
+
+/* dropout.c */
+onyx_status *cpu_dropout(cpu_ctx *c);
+
+#endif

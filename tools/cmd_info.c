@@ -1,0 +1,49 @@
+/* cmd_info.c — `onyx info`: the machine as onyx sees it (CPU, cores, NUMA,
+ * caches, ISA features in use) and the providers compiled in and usable. */
+#include <stdio.h>
+#include <string.h>
+
+#include "onyx.h"
+
+int cmd_info(int argc, char **argv);
+
+int cmd_info(int argc, char **argv) {
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: onyx info [--json]\n  CPU, cores, NUMA nodes, caches, ISA features and providers.\n");
+      return 0;
+    } else {
+      fprintf(stderr, "onyx: error: info: unknown argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  onyx_system_info si;
+  onyx_system_info_get(&si);
+  struct { const char *name; int on; } isa[] = {
+      {"avx2", si.avx2}, {"fma", si.fma}, {"f16c", si.f16c}, {"avx512f", si.avx512f},
+      {"avx512bw", si.avx512bw}, {"avx512_vnni", si.avx512_vnni}, {"avx512_bf16", si.avx512_bf16},
+      {"avx512_fp16", si.avx512_fp16}, {"avx_vnni", si.avx_vnni}, {"amx_tile", si.amx_tile},
+      {"amx_int8", si.amx_int8}, {"amx_bf16", si.amx_bf16}};
+  size_t n_isa = sizeof isa / sizeof isa[0];
+  if (json) {
+    printf("{\"version\":\"%s\",\"cpu\":\"%s\",\"cores\":%d,\"numa_nodes\":%d,"
+           "\"cache_kb\":{\"l1d\":%d,\"l2\":%d,\"l3\":%d},\"isa\":{",
+           ONYX_VERSION_STRING, si.cpu_brand, si.cores, si.numa_nodes, si.l1d_kb, si.l2_kb, si.l3_kb);
+    for (size_t i = 0; i < n_isa; i++) printf("%s\"%s\":%s", i ? "," : "", isa[i].name, isa[i].on ? "true" : "false");
+    printf("},\"providers\":\"%s\"}\n", onyx_available_providers());
+    return 0;
+  }
+  printf("onyx %s\n", ONYX_VERSION_STRING);
+  printf("cpu:        %s\n", si.cpu_brand[0] ? si.cpu_brand : "(unknown)");
+  printf("cores:      %d usable, %d NUMA node%s\n", si.cores, si.numa_nodes, si.numa_nodes == 1 ? "" : "s");
+  printf("caches:     L1d %d KiB, L2 %d KiB, L3 %d KiB\n", si.l1d_kb, si.l2_kb, si.l3_kb);
+  printf("isa:       ");
+  int any = 0;
+  for (size_t i = 0; i < n_isa; i++)
+    if (isa[i].on) printf(" %s", isa[i].name), any = 1;
+  printf("%s\n", any ? "" : " (scalar only)");
+  printf("providers:  %s\n", onyx_available_providers());
+  return 0;
+}
