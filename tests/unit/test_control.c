@@ -96,7 +96,7 @@ static void test_sequence_map(void) {
       int64_t lens[4] = {3, 1, 5, 2};
       for (int i = 0; i < n; i++) {
         ea[i] = f32(1, &lens[i]);
-        eb[i] = f32(1, second_is_seq ? &lens[i] : (int64_t[]){1});
+        if (second_is_seq) eb[i] = f32(1, &lens[i]);
       }
       onyx_sequence_new(ONYX_DTYPE_FLOAT, n, ea, &sa);
       if (second_is_seq) onyx_sequence_new(ONYX_DTYPE_FLOAT, n, eb, &tb);

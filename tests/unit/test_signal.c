@@ -10,6 +10,9 @@
 #include "base/half.h"
 #include "test_util.h"
 
+/* dims of a rank-0 tensor (never read, but not NULL: memcpy of 0 bytes from NULL is undefined) */
+static const int64_t SCALAR[1] = {0};
+
 static onyx_tensor *mk(onyx_dtype dt, int rank, const int64_t *dims, const void *data) {
   onyx_tensor *t;
   onyx_tensor_create(dt, rank, dims, &t);
@@ -17,7 +20,7 @@ static onyx_tensor *mk(onyx_dtype dt, int rank, const int64_t *dims, const void 
   return t;
 }
 
-static onyx_tensor *scalar_i64(int64_t v) { return mk(ONYX_DTYPE_INT64, 0, NULL, &v); }
+static onyx_tensor *scalar_i64(int64_t v) { return mk(ONYX_DTYPE_INT64, 0, SCALAR, &v); }
 
 static double at(const onyx_tensor *t, int64_t i) {
   switch (t->dtype) {
@@ -79,8 +82,8 @@ static void check_dft(const dft_case *dc) {
   tu_node t = tu_node_new("DFT", 17, dc->dft_len ? 2 : 1, 1);
   tu_input(&t, 0, dc->dt, rank, dc->dims);
   int64_t len = dc->dft_len;
-  if (dc->dft_len && dc->len_at_run) tu_input(&t, 1, ONYX_DTYPE_INT64, 0, NULL);
-  else if (dc->dft_len) tu_const(&t, 1, ONYX_DTYPE_INT64, 0, NULL, &len);
+  if (dc->dft_len && dc->len_at_run) tu_input(&t, 1, ONYX_DTYPE_INT64, 0, SCALAR);
+  else if (dc->dft_len) tu_const(&t, 1, ONYX_DTYPE_INT64, 0, SCALAR, &len);
   tu_attr_int(&t, "axis", dc->axis);
   if (dc->inverse) tu_attr_int(&t, "inverse", 1);
   if (dc->onesided) tu_attr_int(&t, "onesided", 1);
@@ -206,10 +209,10 @@ static void check_stft(int64_t batch, int64_t len, bool cplx, int64_t step, int6
   int64_t sd[3] = {batch, len, cplx ? 2 : 1}, wd[1] = {frame};
   tu_node t = tu_node_new("STFT", 17, 4, 1);
   tu_input(&t, 0, ONYX_DTYPE_FLOAT, 3, sd);
-  tu_input(&t, 1, ONYX_DTYPE_INT64, 0, NULL);
+  tu_input(&t, 1, ONYX_DTYPE_INT64, 0, SCALAR);
   if (window) tu_input(&t, 2, ONYX_DTYPE_FLOAT, 1, wd);
   else tu_n(&t)->in[2] = -1;
-  if (give_frame_length) tu_const(&t, 3, ONYX_DTYPE_INT64, 0, NULL, &frame);
+  if (give_frame_length) tu_const(&t, 3, ONYX_DTYPE_INT64, 0, SCALAR, &frame);
   else tu_n(&t)->in[3] = -1;
   if (!onesided) tu_attr_int(&t, "onesided", 0);
   onyx_tensor *x = mk(ONYX_DTYPE_FLOAT, 3, sd, NULL), *w = mk(ONYX_DTYPE_FLOAT, 1, wd, NULL);
@@ -261,22 +264,22 @@ static void test_stft(void) {
   onyx_tensor *in[3] = {x, scalar_i64(2), w};
   tu_node a = tu_node_new("STFT", 17, 3, 1);
   tu_input(&a, 0, ONYX_DTYPE_FLOAT, 3, sd);
-  tu_input(&a, 1, ONYX_DTYPE_INT64, 0, NULL);
+  tu_input(&a, 1, ONYX_DTYPE_INT64, 0, SCALAR);
   tu_input(&a, 2, ONYX_DTYPE_FLOAT, 1, wd);
   CHECK_ERR(tu_run(&a, 1, 3, in, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
   tu_node b = tu_node_new("STFT", 17, 4, 1);
   tu_input(&b, 0, ONYX_DTYPE_FLOAT, 3, sd);
-  tu_input(&b, 1, ONYX_DTYPE_INT64, 0, NULL);
+  tu_input(&b, 1, ONYX_DTYPE_INT64, 0, SCALAR);
   tu_input(&b, 2, ONYX_DTYPE_FLOAT, 1, wd);
-  tu_const(&b, 3, ONYX_DTYPE_INT64, 0, NULL, &fl);
+  tu_const(&b, 3, ONYX_DTYPE_INT64, 0, SCALAR, &fl);
   tu_attr_int(&b, "onesided", 0);
   CHECK_ERR(tu_run(&b, 1, 3, in, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
   int64_t big = 21;
   tu_node c = tu_node_new("STFT", 17, 4, 1);
   tu_input(&c, 0, ONYX_DTYPE_FLOAT, 3, sd);
-  tu_input(&c, 1, ONYX_DTYPE_INT64, 0, NULL);
+  tu_input(&c, 1, ONYX_DTYPE_INT64, 0, SCALAR);
   tu_n(&c)->in[2] = -1;
-  tu_const(&c, 3, ONYX_DTYPE_INT64, 0, NULL, &big);
+  tu_const(&c, 3, ONYX_DTYPE_INT64, 0, SCALAR, &big);
   tu_attr_int(&c, "onesided", 0);
   CHECK_ERR(tu_run(&c, 1, 2, in, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
   onyx_tensor_free(x);
@@ -306,9 +309,9 @@ static void test_windows(void) {
         tu_node t = tu_node_new(ops[o], 17, 1, 1);
         if (periodic && si % 2) {   /* size known at load time */
           int32_t s32 = (int32_t)size;
-          tu_const(&t, 0, ONYX_DTYPE_INT32, 0, NULL, &s32);
+          tu_const(&t, 0, ONYX_DTYPE_INT32, 0, SCALAR, &s32);
         } else {
-          tu_input(&t, 0, ONYX_DTYPE_INT64, 0, NULL);
+          tu_input(&t, 0, ONYX_DTYPE_INT64, 0, SCALAR);
         }
         if (!periodic) tu_attr_int(&t, "periodic", 0);
         if (as_double) tu_attr_int(&t, "output_datatype", ONYX_DTYPE_DOUBLE);
@@ -326,7 +329,7 @@ static void test_windows(void) {
       }
   /* negative size */
   tu_node t = tu_node_new("HannWindow", 17, 1, 1);
-  tu_input(&t, 0, ONYX_DTYPE_INT64, 0, NULL);
+  tu_input(&t, 0, ONYX_DTYPE_INT64, 0, SCALAR);
   onyx_tensor *in = scalar_i64(-3), *y = NULL;
   CHECK_ERR(tu_run(&t, 1, 1, &in, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
   onyx_tensor_free(in);
@@ -359,12 +362,12 @@ static void ref_mel(int64_t mel, int64_t dft, int64_t rate, double lo, double hi
 static void check_mel(int64_t mel, int64_t dft, int64_t rate, float lo, float hi) {
   tu_node t = tu_node_new("MelWeightMatrix", 17, 5, 1);
   int32_t m32 = (int32_t)mel, d32 = (int32_t)dft, r32 = (int32_t)rate;
-  tu_const(&t, 0, ONYX_DTYPE_INT32, 0, NULL, &m32);
-  tu_input(&t, 1, ONYX_DTYPE_INT32, 0, NULL);   /* one size only known when run */
-  tu_const(&t, 2, ONYX_DTYPE_INT32, 0, NULL, &r32);
-  tu_const(&t, 3, ONYX_DTYPE_FLOAT, 0, NULL, &lo);
-  tu_const(&t, 4, ONYX_DTYPE_FLOAT, 0, NULL, &hi);
-  onyx_tensor *in = mk(ONYX_DTYPE_INT32, 0, NULL, &d32), *y = NULL;
+  tu_const(&t, 0, ONYX_DTYPE_INT32, 0, SCALAR, &m32);
+  tu_input(&t, 1, ONYX_DTYPE_INT32, 0, SCALAR);   /* one size only known when run */
+  tu_const(&t, 2, ONYX_DTYPE_INT32, 0, SCALAR, &r32);
+  tu_const(&t, 3, ONYX_DTYPE_FLOAT, 0, SCALAR, &lo);
+  tu_const(&t, 4, ONYX_DTYPE_FLOAT, 0, SCALAR, &hi);
+  onyx_tensor *in = mk(ONYX_DTYPE_INT32, 0, SCALAR, &d32), *y = NULL;
   CHECK_OK(tu_run(&t, 1, 1, &in, 1, &y));
   int64_t bins = dft / 2 + 1;
   bool ok = y && y->rank == 2 && y->dims[0] == bins && y->dims[1] == mel;
@@ -385,11 +388,11 @@ static void test_mel(void) {
   tu_node t = tu_node_new("MelWeightMatrix", 17, 5, 1);
   int32_t m = 4, d = 16, r = 1000;
   float lo = 0, hi = 2000;
-  tu_const(&t, 0, ONYX_DTYPE_INT32, 0, NULL, &m);
-  tu_const(&t, 1, ONYX_DTYPE_INT32, 0, NULL, &d);
-  tu_const(&t, 2, ONYX_DTYPE_INT32, 0, NULL, &r);
-  tu_const(&t, 3, ONYX_DTYPE_FLOAT, 0, NULL, &lo);
-  tu_const(&t, 4, ONYX_DTYPE_FLOAT, 0, NULL, &hi);
+  tu_const(&t, 0, ONYX_DTYPE_INT32, 0, SCALAR, &m);
+  tu_const(&t, 1, ONYX_DTYPE_INT32, 0, SCALAR, &d);
+  tu_const(&t, 2, ONYX_DTYPE_INT32, 0, SCALAR, &r);
+  tu_const(&t, 3, ONYX_DTYPE_FLOAT, 0, SCALAR, &lo);
+  tu_const(&t, 4, ONYX_DTYPE_FLOAT, 0, SCALAR, &hi);
   onyx_tensor *y = NULL;
   CHECK_ERR(tu_run(&t, 1, 0, NULL, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
 }
