@@ -26,7 +26,7 @@
 /* ---- activations ------------------------------------------------------------- */
 
 static const char *const eltwise_ops[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Clip",
-                                          "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg",
+                                          "HardSigmoid", "HardSwish", "Exp", "Sqrt", "Abs", "Neg",
                                           "Reciprocal", "Softplus", "Mish", "Gelu"};
 
 bool dn_is_eltwise_op(const char *op_type) {
@@ -80,7 +80,6 @@ onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *
     elt1(e, dnnl_eltwise_clip_v2, 0, 1);
   } else if (!strcmp(op, "HardSwish")) elt1(e, dnnl_eltwise_hardswish, 0, 0);
   else if (!strcmp(op, "Exp")) elt1(e, dnnl_eltwise_exp, 0, 0);
-  else if (!strcmp(op, "Log")) elt1(e, dnnl_eltwise_log, 0, 0);
   else if (!strcmp(op, "Sqrt")) elt1(e, dnnl_eltwise_sqrt, 0, 0);
   else if (!strcmp(op, "Abs")) elt1(e, dnnl_eltwise_abs, 0, 0);
   else if (!strcmp(op, "Neg")) elt1(e, dnnl_eltwise_linear, -1, 0);
@@ -269,7 +268,7 @@ enum { P_ELT, P_SUM, P_BIN };
 
 typedef struct post {
   int kind;
-  dnnl_alg_kind_t alg;   /* P_ELT */
+  dnnl_alg_kind_t alg;   /* P_ELT, P_BIN */
   float a, b;            /* P_ELT */
   int v;                 /* P_SUM, P_BIN: the other operand (graph value), or -1 for `cbuf` */
   dn_buf cbuf;           /* P_BIN of a compiler-made constant */
@@ -337,6 +336,7 @@ static void find_chain(dn_builder *b, int flags, chain *c) {
         p->kind = P_SUM;
       } else {
         p->kind = P_BIN;
+        p->alg = dnnl_binary_add;
         p->rank = cur->rank;
         pad_dims(o, cur->rank, p->dims);
       }
@@ -347,6 +347,12 @@ static void find_chain(dn_builder *b, int flags, chain *c) {
         onyx_status_free(s);
         return;
       }
+      /* oneDNN 2.6's gemm-based matmul mixes up the parameters of two
+       * eltwise post-ops of the same kind: one of each kind per chain */
+      for (int k = 0; k < e.n; k++)
+        for (int j = 0; j < c->n_post; j++)
+          if (c->p[j].kind == P_ELT && c->p[j].alg == e.f[k].alg) return;
+      if (e.n == 2 && e.f[0].alg == e.f[1].alg) return;
       for (int k = 0; k < e.n; k++) add_elt(c, e.f[k].alg, e.f[k].alpha, e.f[k].beta);
     } else {
       return;
@@ -376,7 +382,7 @@ static onyx_status *make_post_ops(const onyx_node *n, const chain *c, dnnl_post_
     else {
       dnnl_memory_desc_t md;
       dn_plain_md(&md, p->rank, p->dims, dnnl_f32);
-      st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &md);
+      st = dnnl_post_ops_append_binary(po, p->alg, &md);
     }
   }
   if (st != dnnl_success) {
@@ -604,6 +610,7 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
   int64_t ad[ONYX_MAX_RANK + 1], bd[ONYX_MAX_RANK + 1], yd[ONYX_MAX_RANK + 1];
   dnnl_dims_t as, bs;   /* strides of A and B (Gemm transposes) */
   int r;
+  float oscale = 1.0f;
   chain c = {.end = n->out[0], .bn = -1};
   if (!gemm) {
     int ra = A->rank == 1 ? 2 : A->rank, rb = B->rank == 1 ? 2 : B->rank;
@@ -652,18 +659,16 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
     float alpha = onyx_attr_float(n, "alpha", 1.0f), beta = onyx_attr_float(n, "beta", 1.0f);
     bool has_c = n->n_in > 2 && n->in[2] >= 0 && beta != 0.0f;
     const onyx_value *C = has_c ? &g->values[n->in[2]] : NULL;
-    if (has_c && !C->init && beta != 1.0f) {
-      /* alpha*AB + beta*C = beta * ((alpha/beta)*AB + C) */
-      add_elt(&c, dnnl_eltwise_linear, alpha / beta, 0);
-      alpha = beta;
-    } else if (alpha != 1.0f) {
-      add_elt(&c, dnnl_eltwise_linear, alpha, 0);
-      alpha = 1.0f;
-    }
+    /* alpha is the output scale (several eltwise post-ops in one matmul
+     * mix up their parameters in oneDNN 2.6); a run-time C with beta != 1:
+     * alpha*AB + beta*C = beta * ((alpha/beta)*AB + C) */
+    bool rescale = has_c && !C->init && beta != 1.0f;
+    oscale = rescale ? alpha / beta : alpha;
     if (has_c) {
       post *p = &c.p[c.n_post++];
       memset(p, 0, sizeof *p);
       p->kind = P_BIN;
+      p->alg = dnnl_binary_add;
       p->rank = 2;
       pad_dims(C, 2, p->dims);
       p->v = n->in[2];
@@ -676,7 +681,19 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
         p->v = -1;
       }
     }
-    if (alpha != 1.0f) add_elt(&c, dnnl_eltwise_linear, alpha, 0);
+    if (rescale) {
+      float *sc = onyx_malloc_aligned(sizeof *sc);
+      if (!sc) return onyx_error_oom();
+      *sc = beta;
+      post *p = &c.p[c.n_post++];
+      memset(p, 0, sizeof *p);
+      p->kind = P_BIN;
+      p->alg = dnnl_binary_mul;
+      p->rank = 2;
+      p->dims[0] = p->dims[1] = 1;
+      p->v = -1;
+      ONYX_TRY(dn_const(b, sc, &p->cbuf));
+    }
     c.n_pre = c.n_post;
   }
   /* with a vector operand the output drops a dim, and broadcast operands of
@@ -709,8 +726,10 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
     if (st == dnnl_success) {
       dnnl_post_ops_t po;
       dnnl_primitive_attr_t attr = NULL;
-      if (!(s = make_post_ops(n, &c, &po)) && !(s = dn_attr(n, po, &attr)))
-        st = dnnl_primitive_desc_create(&pd, &d, attr, dn_engine(b), NULL);
+      if (!(s = make_post_ops(n, &c, &po)) && !(s = dn_attr(n, po, &attr))) {
+        if (oscale != 1.0f) st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &oscale);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &d, attr, dn_engine(b), NULL);
+      }
       if (po) dnnl_post_ops_destroy(po);
       if (attr) dnnl_primitive_attr_destroy(attr);
     }
@@ -783,36 +802,35 @@ static onyx_status *finish(dn_builder *b, const onyx_node *n, dnnl_primitive_des
   return s;
 }
 
+/* One eltwise primitive per step: oneDNN 2.6 computes garbage for eltwise
+ * post-ops on an eltwise primitive over small tensors. */
 static onyx_status *build_eltwise(dn_builder *b, int ni) {
   const onyx_graph *g = dn_graph(b);
   const onyx_node *n = &g->nodes[ni];
   dn_eltwise e;
   ONYX_TRY(dn_eltwise_of(g, n, &e));
-  int v = n->in[0];
-  dnnl_memory_desc_t md = *dn_val_md(b, v);
-  dn_buf cur;
-  ONYX_TRY(dn_want(b, n, v, &md, &cur));
-  /* the first step is the primitive, later ones its post-ops, plus whatever
-   * activations follow */
+  dnnl_memory_desc_t md = *dn_val_md(b, n->in[0]);
+  dn_buf src, dst;
+  ONYX_TRY(dn_want(b, n, n->in[0], &md, &src));
   chain c = {.end = n->out[0], .bn = -1};
-  for (int k = 1; k < e.n; k++) add_elt(&c, e.f[k].alg, e.f[k].alpha, e.f[k].beta);
-  c.n_pre = c.n_post;
-  find_chain(b, 0, &c);
-  dnnl_eltwise_desc_t d;
-  dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, e.f[0].alg, &md, e.f[0].alpha,
-                                                    e.f[0].beta);
-  if (st != dnnl_success) return dn_error(n, st, "eltwise");
-  dnnl_primitive_desc_t pd;
-  onyx_status *s = make_pd(b, n, &d, &c, "eltwise", &pd);
-  if (s && c.n_nodes) {
-    onyx_status_free(s);
-    chain_reset(&c, n->out[0]);
-    s = make_pd(b, n, &d, &c, "eltwise", &pd);
+  for (int k = 0; k < e.n; k++) {
+    dnnl_eltwise_desc_t d;
+    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, e.f[k].alg, &md, e.f[k].alpha,
+                                                      e.f[k].beta);
+    if (st != dnnl_success) return dn_error(n, st, "eltwise");
+    dnnl_primitive_desc_t pd;
+    ONYX_TRY(make_pd(b, n, &d, &c, "eltwise", &pd));
+    if (k == e.n - 1) {
+      dn_arg args[4] = {{DNNL_ARG_SRC, md, src}};
+      return finish(b, n, pd, n->out[0], NULL, args, 1);
+    }
+    onyx_status *s = dn_temp(b, &md, &dst);
+    dn_arg args[4] = {{DNNL_ARG_SRC, md, src}, {DNNL_ARG_DST, md, dst}};
+    if (!s) s = dn_add_step(b, n, pd, 2, args);
+    dnnl_primitive_desc_destroy(pd);
+    if (s) return s;
+    src = dst;
   }
-  if (s) return s;
-  dn_arg args[4] = {{DNNL_ARG_SRC, md, cur}};
-  ONYX_TRY(finish(b, n, pd, c.end, NULL, args, 1));
-  mark_chain(b, &c);
   return NULL;
 }
 
