@@ -5,7 +5,9 @@ set -euo pipefail
 pkgs=(cmake gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
       libonnx-testdata libdnnl-dev libnuma-dev python3-numpy)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-torch python3-onnx python3-sklearn nodejs npm)
+  pkgs+=(python3-torch python3-onnx python3-sklearn nodejs)
+  # Some nodejs builds bundle npm and conflict with Debian's npm package.
+  command -v npm >/dev/null || pkgs+=(npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -16,4 +18,11 @@ if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The benchmark peer, ONNX Runtime 1.30 (CPU), comes from npm into bench/node_modules.
+# --ignore-scripts: its post-install step would download GPU binaries; the CPU library
+# ships inside the package.
+if [[ "${1:-}" == "--bench" && ! -d "$(dirname "$0")/../bench/node_modules/onnxruntime-node" ]]; then
+  echo "install-deps: installing onnxruntime-node into bench/node_modules"
+  (cd "$(dirname "$0")/../bench" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
 fi

@@ -49,7 +49,7 @@ typedef struct options {
   int threads;
   int timeout;
   const char *providers;   /* NULL: the library's default list */
-  bool verbose, list_skips, fork;
+  bool verbose, list_skips, fork, round_trip;
 } options;
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -310,6 +310,20 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
   onyx_model *m;
   onyx_status *s = onyx_model_load(path, &m);
   if (s) return status_verdict(s, "load", why, wn);
+  if (o->round_trip) {
+    /* Run what the writer produced: saving must not change results. */
+    void *buf;
+    size_t len;
+    onyx_model *m2 = NULL;
+    s = onyx_model_save_to_buffer(m, &buf, &len);
+    if (!s) {
+      s = onyx_model_load_from_buffer(buf, len, test_dir, &m2);
+      onyx_buffer_free(buf);
+    }
+    onyx_model_destroy(m);
+    if (s) return status_verdict(s, "round trip", why, wn);
+    m = m2;
+  }
   onyx_kind in_kind[MAX_IO] = {0}, out_kind[MAX_IO] = {0};
   const onyx_graph *g = m->graph;
   for (int i = 0; i < g->n_inputs && i < MAX_IO; i++) in_kind[i] = g->values[g->inputs[i]].kind;
@@ -501,6 +515,7 @@ static void usage(FILE *f) {
           "  --providers LIST          execution providers in priority order (default: the library's)\n"
           "  --timeout SEC             per-test time limit when forking (default 120)\n"
           "  --no-fork                 run tests in this process (for debugging)\n"
+          "  --round-trip              run each model after saving and reloading it\n"
           "  --verbose                 print per-data-set detail\n"
           "  --list-skips              summarise skip reasons by op\n"
           "  --help                    this text\n"
@@ -526,6 +541,8 @@ static bool parse_args(int argc, char **argv, options *o) {
       o->providers = argv[++i];
     } else if (!strcmp(a, "--timeout") && more) {
       o->timeout = atoi(argv[++i]);
+    } else if (!strcmp(a, "--round-trip")) {
+      o->round_trip = true;
     } else if (!strcmp(a, "--no-fork")) {
       o->fork = false;
     } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
