@@ -409,6 +409,7 @@ static void test_matmul(void) {
   matmul_case("matmul broadcast batch", 4, D(4, 2, 1, 5, 6), 3, D(3, 3, 6, 4), false);
   matmul_case("matmul vector a", 1, D(1, 13), 2, D(2, 13, 9), true);
   matmul_case("matmul vector b", 3, D(3, 3, 7, 13), 1, D(1, 13), false);
+  matmul_case("matmul batch folded into rows", 4, D(4, 2, 3, 7, 13), 2, D(2, 13, 9), true);
   gemm_case("gemm", false, false, 1, 1, 0);
   gemm_case("gemm transA transB alpha", true, true, 0.5f, 1, 1);
   gemm_case("gemm const C beta", false, true, 1, 0.25f, 1);
@@ -660,6 +661,18 @@ static void test_fusion(void) {
     tm_node(&t, "HardSigmoid", "m2", "z");
     tm_out(&t, "z");
     compare("matmul+add+relu, matmul+hardsigmoid", &t, FP32, ONE);
+  }
+  {   /* [b, s, k] x [k, n] folded into one product, with a full-shape Add */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 2, 5, 16));
+    tm_in(&t, "r", -1, 1, 3, D(3, 2, 5, 8));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 16, 8));
+    tm_const(&t, "bias", -1, 1, 3, D(3, 1, 1, 8));
+    tm_node(&t, "MatMul", "a,w", "m");
+    tm_node(&t, "Add", "m,bias", "mb");
+    tm_node(&t, "Add", "mb,r", "y");
+    tm_out(&t, "y");
+    compare("matmul folded + bias + residual", &t, FP32, ONE);
   }
   {   /* Gemm(alpha) + Relu */
     tmb t = tm_new(13);

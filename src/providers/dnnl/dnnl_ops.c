@@ -700,6 +700,39 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
    * a fused Add would no longer line up with the view: activations only */
   bool vec = !gemm && (A->rank == 1 || B->rank == 1);
   find_chain(b, vec ? 0 : F_ADD, &c);
+  /* [batch..., M, K] x [K, N] is one [batch*M, K] x [K, N] product when
+   * every fused operand is a row vector or has the output's shape */
+  bool flat = !gemm && A->rank > 2 && B->rank == 2;
+  for (int i = 0; i < c.n_post && flat; i++) {
+    const post *p = &c.p[i];
+    bool row = true, full = true;
+    for (int k = 0; k < r - 1; k++) {
+      row &= p->dims[k] == 1;
+      full &= p->dims[k] == yd[k];
+    }
+    flat = p->kind == P_ELT || row || full;
+  }
+  if (flat) {
+    int64_t rows = onyx_numel(r - 1, ad);
+    for (int i = 0; i < c.n_post; i++) {
+      post *p = &c.p[i];
+      if (p->kind == P_ELT) continue;
+      bool row = true;
+      for (int k = 0; k < r - 1; k++) row &= p->dims[k] == 1;
+      p->dims[0] = row ? 1 : rows;
+      p->dims[1] = p->dims[r - 1];
+      p->rank = 2;
+    }
+    ad[0] = yd[0] = rows;
+    ad[1] = A->dims[A->rank - 1];
+    bd[0] = B->dims[0];
+    bd[1] = yd[1] = B->dims[1];
+    r = 2;
+    as[0] = ad[1];
+    as[1] = 1;
+    bs[0] = bd[1];
+    bs[1] = 1;
+  }
   bool bf16 = dn_bf16(b);
   bool w_const = B->init != NULL;
   dnnl_primitive_desc_t pd = NULL;
