@@ -6,7 +6,8 @@
  * fp32); bf16 cases compare by relative L2 error (<= 1e-2). Cases also check
  * where nodes ran (onyx_session_node_info: "D" dnnl, "C" cpu per node), how
  * many partitions were compiled, fallback reasons for refused nodes, option
- * errors, and concurrent runs with several thread counts.
+ * errors, symbolic dims (programs per input shape), and concurrent runs
+ * with several thread counts.
  *
  * Built without ONYX_DNNL the program reports itself skipped (exit 77).
  * Cases whose ops are not in onyx's op table yet are counted as skipped. */
@@ -766,15 +767,14 @@ static void test_refusals(void) {
     tm_out(&t, "y");
     expect_fallback("relu double", &t, "dtype");
   }
-  {
+  {   /* an unknown (not symbolic) dim makes broadcasting undecidable */
     tmb t = tm_new(13);
-    int64_t sym;
-    onyx_model_symbol(t.m, "batch", &sym);
     tm_in(&t, "x", -1, 1, 2, D(2, 3, 4));
-    t.m->graph->values[t.m->graph->inputs[0]].dims[0] = sym;
-    tm_node(&t, "Relu", "x", "y");
+    tm_in(&t, "z", -1, 1, 2, D(2, 3, 4));
+    t.m->graph->values[t.m->graph->inputs[0]].dims[0] = ONYX_DIM_UNKNOWN;
+    tm_node(&t, "Add", "x,z", "y");
     tm_out(&t, "y");
-    expect_fallback("relu dynamic batch", &t, "static");
+    expect_fallback("add unknown dim", &t, "unknown dim");
   }
   {
     tmb t = tm_new(13);
@@ -841,6 +841,63 @@ static void test_bf16(void) {
     tm_out(&t, "y");
     compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0});
   }
+}
+
+/* Symbolic batch and spatial dims: programs built per input shape. */
+static void test_dynamic(void) {
+  tmb t = tm_new(13);
+  int64_t sn, sh, sw;
+  onyx_model_symbol(t.m, "N", &sn);
+  onyx_model_symbol(t.m, "H", &sh);
+  onyx_model_symbol(t.m, "W", &sw);
+  tm_in(&t, "x", -1, 1, 4, D(4, 1, 4, 8, 8));
+  onyx_value *xv = &t.m->graph->values[t.m->graph->inputs[0]];
+  xv->dims[0] = sn;
+  xv->dims[2] = sh;
+  xv->dims[3] = sw;
+  tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 6, 4, 3, 3));
+  tm_const(&t, "b", -0.1f, 0.1f, 1, D(1, 6));
+  int n = tm_node(&t, "Conv", "x,w,b", "c");
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "Relu", "c", "r");
+  n = tm_node(&t, "MaxPool", "r", "p");
+  tm_ints(&t, n, "kernel_shape", 2, 2, 2);
+  tm_ints(&t, n, "strides", 2, 2, 2);
+  tm_node(&t, "GlobalAveragePool", "p", "y");
+  tm_out(&t, "y");
+  if (t.missing_op) {
+    n_skipped++;
+    onyx_model_destroy(t.m);
+    return;
+  }
+  void *buf;
+  size_t len;
+  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
+  onyx_model_destroy(t.m);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1), *sc = session_from(buf, len, "cpu", false, 1);
+  onyx_buffer_free(buf);
+  if (!sd || !sc) return;
+  check_placement(sd, "dynamic conv chain", NULL);
+  static const int64_t shapes[3][4] = {{1, 4, 8, 8}, {3, 4, 10, 6}, {1, 4, 8, 8}};
+  for (int k = 0; k < 3; k++) {
+    onyx_tensor *x = tu_f32(4, shapes[k], NULL), *yd = NULL, *yc = NULL;
+    tu_fill_random(onyx_tensor_data(x), (size_t)onyx_tensor_numel(x), 11u + (unsigned)k);
+    const char *nm = "x";
+    CHECK_OK(onyx_session_run(sd, 1, &nm, &x, 1, NULL, &yd));
+    CHECK_OK(onyx_session_run(sc, 1, &nm, &x, 1, NULL, &yc));
+    if (yd && yc) {
+      CHECK(onyx_tensor_numel(yd) == shapes[k][0] * 6 && onyx_tensor_numel(yc) == onyx_tensor_numel(yd));
+      const float *a = onyx_tensor_data(yd), *c = onyx_tensor_data(yc);
+      int bad = 0;
+      for (int64_t i = 0; i < onyx_tensor_numel(yc); i++) bad += !(fabsf(a[i] - c[i]) <= 1e-5f + 1e-4f * fabsf(c[i]));
+      CHECK(bad == 0);
+    }
+    onyx_tensor_free(x);
+    onyx_tensor_free(yd);
+    onyx_tensor_free(yc);
+  }
+  onyx_session_destroy(sd);
+  onyx_session_destroy(sc);
 }
 
 typedef struct run_arg {
@@ -933,6 +990,7 @@ int main(void) {
   test_concat_reduce();
   test_fusion();
   test_refusals();
+  test_dynamic();
   test_options();
   test_bf16();
   test_concurrency();

@@ -11,13 +11,20 @@
  * in plain row-major layout, so reorders happen only at the edges and where
  * a plain-only primitive (MatMul, Softmax, ...) follows a blocked one.
  *
- * oneDNN's OpenMP primitives fix their thread count when created, so a
- * program belongs to one thread count: compile builds one for the default
- * (all available cores); a run with another count builds its own once and
- * caches it (under the state's mutex). Runs may be concurrent: a program is
- * read-only after its build, each run has its own stream, memory objects,
- * arena and scratchpad, and sets the calling thread's OpenMP thread count
- * (a per-thread setting) to its pool's for the primitives it executes. */
+ * A program is built for one set of partition input shapes and one thread
+ * count (oneDNN's OpenMP primitives fix their thread count when created).
+ * The shapes of every value inside come from the ops' infer functions run
+ * over the partition on those input shapes, into a private copy of the
+ * graph's value table, so partitions with symbolic dims (batch, sequence)
+ * work: compile builds a program for the default thread count with the
+ * load-time shapes (symbolic dims bound to 1), which also proves oneDNN
+ * takes the partition (else it falls back); a run with other input shapes
+ * or another thread count builds its own once and caches it (under the
+ * state's mutex; past DN_MAX_PROGS programs a run builds a throwaway one).
+ * Runs may be concurrent: a program is read-only after its build, each run
+ * has its own stream, memory objects, arena and scratchpad, and sets the
+ * calling thread's OpenMP thread count (a per-thread setting) to its pool's
+ * for the primitives it executes. */
 #include <omp.h>
 #include <string.h>
 
@@ -26,7 +33,7 @@
 #include "dnnl_internal.h"
 #include "ops/ops.h"
 
-#define DN_MAX_PROGS 8
+#define DN_MAX_PROGS 32
 #define DN_ALIGN 64
 
 typedef struct dn_step {
@@ -37,6 +44,10 @@ typedef struct dn_step {
 
 typedef struct dn_prog {
   int nthreads;
+  int64_t *sig;           /* dims of the float partition inputs, in order */
+  int n_sig;
+  int64_t (*out_dims)[ONYX_MAX_RANK];  /* per partition output */
+  int *out_rank;
   int n_steps, cap_steps;
   dn_step *steps;
   int n_bufs;
@@ -71,7 +82,7 @@ typedef struct dn_abuf {
 
 struct dn_builder {
   dn_provider *prov;
-  const onyx_graph *g;
+  const onyx_graph *g;   /* the state's graph with `vals` as its value table */
   const onyx_partition *part;
   dn_prog *prog;
   dnnl_stream_t stream;
@@ -328,6 +339,9 @@ static void prog_free(dn_prog *p) {
   for (int i = 0; i < p->n_consts; i++) onyx_free_aligned(p->consts[i]);
   onyx_free(p->consts);
   onyx_free(p->buf_off);
+  onyx_free(p->sig);
+  onyx_free(p->out_dims);
+  onyx_free(p->out_rank);
   onyx_free(p);
 }
 
@@ -343,8 +357,7 @@ static void builder_free(dn_builder *b) {
   onyx_free(b->abufs);
 }
 
-static onyx_status *builder_init(dn_builder *b, const dn_state *st, dn_prog *prog) {
-  const onyx_graph *g = st->g;
+static onyx_status *builder_init(dn_builder *b, const dn_state *st, const onyx_graph *g, dn_prog *prog) {
   const onyx_partition *part = &st->part;
   size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
   memset(b, 0, sizeof *b);
@@ -442,15 +455,84 @@ done:
   return s;
 }
 
-static onyx_status *build_prog(dn_state *st, int nthreads, dn_prog **out) {
+static bool is_fed(const onyx_value *v) {
+  return !v->init && v->kind == ONYX_KIND_TENSOR && v->dtype == ONYX_DTYPE_FLOAT;
+}
+
+/* Fills vals (a copy of the graph's value table) with the shapes of the
+ * partition's values for partition inputs `in` (NULL: the load-time shapes,
+ * symbolic and unknown dims bound to 1), running each node's infer function. */
+static onyx_status *infer_shapes(const dn_state *st, onyx_tensor *const *in, onyx_value *vals) {
+  const onyx_graph *g = st->g;
+  for (int k = 0; k < st->part.n_in; k++) {
+    onyx_value *val = &vals[st->part.in[k]];
+    if (!is_fed(val)) continue;
+    if (in) {
+      val->rank = in[k]->rank;
+      memcpy(val->dims, in[k]->dims, sizeof val->dims);
+    } else {
+      for (int d = 0; d < val->rank; d++)
+        if (val->dims[d] < 0) val->dims[d] = 1;
+    }
+  }
+  onyx_status *s = NULL;
+  for (int i = 0; i < st->part.n_nodes && !s; i++) {
+    const onyx_node *n = &g->nodes[st->part.nodes[i]];
+    onyx_vinfo *vin = onyx_calloc((size_t)n->n_in + 1, sizeof *vin), *vout = onyx_calloc((size_t)n->n_out + 1, sizeof *vout);
+    if (!vin || !vout) s = onyx_error_oom();
+    for (int k = 0; !s && k < n->n_in; k++) {
+      vin[k].rank = -1;
+      if (n->in[k] < 0) continue;
+      const onyx_value *v = &vals[n->in[k]];
+      vin[k].kind = v->kind;
+      vin[k].dtype = v->dtype;
+      vin[k].rank = v->rank;
+      memcpy(vin[k].dims, v->dims, sizeof v->dims);
+      vin[k].value = v->init;
+    }
+    for (int k = 0; !s && k < n->n_out; k++) vout[k].rank = -1;
+    onyx_infer_ctx ic = {n, g->model, vin, vout};
+    if (!s) s = onyx_op_schemas[n->op].infer(&ic);
+    for (int k = 0; !s && k < n->n_out; k++) {
+      if (n->out[k] < 0) continue;
+      onyx_value *v = &vals[n->out[k]];
+      if (!onyx_vinfo_static(&vout[k])) {
+        s = onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dnnl: the shape of '%s' does not follow from the inputs", v->name);
+        break;
+      }
+      v->rank = vout[k].rank;
+      memcpy(v->dims, vout[k].dims, sizeof v->dims);
+    }
+    onyx_free(vin);
+    onyx_free(vout);
+  }
+  return s;
+}
+
+/* Builds the program for partition inputs `in` (NULL: load-time shapes).
+ * *shape_err (may be NULL) tells a failure of shape inference apart. */
+static onyx_status *build_prog(dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out,
+                               bool *shape_err) {
+  const onyx_graph *g0 = st->g;
   dn_prog *p = onyx_calloc(1, sizeof *p);
-  if (!p) return onyx_error_oom();
+  onyx_value *vals = onyx_malloc((size_t)g0->n_values * sizeof *vals + 1);
+  if (!p || !vals) {
+    onyx_free(p);
+    onyx_free(vals);
+    return onyx_error_oom();
+  }
+  memcpy(vals, g0->values, (size_t)g0->n_values * sizeof *vals);
+  onyx_graph sg = *g0;
+  sg.values = vals;
+  const onyx_graph *g = &sg;
   p->nthreads = nthreads;
   int prev = omp_get_max_threads();
   omp_set_num_threads(nthreads);
   dn_builder b;
-  onyx_status *s = builder_init(&b, st, p);
-  const onyx_graph *g = st->g;
+  memset(&b, 0, sizeof b);
+  onyx_status *s = infer_shapes(st, in, vals);
+  if (shape_err) *shape_err = s != NULL;
+  if (!s) s = builder_init(&b, st, g, p);
   for (int i = 0; i < st->part.n_nodes && !s; i++) {
     int ni = st->part.nodes[i];
     if (b.done[ni]) continue;
@@ -471,8 +553,30 @@ static onyx_status *build_prog(dn_state *st, int nthreads, dn_prog **out) {
     s = dn_add_reorder(&b, NULL, &src.md, src.b, &plain, (dn_buf){DN_B_OUT, k, NULL});
   }
   if (!s) s = place_buffers(&b);
+  /* the signature (input dims) and the output shapes */
+  int n_sig = 0;
+  for (int k = 0; k < st->part.n_in; k++)
+    if (is_fed(&vals[st->part.in[k]])) n_sig += 1 + vals[st->part.in[k]].rank;
+  if (!s) {
+    p->sig = onyx_malloc((size_t)n_sig * sizeof *p->sig + 1);
+    p->out_dims = onyx_calloc((size_t)st->part.n_out + 1, sizeof *p->out_dims);
+    p->out_rank = onyx_calloc((size_t)st->part.n_out + 1, sizeof *p->out_rank);
+    if (!p->sig || !p->out_dims || !p->out_rank) s = onyx_error_oom();
+  }
+  for (int k = 0; !s && k < st->part.n_in; k++) {
+    const onyx_value *v = &vals[st->part.in[k]];
+    if (!is_fed(v)) continue;
+    p->sig[p->n_sig++] = v->rank;
+    for (int d = 0; d < v->rank; d++) p->sig[p->n_sig++] = v->dims[d];
+  }
+  for (int k = 0; !s && k < st->part.n_out; k++) {
+    const onyx_value *v = &vals[st->part.out[k]];
+    p->out_rank[k] = v->rank;
+    memcpy(p->out_dims[k], v->dims, sizeof v->dims);
+  }
   builder_free(&b);
   omp_set_num_threads(prev);
+  onyx_free(vals);
   if (s) {
     prog_free(p);
     return s;
@@ -494,19 +598,31 @@ static void state_free(void *state) {
   onyx_free(st);
 }
 
-/* The program for nthreads, built on first use. */
-static onyx_status *prog_for(dn_state *st, int nthreads, const dn_prog **out) {
-  onyx_status *s = NULL;
-  pthread_mutex_lock(&st->lock);
-  const dn_prog *p = NULL;
-  for (int i = 0; i < st->n_progs && !p; i++)
-    if (st->progs[i]->nthreads == nthreads) p = st->progs[i];
-  if (!p && st->n_progs < DN_MAX_PROGS) {
-    dn_prog *np;
-    if (!(s = build_prog(st, nthreads, &np))) p = st->progs[st->n_progs++] = np;
+static bool sig_matches(const dn_state *st, const dn_prog *p, onyx_tensor *const *in) {
+  int j = 0;
+  for (int k = 0; k < st->part.n_in; k++) {
+    if (!is_fed(&st->g->values[st->part.in[k]])) continue;
+    if (!in[k] || j >= p->n_sig || p->sig[j] != in[k]->rank ||
+        j + 1 + in[k]->rank > p->n_sig || memcmp(p->sig + j + 1, in[k]->dims, (size_t)in[k]->rank * sizeof *p->sig))
+      return false;
+    j += 1 + in[k]->rank;
   }
-  /* more thread counts than programs: the first one computes the same numbers */
-  if (!p && !s) p = st->progs[0];
+  return j == p->n_sig;
+}
+
+/* The program for these inputs and thread count, built on first use. When
+ * the cache is full, *temp is set: the caller frees the program after use. */
+static onyx_status *prog_for(dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out, bool *temp) {
+  onyx_status *s = NULL;
+  *temp = false;
+  pthread_mutex_lock(&st->lock);
+  dn_prog *p = NULL;
+  for (int i = 0; i < st->n_progs && !p; i++)
+    if (st->progs[i]->nthreads == nthreads && sig_matches(st, st->progs[i], in)) p = st->progs[i];
+  if (!p && !(s = build_prog(st, nthreads, in, &p, NULL))) {
+    if (st->n_progs < DN_MAX_PROGS) st->progs[st->n_progs++] = p;
+    else *temp = true;
+  }
   pthread_mutex_unlock(&st->lock);
   *out = p;
   return s;
@@ -527,18 +643,12 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
   dn_state *st = (dn_state *)state;   /* only the program cache changes, under its lock */
   const onyx_graph *g = st->g;
   int nt = pool && pool->nthreads > 0 ? pool->nthreads : 1;
-  const dn_prog *p;
-  ONYX_TRY(prog_for(st, nt, &p));
-  for (int k = 0; k < st->part.n_in; k++) {
-    const onyx_value *val = &g->values[st->part.in[k]];
-    if (val->init || val->dtype != ONYX_DTYPE_FLOAT) continue;
-    if (!in[k] || in[k]->rank != val->rank || memcmp(in[k]->dims, val->dims, (size_t)val->rank * sizeof val->dims[0])) {
-      char a[160], e[160];
-      return onyx_error(ONYX_ERR_RUNTIME, "dnnl: input '%s' has shape %s, compiled for %s", val->name,
-                        in[k] ? onyx_shape_str(in[k]->rank, in[k]->dims, a, sizeof a) : "(none)",
-                        onyx_shape_str(val->rank, val->dims, e, sizeof e));
-    }
-  }
+  for (int k = 0; k < st->part.n_in; k++)
+    if (is_fed(&g->values[st->part.in[k]]) && (!in[k] || in[k]->kind != ONYX_KIND_TENSOR || in[k]->dtype != ONYX_DTYPE_FLOAT))
+      return onyx_error(ONYX_ERR_RUNTIME, "dnnl: input '%s' is not a float32 tensor", g->values[st->part.in[k]].name);
+  dn_prog *p;
+  bool temp;
+  ONYX_TRY(prog_for(st, nt, in, &p, &temp));
   onyx_status *s = NULL;
   dnnl_stream_t stream = NULL;
   dnnl_memory_t *mems = onyx_calloc((size_t)p->max_args + 1, sizeof *mems);
@@ -548,11 +658,9 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
     s = onyx_error_oom();
     goto done;
   }
-  for (int k = 0; k < st->part.n_out && !s; k++) {
-    const onyx_value *val = &g->values[st->part.out[k]];
-    if (!(s = onyx_tensor_new_empty(ONYX_DTYPE_FLOAT, val->rank, val->dims, &out[k])))
-      s = onyx_tensor_alloc(out[k], val->rank, NULL);
-  }
+  for (int k = 0; k < st->part.n_out && !s; k++)
+    if (!(s = onyx_tensor_new_empty(ONYX_DTYPE_FLOAT, p->out_rank[k], p->out_dims[k], &out[k])))
+      s = onyx_tensor_alloc(out[k], p->out_rank[k], NULL);
   if (s) goto done;
   dnnl_status_t ds = dnnl_stream_create(&stream, st->prov->engine, dnnl_stream_default_flags);
   if (ds != dnnl_success) {
@@ -579,6 +687,7 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
   omp_set_num_threads(prev);
 done:
   if (stream) dnnl_stream_destroy(stream);
+  if (temp) prog_free(p);
   onyx_free_aligned(arena);
   onyx_free(mems);
   onyx_free(args);
@@ -609,9 +718,20 @@ onyx_status *dn_compile(onyx_provider *pr, const onyx_graph *g, const onyx_parti
   onyx_status *s = NULL;
   if (!st->part.nodes || !st->part.in || !st->part.out) s = onyx_error_oom();
   /* built now for the default thread count, so a partition oneDNN cannot
-   * take fails here and falls back instead of failing a run */
+   * take fails here and falls back instead of failing a run; with symbolic
+   * dims bound to 1 the shapes may be impossible (a 3x3 window on 1x1):
+   * then the first run builds it */
   dn_prog *p = NULL;
-  if (!s && !(s = build_prog(st, onyx_available_cores(), &p))) st->progs[st->n_progs++] = p;
+  bool dynamic = false, shape_err = false;
+  for (int k = 0; k < part->n_in; k++) {
+    const onyx_value *v = &g->values[part->in[k]];
+    for (int d = 0; is_fed(v) && d < v->rank; d++) dynamic |= v->dims[d] < 0;
+  }
+  if (!s && !(s = build_prog(st, onyx_available_cores(), NULL, &p, &shape_err))) st->progs[st->n_progs++] = p;
+  if (s && dynamic && shape_err) {
+    onyx_status_free(s);
+    s = NULL;
+  }
   if (s) {
     state_free(st);
     return s;

@@ -256,9 +256,6 @@ onyx_status *dn_reduce_of(const onyx_graph *g, const onyx_node *n, dn_reduce *r)
     ONYX_TRY(onyx_norm_axis(n, axes[k], x->rank, &ax));
     r->axis[ax] = true;
   }
-  bool any = false;
-  for (int k = 0; k < x->rank; k++) any |= r->axis[k] && x->dims[k] > 1;
-  if (!any) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "nothing to reduce (reduced axes have size 1)");
   return NULL;
 }
 
@@ -1067,19 +1064,34 @@ static onyx_status *build_reduce(dn_builder *b, int ni) {
   dn_reduce rp;
   ONYX_TRY(dn_reduce_of(g, n, &rp));
   int64_t kd[ONYX_MAX_RANK];
-  for (int i = 0; i < x->rank; i++) kd[i] = rp.axis[i] ? 1 : x->dims[i];
+  bool any = false;
+  for (int i = 0; i < x->rank; i++) {
+    kd[i] = rp.axis[i] ? 1 : x->dims[i];
+    any |= kd[i] != x->dims[i];
+  }
   dnnl_memory_desc_t src_md, dst_md, y_md;
   dn_buf src;
   ONYX_TRY(dn_want_view(b, n, n->in[0], x->rank, x->dims, dnnl_f32, &src_md, &src));
   dn_plain_md(&dst_md, x->rank, kd, dnnl_f32);
   dn_plain_md(&y_md, y->rank, y->dims, dnnl_f32);
-  dnnl_reduction_desc_t d;
-  dnnl_status_t st = dnnl_reduction_desc_init(&d, rp.alg, &src_md, &dst_md, rp.p, 0.0f);
-  if (st != dnnl_success) return dn_error(n, st, "reduction");
   chain c = {.end = n->out[0], .bn = -1};
-  if (rp.log) add_elt(&c, dnnl_eltwise_log, 0, 0);
   dnnl_primitive_desc_t pd;
-  ONYX_TRY(make_pd(b, n, &d, &c, "reduction", &pd));
+  if (any) {
+    dnnl_reduction_desc_t d;
+    dnnl_status_t st = dnnl_reduction_desc_init(&d, rp.alg, &src_md, &dst_md, rp.p, 0.0f);
+    if (st != dnnl_success) return dn_error(n, st, "reduction");
+    if (rp.log) add_elt(&c, dnnl_eltwise_log, 0, 0);
+    ONYX_TRY(make_pd(b, n, &d, &c, "reduction", &pd));
+  } else {   /* every reduced axis has size 1: the reduction of one element */
+    dnnl_alg_kind_t alg = rp.log ? dnnl_eltwise_log
+                          : rp.alg == dnnl_reduction_norm_lp_sum ? dnnl_eltwise_abs
+                          : rp.alg == dnnl_reduction_norm_lp_power_p_sum ? dnnl_eltwise_square
+                                                                          : dnnl_eltwise_linear;
+    dnnl_eltwise_desc_t d;
+    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, alg, &src_md, 1.0f, 0.0f);
+    if (st != dnnl_success) return dn_error(n, st, "eltwise");
+    ONYX_TRY(make_pd(b, n, &d, &c, "eltwise", &pd));
+  }
   dn_arg args[4] = {{DNNL_ARG_SRC, src_md, src}};
   return finish(b, n, pd, n->out[0], &y_md, args, 1);
 }

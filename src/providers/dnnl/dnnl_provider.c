@@ -57,10 +57,11 @@ static int op_kind(const onyx_node *n) {
   return dn_is_eltwise_op(n->op_type) ? K_ELTWISE : K_NONE;
 }
 
-/* A float32 tensor with a static shape of rank in [rmin, rmax] and no zero
- * dims. `what` names it in the message ("input 0", "output 0"). */
-static onyx_status *check_float(const onyx_graph *g, const onyx_node *n, int v, const char *what,
-                                int rmin, int rmax) {
+/* A float32 tensor of known rank in [rmin, rmax] without zero dims;
+ * symbolic and unknown dims only when `dyn` (programs are then built per
+ * input shape at run time). `what` names it ("input 0", "output 0"). */
+static onyx_status *check_float_dyn(const onyx_graph *g, const onyx_node *n, int v, const char *what,
+                                    int rmin, int rmax, bool dyn) {
   const onyx_value *val = &g->values[v];
   if (val->kind != ONYX_KIND_TENSOR)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%s '%s' is not a tensor", what, val->name);
@@ -71,15 +72,42 @@ static onyx_status *check_float(const onyx_graph *g, const onyx_node *n, int v, 
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "unknown rank of %s '%s' (dnnl needs static shapes)",
                            what, val->name);
   for (int d = 0; d < val->rank; d++) {
-    if (val->dims[d] < 0)
-      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "unknown shape of %s '%s' (dnnl needs static shapes)",
-                             what, val->name);
+    if (val->dims[d] < 0 && !dyn)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dim %d of %s '%s' is not static (dnnl needs it static here)",
+                             d, what, val->name);
     if (val->dims[d] == 0)
       return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "empty %s '%s'", what, val->name);
   }
   if (val->rank < rmin || val->rank > rmax)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "rank %d of %s '%s' (dnnl takes %d to %d)", val->rank,
                            what, val->name, rmin, rmax);
+  return NULL;
+}
+
+static onyx_status *check_float(const onyx_graph *g, const onyx_node *n, int v, const char *what, int rmin,
+                                int rmax) {
+  return check_float_dyn(g, n, v, what, rmin, rmax, true);
+}
+
+/* Whether any dim of n's present inputs and outputs is not static. */
+static bool is_dynamic(const onyx_graph *g, const onyx_node *n) {
+  for (int k = 0; k < n->n_in + n->n_out; k++) {
+    int v = k < n->n_in ? n->in[k] : n->out[k - n->n_in];
+    if (v < 0) continue;
+    for (int d = 0; d < g->values[v].rank; d++)
+      if (g->values[v].dims[d] < 0) return true;
+  }
+  return false;
+}
+
+/* Inputs [first, last] that are present must have static shapes. */
+static onyx_status *check_static(const onyx_graph *g, const onyx_node *n, int first, int last) {
+  for (int i = first; i <= last && i < n->n_in; i++) {
+    if (n->in[i] < 0) continue;
+    char what[32];
+    snprintf(what, sizeof what, "input %d", i);
+    ONYX_TRY(check_float_dyn(g, n, n->in[i], what, 0, ONYX_MAX_RANK, false));
+  }
   return NULL;
 }
 
@@ -113,6 +141,13 @@ static onyx_status *check_binary(const onyx_graph *g, const onyx_node *n) {
   if (n->n_in != 2)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs (dnnl takes 2)", n->n_in);
   const onyx_value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+  /* symbolic dims compare by name; unknown ones could be anything */
+  for (int k = 0; k < 3; k++) {
+    const onyx_value *v = k == 0 ? a : k == 1 ? b : y;
+    for (int d = 0; d < v->rank; d++)
+      if (v->dims[d] == ONYX_DIM_UNKNOWN)
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "unknown dim in '%s' (broadcasting undecidable)", v->name);
+  }
   /* oneDNN broadcasts its second source only: one side must have the output shape */
   bool a_full = a->rank == y->rank && !memcmp(a->dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
   bool b_full = b->rank == y->rank && !memcmp(b->dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
@@ -137,8 +172,13 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
       if (n->n_in < 2 || n->in[1] < 0) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "no weights");
       if (g->values[n->in[1]].rank != g->values[n->in[0]].rank)
         return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "weights rank differs from input rank");
+      ONYX_TRY(check_static(g, n, 1, 2));
+      if (g->values[n->in[0]].dims[1] < 0)
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "input channels are not static");
+      if (kind == K_DECONV && onyx_node_attr(n, "output_shape") && is_dynamic(g, n))
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "output_shape with a dynamic input shape");
       dn_conv c;
-      return dn_conv_of(g, n, &c);
+      return is_dynamic(g, n) ? NULL : dn_conv_of(g, n, &c);
     }
     case K_MATMUL:
       ONYX_TRY(check_inputs(g, n, 0, 1, 1, ONYX_MAX_RANK));
@@ -150,6 +190,11 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
     case K_POOL: {
       ONYX_TRY(check_inputs(g, n, 0, 0, 3, 5));
       ONYX_TRY(check_outputs(g, n, 1, 3, 5));
+      if (is_dynamic(g, n)) {
+        if (onyx_attr_int(n, "ceil_mode", 0) && onyx_attr_int(n, "count_include_pad", 0))
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "ceil_mode with count_include_pad=1");
+        return NULL;
+      }
       dn_pool p;
       return dn_pool_of(g, n, &p);
     }
@@ -164,6 +209,7 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
       if (n->n_in != 5) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs", n->n_in);
       ONYX_TRY(check_inputs(g, n, 0, 0, 2, 5));
       ONYX_TRY(check_inputs(g, n, 1, 4, 1, 1));
+      ONYX_TRY(check_static(g, n, 1, 4));
       return check_outputs(g, n, 1, 2, 5);
     case K_LRN:
       ONYX_TRY(check_inputs(g, n, 0, 0, 4, 4));
@@ -201,6 +247,9 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
       const onyx_value *x = &g->values[n->in[0]];
       int axis;
       ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", -1), x->rank, &axis));
+      for (int d = axis; d < x->rank; d++)
+        if (x->dims[d] < 0) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "normalized dims are not static");
+      ONYX_TRY(check_static(g, n, 1, 2));
       int64_t inner = onyx_numel(x->rank - axis, x->dims + axis);
       for (int i = 1; i < n->n_in && i < 3; i++)
         if (n->in[i] >= 0 && onyx_numel(g->values[n->in[i]].rank, g->values[n->in[i]].dims) != inner)
