@@ -192,7 +192,11 @@ const char *onyx_pass_node_output(const onyx_graph *g, int node, int i);
  * be kept (a graph output whose input cannot take its place). */
 onyx_status *onyx_pass_bypass_node(onyx_graph *g, int node);
 /* An error naming the pass's problem, for returning from a pass. */
-onyx_status *onyx_pass_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+onyx_status *onyx_pass_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* What each pass did in one optimization. */
 typedef struct onyx_pass_stat {

@@ -70,7 +70,7 @@ static inline void gb_input(gb *b, const char *name, onyx_dtype dt, int rank, co
   int v = gb_val(b, name);
   gb_type(b, v, dt, rank, dims);
   int idx[32];
-  memcpy(idx, b->g->inputs, (size_t)b->g->n_inputs * sizeof *idx);
+  if (b->g->n_inputs) memcpy(idx, b->g->inputs, (size_t)b->g->n_inputs * sizeof *idx);
   idx[b->g->n_inputs] = v;
   onyx_graph_set_inputs(b->g, b->g->n_inputs + 1, idx);
 }
@@ -88,7 +88,7 @@ static inline void gb_input_sym(gb *b, const char *name, int rank, const int64_t
 static inline void gb_output(gb *b, const char *name) {
   int v = gb_val(b, name);
   int idx[32];
-  memcpy(idx, b->g->outputs, (size_t)b->g->n_outputs * sizeof *idx);
+  if (b->g->n_outputs) memcpy(idx, b->g->outputs, (size_t)b->g->n_outputs * sizeof *idx);
   idx[b->g->n_outputs] = v;
   onyx_graph_set_outputs(b->g, b->g->n_outputs + 1, idx);
 }
