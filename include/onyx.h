@@ -147,6 +147,88 @@ onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
 onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider,
                                               const char *key, const char *value);
 
+/* ---- graph optimization ---------------------------------------------------- */
+
+/* Where the optimized graph is written when a session is made (ORT's
+ * optimized_model_filepath); NULL or "" turns it off. The path is copied. */
+onyx_status *onyx_options_set_optimized_model_path(onyx_options *o, const char *path);
+/* Restricts optimization to the named passes (comma-separated), or, with
+ * disable, skips them (ORT's disabled_optimizers). NULL or "" clears the
+ * list. Unknown names are refused when the optimizer runs. */
+onyx_status *onyx_options_set_passes(onyx_options *o, const char *only);
+onyx_status *onyx_options_disable_passes(onyx_options *o, const char *names);
+
+/* A user pass sees the graph being optimized through the onyx_pass_*
+ * functions below, rewrites it, and writes how many rewrites it made into
+ * *changed (0: nothing to do; the optimizer repeats a level until no pass
+ * changes anything, so a pass must eventually report 0). Return NULL, or an
+ * error (made with onyx_pass_error) to stop the optimization. */
+typedef struct onyx_graph onyx_graph;
+typedef onyx_status *(*onyx_pass_fn)(onyx_graph *g, void *arg, int *changed);
+
+/* Registers pass fn under `name` at `level` (1..3) for sessions made with
+ * these options; it runs after the built-in passes of its level. `op_types`
+ * (comma-separated, may be NULL) lists the op types it targets: the pass is
+ * skipped on graphs that hold none. `arg` is borrowed and must outlive
+ * every session made with the options. At most 16 per options object. */
+onyx_status *onyx_options_add_pass(onyx_options *o, const char *name, int level,
+                                   const char *op_types, onyx_pass_fn fn, void *arg);
+
+/* The graph view for user passes. Node indices are valid during one call of
+ * the pass; names are borrowed until the graph changes. */
+int onyx_pass_node_count(const onyx_graph *g);
+const char *onyx_pass_node_op_type(const onyx_graph *g, int node);
+const char *onyx_pass_node_domain(const onyx_graph *g, int node);  /* "" for ai.onnx */
+const char *onyx_pass_node_name(const onyx_graph *g, int node);
+int onyx_pass_node_input_count(const onyx_graph *g, int node);
+int onyx_pass_node_output_count(const onyx_graph *g, int node);
+/* Value names; NULL for an omitted optional input or output. */
+const char *onyx_pass_node_input(const onyx_graph *g, int node, int i);
+const char *onyx_pass_node_output(const onyx_graph *g, int node, int i);
+/* Removes node `node` at once, making the readers of its output 0 read its
+ * input 0 (for pass-through ops); the indices of later nodes move down by
+ * one, so walk the nodes from the last to the first. Fails, changing
+ * nothing, when the node has other used outputs or its output name cannot
+ * be kept (a graph output whose input cannot take its place). */
+onyx_status *onyx_pass_bypass_node(onyx_graph *g, int node);
+/* An error naming the pass's problem, for returning from a pass. */
+onyx_status *onyx_pass_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* What each pass did in one optimization. */
+typedef struct onyx_pass_stat {
+  char name[48];
+  int level;
+  int64_t runs;            /* times the pass was applied */
+  int64_t changes;         /* rewrites it reported */
+  int64_t nodes_removed;   /* nodes it removed (net, counted by the optimizer) */
+  int64_t nodes_added;
+  int64_t fused;           /* patterns it replaced by one op */
+  int64_t folded;          /* nodes it turned into constants or folded into weights */
+  int64_t ns;              /* time spent in it */
+} onyx_pass_stat;
+
+#define ONYX_MAX_PASS_STATS 64
+typedef struct onyx_optimize_stats {
+  int level;
+  int64_t nodes_before, nodes_after;
+  int n_passes;            /* every pass considered at the level, in run order */
+  onyx_pass_stat passes[ONYX_MAX_PASS_STATS];
+} onyx_optimize_stats;
+
+/* Optimizes a loaded model in place at the options' level and pass
+ * selection (opts may be NULL: level 3, all passes), as a session would;
+ * stats (may be NULL) receives what each pass did. The model is sorted,
+ * validated and shape-inferred first; on failure it may be left partly
+ * optimized but valid. */
+onyx_status *onyx_model_optimize(onyx_model *m, const onyx_options *opts,
+                                 onyx_optimize_stats *stats);
+/* The names of the built-in passes, comma-separated, in run order (static). */
+const char *onyx_optimizer_passes(void);
+
 /* Sets the log threshold for the whole process (default WARNING). */
 void onyx_set_log_level(onyx_log_level level);
 
@@ -219,6 +301,8 @@ typedef struct onyx_session_stats {
 } onyx_session_stats;
 
 void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out);
+/* What the optimizer did when the session was made (level 0: no passes). */
+void onyx_session_optimize_stats(const onyx_session *s, onyx_optimize_stats *out);
 
 /* One profiled node execution. Strings are borrowed from the session. */
 typedef struct onyx_profile_entry {

@@ -8,6 +8,7 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_reduce,
     cpu_kernels_linalg,
     cpu_kernels_control,
+    cpu_kernels_fused,
 };
 
 const cpu_kernel *cpu_kernel_find(int op) {
