@@ -1,0 +1,46 @@
+/* reduce_kernels.h — the run functions of the reduce family's kernels, which
+ * live in several files (reduce*.c) but are listed in the one table
+ * cpu_kernels_reduce in reduce.c. Also small helpers those files share. */
+#ifndef ONYX_CPU_REDUCE_KERNELS_H
+#define ONYX_CPU_REDUCE_KERNELS_H
+
+#include "cpu.h"
+
+/* reduce_index.c */
+onyx_status *cpu_argmax_run(cpu_ctx *c);
+onyx_status *cpu_argmin_run(cpu_ctx *c);
+onyx_status *cpu_topk_run(cpu_ctx *c);
+onyx_status *cpu_cumsum_run(cpu_ctx *c);
+/* reduce_einsum.c */
+onyx_status *cpu_einsum_run(cpu_ctx *c);
+onyx_status *cpu_det_run(cpu_ctx *c);
+/* reduce_detection.c */
+onyx_status *cpu_nms_run(cpu_ctx *c);
+onyx_status *cpu_roialign_run(cpu_ctx *c);
+onyx_status *cpu_gridsample_run(cpu_ctx *c);
+/* reduce_random.c */
+onyx_status *cpu_random_normal_run(cpu_ctx *c);
+onyx_status *cpu_random_uniform_run(cpu_ctx *c);
+onyx_status *cpu_bernoulli_run(cpu_ctx *c);
+onyx_status *cpu_multinomial_run(cpu_ctx *c);
+/* reduce_quant.c */
+onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c);
+onyx_status *cpu_quantize_run(cpu_ctx *c);
+onyx_status *cpu_dequantize_run(cpu_ctx *c);
+onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c);
+onyx_status *cpu_qlinear_conv_run(cpu_ctx *c);
+
+/* Converts n elements of a float-like dtype (float, double, float16,
+ * bfloat16) or any integer dtype at `src` to double / from double (integers
+ * truncate toward zero, saturating is the caller's business). Return false
+ * for a dtype they do not cover. */
+bool cpu_reduce_load_f64(onyx_dtype dt, const void *src, int64_t n, double *dst);
+bool cpu_reduce_store_f64(onyx_dtype dt, const double *src, int64_t n, void *dst);
+
+/* True for the dtypes the two functions above cover. */
+bool cpu_reduce_numeric(onyx_dtype dt);
+
+/* Allocates out with the given shape unless it already has data. */
+onyx_status *cpu_reduce_ensure(onyx_tensor *out, int rank, const int64_t *dims);
+
+#endif
