@@ -253,6 +253,94 @@ void onyx_system_info_get(onyx_system_info *out);
  * this machine, in default priority order (static string). */
 const char *onyx_available_providers(void);
 
+/* ---- value kinds: sequences and optionals ------------------------------- */
+
+/* What an onyx_tensor handle carries. A model's inputs and outputs may be
+ * ONNX sequences (of tensors) or optionals; onyx moves them around in the
+ * same handle type, as ORT's OrtValue does. */
+typedef enum onyx_value_kind {
+  ONYX_VALUE_TENSOR = 0,
+  ONYX_VALUE_SEQUENCE = 1,
+  ONYX_VALUE_OPTIONAL = 2,
+} onyx_value_kind;
+
+onyx_value_kind onyx_tensor_kind(const onyx_tensor *t);
+/* Sequence: its length. Optional: 1 when it holds a value, 0 when empty.
+ * Plain tensor: 0. For sequences and optionals onyx_tensor_dtype gives the
+ * element dtype (UNDEFINED when unknown). */
+int onyx_tensor_elem_count(const onyx_tensor *t);
+/* Element i of a sequence or optional (borrowed; lives as long as `t`), or
+ * NULL when i is out of range. */
+onyx_tensor *onyx_tensor_elem(onyx_tensor *t, int i);
+
+/* ---- model introspection ------------------------------------------------ */
+
+/* Facts about a loaded model as its file states them, before a session
+ * infers or optimizes anything: what `onyx inspect` prints. They work on
+ * models a session could not run (unsupported ops), which is the point.
+ * Strings are borrowed from the model and live as long as it; they are
+ * never NULL unless stated. Nodes are numbered in file order within the
+ * main graph. None of these functions allocate; all are thread-safe on a
+ * model no one is modifying. */
+
+int64_t onyx_model_ir_version(const onyx_model *m);
+const char *onyx_model_producer_name(const onyx_model *m);     /* "" when absent */
+const char *onyx_model_producer_version(const onyx_model *m);  /* "" when absent */
+
+/* Opset imports: domain ("" for the default ai.onnx domain) and version. */
+int onyx_model_opset_count(const onyx_model *m);
+onyx_status *onyx_model_opset_import(const onyx_model *m, int i, const char **domain,
+                                     int64_t *version);
+
+/* Declared type of a graph input or output, by value (unlike the session's
+ * onyx_value_info, nothing but `name` and `dim_names` is borrowed).
+ * dims[i] is -1 when the dim is not fixed; dim_names[i] is then its
+ * symbolic name, or NULL when the model gives none. rank < 0: unknown rank.
+ * For sequences and optionals dtype/rank/dims describe the element type
+ * (dtype UNDEFINED and rank -1 when the model does not say). */
+typedef struct onyx_model_value_info {
+  const char *name;
+  onyx_value_kind kind;
+  onyx_dtype dtype;
+  int rank;
+  int64_t dims[ONYX_MAX_RANK];
+  const char *dim_names[ONYX_MAX_RANK];
+} onyx_model_value_info;
+
+/* Inputs fed at run time (initializers are not counted) and outputs. */
+int onyx_model_input_count(const onyx_model *m);
+int onyx_model_output_count(const onyx_model *m);
+onyx_status *onyx_model_input_info(const onyx_model *m, int i, onyx_model_value_info *out);
+onyx_status *onyx_model_output_info(const onyx_model *m, int i, onyx_model_value_info *out);
+
+/* Nodes of the main graph (subgraph nodes: onyx_model_visit_nodes). The
+ * accessors return NULL when i is out of range; domain is "" for ai.onnx. */
+int onyx_model_node_count(const onyx_model *m);
+const char *onyx_model_node_name(const onyx_model *m, int i);
+const char *onyx_model_node_op_type(const onyx_model *m, int i);
+const char *onyx_model_node_domain(const onyx_model *m, int i);
+
+/* Initializers of the main graph: how many, and the bytes their data takes
+ * (for string tensors, the string lengths). */
+int64_t onyx_model_initializer_count(const onyx_model *m);
+uint64_t onyx_model_initializer_bytes(const onyx_model *m);
+
+/* 1 when onyx can run op_type of domain ("" or "ai.onnx" for the default
+ * domain): the op is in onyx's operator table and the cpu provider, which
+ * must cover every op onyx claims, has a kernel for it. 0 otherwise. A
+ * static answer per op type; where a loaded session placed each node is
+ * onyx_session_node_info's. */
+int onyx_op_supported(const char *domain, const char *op_type);
+
+/* Calls fn for every node of the model, subgraphs (If/Loop/Scan bodies)
+ * included, depth first in file order: each node before the nodes of its
+ * subgraphs. depth is 0 for the main graph, 1 inside its subgraphs, and so
+ * on. The strings are borrowed for the call. A nonzero return from fn stops
+ * the walk and is returned; otherwise 0. */
+typedef int (*onyx_node_visitor)(const char *domain, const char *op_type, const char *name,
+                                 int depth, void *arg);
+int onyx_model_visit_nodes(const onyx_model *m, onyx_node_visitor fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -182,7 +182,8 @@ static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size
     case ONYX_DTYPE_STRING: {
       char **s = d;
       for (size_t i = 0; i < count; i++)
-        if (!(s[i] = onyx_strndup((const char *)tp->string_data[i].data, tp->string_data[i].len)))
+        if (!(s[i] = onyx_strndup(tp->string_data[i].data ? (const char *)tp->string_data[i].data : "",
+                                  tp->string_data[i].len)))
           return onyx_error_oom();
       break;
     }

@@ -1,0 +1,43 @@
+/* cli.h — what the `onyx` subcommands share: their entry points (one file
+ * each, dispatched by main.c) and the helpers in cli_util.c for argument
+ * parsing and the one-line error contract.
+ *
+ * The contract scripts rely on: a command succeeds with exit status 0; on
+ * any failure it prints exactly one line `onyx: error: <message>` to stderr
+ * and exits 1 (2 for a usage error: unknown option, missing argument). */
+#ifndef ONYX_TOOLS_CLI_H
+#define ONYX_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "onyx.h"
+
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
+
+/* Subcommands: argv[0] is the subcommand's name. Return the exit status. */
+int cmd_run(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Prints `onyx: error: <message>` and returns CLI_EXIT_FAILURE. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same with CLI_EXIT_USAGE, for bad command lines. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the status's message as the error line, frees s, returns
+ * CLI_EXIT_FAILURE. */
+int cli_fail_status(onyx_status *s);
+
+/* True when argv[*i] is option `name`, given either as "--name VALUE" or
+ * "--name=VALUE"; then *value is set and *i advanced past what was used.
+ * A missing VALUE sets *value to NULL (the caller reports it). */
+bool cli_option(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Parses a whole decimal integer in [lo, hi]. */
+bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* True for "-h" and "--help". */
+bool cli_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,285 @@
+/* cmd_inspect.c — `onyx inspect`: what a model file holds, without running
+ * it: header (ir_version, producer, opset imports), declared inputs and
+ * outputs, node and op-type counts, initializer totals, and the ops onyx
+ * cannot run. --json prints the same as one JSON object for scripts.
+ *
+ * It reads the model through the public introspection API only, never
+ * through a session, so it also describes models a session would refuse:
+ * telling the user *which* ops are missing is the main reason to run it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: onyx inspect MODEL [--json]\n"
+    "\n"
+    "Describes MODEL (.onnx): ir_version, producer, opset imports, inputs and\n"
+    "outputs (dtype and shape; symbolic dims by name, '?' for unknown ones),\n"
+    "node count, op types with their counts (main graph; ops of other domains\n"
+    "as 'domain:Op'), initializer count and bytes, and the ops onyx does not\n"
+    "support (subgraphs included).\n"
+    "\n"
+    "options:\n"
+    "  --json      print one JSON object instead: keys model, ir_version,\n"
+    "              producer_name, producer_version, opset_imports [{domain,\n"
+    "              version}], inputs/outputs [{name, kind, dtype, shape}] (shape\n"
+    "              null for unknown rank; a dim is an int, a symbol name, or null),\n"
+    "              node_count, subgraph_node_count, op_types {op: count},\n"
+    "              initializer_count, initializer_bytes, unsupported_ops [op],\n"
+    "              supported (bool)\n"
+    "  -h, --help  show this help\n";
+
+/* One distinct (domain, op_type) seen in the model. */
+typedef struct op_entry {
+  char *key;          /* "Op" or "domain:Op" */
+  int64_t count;      /* nodes of the main graph */
+  bool supported;
+} op_entry;
+
+typedef struct op_table {
+  op_entry *e;
+  int n, cap;
+  int64_t subgraph_nodes;
+  bool oom;
+} op_table;
+
+static int visit(const char *domain, const char *op_type, const char *name, int depth, void *arg) {
+  (void)name;
+  op_table *t = arg;
+  if (depth) t->subgraph_nodes++;
+  size_t len = strlen(domain) + strlen(op_type) + 2;
+  char *key = malloc(len);
+  if (!key) return t->oom = true;
+  snprintf(key, len, "%s%s%s", domain, *domain ? ":" : "", op_type);
+  for (int i = 0; i < t->n; i++)
+    if (!strcmp(t->e[i].key, key)) {
+      t->e[i].count += !depth;
+      free(key);
+      return 0;
+    }
+  if (t->n == t->cap) {
+    int cap = t->cap ? t->cap * 2 : 32;
+    op_entry *e = realloc(t->e, (size_t)cap * sizeof *e);
+    if (!e) {
+      free(key);
+      return t->oom = true;
+    }
+    t->e = e;
+    t->cap = cap;
+  }
+  t->e[t->n++] = (op_entry){key, !depth, onyx_op_supported(domain, op_type) != 0};
+  return 0;
+}
+
+/* Histogram order: most frequent first, then by name. */
+static int by_count(const void *a, const void *b) {
+  const op_entry *x = a, *y = b;
+  if (x->count != y->count) return x->count > y->count ? -1 : 1;
+  return strcmp(x->key, y->key);
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static int utf8_len(const unsigned char *s) {
+  int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+        : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+  if (!n || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4)) return 0;
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+  if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+  return n;
+}
+
+/* A JSON string literal; bytes that are not valid UTF-8 become U+FFFD so the
+ * output always parses. */
+static void json_str(const char *str) {
+  const unsigned char *s = (const unsigned char *)str;
+  putchar('"');
+  while (*s) {
+    int n = utf8_len(s);
+    if (!n) {
+      fputs("\\ufffd", stdout);
+      s++;
+    } else if (*s == '"' || *s == '\\') {
+      printf("\\%c", *s++);
+    } else if (*s == '\n') {
+      fputs("\\n", stdout), s++;
+    } else if (*s == '\t') {
+      fputs("\\t", stdout), s++;
+    } else if (*s < 0x20 || *s == 0x7f) {
+      printf("\\u%04x", *s++);
+    } else {
+      fwrite(s, 1, (size_t)n, stdout);
+      s += n;
+    }
+  }
+  putchar('"');
+}
+
+static const char *kind_name(onyx_value_kind k) {
+  return k == ONYX_VALUE_SEQUENCE ? "sequence" : k == ONYX_VALUE_OPTIONAL ? "optional" : "tensor";
+}
+
+static void json_values(const onyx_model *m, bool outputs) {
+  int n = outputs ? onyx_model_output_count(m) : onyx_model_input_count(m);
+  printf("[");
+  for (int i = 0; i < n; i++) {
+    onyx_model_value_info v;
+    onyx_status *s = outputs ? onyx_model_output_info(m, i, &v) : onyx_model_input_info(m, i, &v);
+    onyx_status_free(s);   /* i is in range: cannot fail */
+    printf("%s{\"name\": ", i ? ", " : "");
+    json_str(v.name);
+    printf(", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": ", kind_name(v.kind),
+           onyx_dtype_name(v.dtype));
+    if (v.rank < 0) {
+      printf("null}");
+      continue;
+    }
+    printf("[");
+    for (int d = 0; d < v.rank; d++) {
+      if (d) printf(", ");
+      if (v.dims[d] >= 0) printf("%lld", (long long)v.dims[d]);
+      else if (v.dim_names[d]) json_str(v.dim_names[d]);
+      else printf("null");
+    }
+    printf("]}");
+  }
+  printf("]");
+}
+
+static void print_json(const char *path, const onyx_model *m, const op_table *t) {
+  printf("{\"model\": ");
+  json_str(path);
+  printf(", \"ir_version\": %lld, \"producer_name\": ", (long long)onyx_model_ir_version(m));
+  json_str(onyx_model_producer_name(m));
+  printf(", \"producer_version\": ");
+  json_str(onyx_model_producer_version(m));
+  printf(", \"opset_imports\": [");
+  for (int i = 0; i < onyx_model_opset_count(m); i++) {
+    const char *domain = "";
+    int64_t version = 0;
+    onyx_status_free(onyx_model_opset_import(m, i, &domain, &version));
+    printf("%s{\"domain\": ", i ? ", " : "");
+    json_str(domain);
+    printf(", \"version\": %lld}", (long long)version);
+  }
+  printf("], \"inputs\": ");
+  json_values(m, false);
+  printf(", \"outputs\": ");
+  json_values(m, true);
+  printf(", \"node_count\": %d, \"subgraph_node_count\": %lld, \"op_types\": {",
+         onyx_model_node_count(m), (long long)t->subgraph_nodes);
+  bool first = true;
+  for (int i = 0; i < t->n; i++) {
+    if (!t->e[i].count) continue;
+    printf("%s", first ? "" : ", ");
+    json_str(t->e[i].key);
+    printf(": %lld", (long long)t->e[i].count);
+    first = false;
+  }
+  printf("}, \"initializer_count\": %lld, \"initializer_bytes\": %llu, \"unsupported_ops\": [",
+         (long long)onyx_model_initializer_count(m),
+         (unsigned long long)onyx_model_initializer_bytes(m));
+  first = true;
+  for (int i = 0; i < t->n; i++) {
+    if (t->e[i].supported) continue;
+    printf("%s", first ? "" : ", ");
+    json_str(t->e[i].key);
+    first = false;
+  }
+  printf("], \"supported\": %s}\n", first ? "true" : "false");
+}
+
+/* ---- text ------------------------------------------------------------------------ */
+
+static void text_values(const onyx_model *m, bool outputs) {
+  int n = outputs ? onyx_model_output_count(m) : onyx_model_input_count(m);
+  printf("%s: %d\n", outputs ? "outputs" : "inputs", n);
+  for (int i = 0; i < n; i++) {
+    onyx_model_value_info v;
+    onyx_status_free(outputs ? onyx_model_output_info(m, i, &v) : onyx_model_input_info(m, i, &v));
+    printf("  %s: ", v.name);
+    if (v.kind != ONYX_VALUE_TENSOR) printf("%s of ", kind_name(v.kind));
+    printf("%s ", onyx_dtype_name(v.dtype));
+    if (v.rank < 0) {
+      printf("(unknown shape)\n");
+      continue;
+    }
+    printf("[");
+    for (int d = 0; d < v.rank; d++) {
+      if (d) printf(",");
+      if (v.dims[d] >= 0) printf("%lld", (long long)v.dims[d]);
+      else printf("%s", v.dim_names[d] ? v.dim_names[d] : "?");
+    }
+    printf("]\n");
+  }
+}
+
+static void print_text(const char *path, const onyx_model *m, const op_table *t) {
+  printf("model: %s\n", path);
+  printf("ir_version: %lld\n", (long long)onyx_model_ir_version(m));
+  const char *pn = onyx_model_producer_name(m), *pv = onyx_model_producer_version(m);
+  printf("producer: %s%s%s\n", *pn || *pv ? pn : "(none)", *pv ? " " : "", pv);
+  printf("opset imports:");
+  for (int i = 0; i < onyx_model_opset_count(m); i++) {
+    const char *domain = "";
+    int64_t version = 0;
+    onyx_status_free(onyx_model_opset_import(m, i, &domain, &version));
+    printf("%s %s %lld", i ? "," : "", *domain ? domain : "ai.onnx", (long long)version);
+  }
+  printf("\n");
+  text_values(m, false);
+  text_values(m, true);
+  printf("nodes: %d", onyx_model_node_count(m));
+  if (t->subgraph_nodes) printf(" (+%lld in subgraphs)", (long long)t->subgraph_nodes);
+  printf("\nop types:\n");
+  for (int i = 0; i < t->n; i++)
+    if (t->e[i].count) printf("  %-24s %lld\n", t->e[i].key, (long long)t->e[i].count);
+  printf("initializers: %lld (%llu bytes)\n", (long long)onyx_model_initializer_count(m),
+         (unsigned long long)onyx_model_initializer_bytes(m));
+  printf("unsupported ops:");
+  int n_bad = 0;
+  for (int i = 0; i < t->n; i++)
+    if (!t->e[i].supported) printf("%s %s", n_bad++ ? "," : "", t->e[i].key);
+  printf("%s\n", n_bad ? "" : " none");
+}
+
+int cmd_inspect(int argc, char **argv) {
+  const char *path = NULL;
+  bool json = false;
+  for (int i = 1; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--json")) json = true;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return cli_usage_error("unknown option '%s' (see onyx inspect --help)", argv[i]);
+    else if (path) return cli_usage_error("unexpected argument '%s' (the model is '%s')", argv[i], path);
+    else path = argv[i];
+  }
+  if (!path) return cli_usage_error("no model given (usage: onyx inspect MODEL [--json])");
+
+  onyx_model *m;
+  onyx_status *st = onyx_model_load(path, &m);
+  if (st) return cli_fail_status(st);
+  op_table t = {0};
+  int rc = 0;
+  onyx_model_visit_nodes(m, visit, &t);
+  if (t.oom) {
+    rc = cli_fail("out of memory");
+  } else {
+    /* One order for both lists: most frequent in the main graph first, then by name. */
+    qsort(t.e, (size_t)t.n, sizeof *t.e, by_count);
+    if (json) print_json(path, m, &t);
+    else print_text(path, m, &t);
+  }
+  for (int i = 0; i < t.n; i++) free(t.e[i].key);
+  free(t.e);
+  onyx_model_destroy(m);
+  return rc;
+}
