@@ -400,7 +400,7 @@ onyx_status *onyx_infer_qlinear_matmul(onyx_infer_ctx *c) {
   return NULL;
 }
 
-onyx_status *onyx_conv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp, const int64_t *w_sp,
+onyx_status *onyx_qconv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp, const int64_t *w_sp,
                                 onyx_conv_geom *g) {
   memset(g, 0, sizeof *g);
   g->nsp = nsp;
@@ -458,7 +458,7 @@ onyx_status *onyx_infer_qlinear_conv(onyx_infer_ctx *c) {
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input 'x' has rank %d and 'w' rank %d",
                            x->rank, w->rank);
   onyx_conv_geom g;
-  ONYX_TRY(onyx_conv_geometry(c->node, x->rank - 2, x->dims + 2, w->dims + 2, &g));
+  ONYX_TRY(onyx_qconv_geometry(c->node, x->rank - 2, x->dims + 2, w->dims + 2, &g));
   y->rank = x->rank;
   y->dims[0] = x->dims[0];
   y->dims[1] = w->dims[0];

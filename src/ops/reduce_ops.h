@@ -61,7 +61,7 @@ typedef struct onyx_conv_geom {
  * pads, auto_pad, group) against input spatial dims `in_sp` (IR encoding,
  * unknown dims allowed) and weight spatial dims `w_sp`, and computes the
  * output spatial dims and the effective pads. */
-onyx_status *onyx_conv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp,
+onyx_status *onyx_qconv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp,
                                 const int64_t *w_sp, onyx_conv_geom *out);
 
 #endif
