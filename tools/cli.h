@@ -20,6 +20,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* Prints `onyx: error: <message>` and returns CLI_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
