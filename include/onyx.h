@@ -288,6 +288,7 @@ typedef struct onyx_quant_node_report {
 
 typedef struct onyx_quant_report {
   int64_t bytes_before, bytes_after;   /* serialized model sizes */
+  int64_t weight_bytes_before, weight_bytes_after;   /* initializer data */
   int n_nodes;
   onyx_quant_node_report *nodes;
   int bn_folded;                       /* BatchNormalization nodes folded into Conv */

@@ -75,6 +75,11 @@ static const flag_map flags[] = {
 static void print_report(const onyx_quant_report *r, bool verbose) {
   double pct = r->bytes_before ? 100.0 * (double)(r->bytes_before - r->bytes_after) / (double)r->bytes_before : 0;
   printf("size: %lld -> %lld bytes (%.1f%% smaller)\n", (long long)r->bytes_before, (long long)r->bytes_after, pct);
+  double wpct = r->weight_bytes_before
+                    ? 100.0 * (double)(r->weight_bytes_before - r->weight_bytes_after) / (double)r->weight_bytes_before
+                    : 0;
+  printf("weights: %lld -> %lld bytes (%.1f%% smaller)\n", (long long)r->weight_bytes_before,
+         (long long)r->weight_bytes_after, wpct);
   if (r->bn_folded) printf("folded %d BatchNormalization node%s into Conv\n", r->bn_folded, r->bn_folded > 1 ? "s" : "");
   if (r->calibration_samples)
     printf("calibrated %d tensors on %d sample batch%s\n", r->calibrated_tensors, r->calibration_samples,

@@ -30,8 +30,9 @@ static int readers(const onyx_graph *g, int v) {
 }
 
 /* A new initializer named after `base` + suffix holding t (owned). */
-static onyx_status *new_init(onyx_graph *g, const char *base, const char *suffix, onyx_tensor *t, int *out) {
-  char name[512];
+static onyx_status *new_init(onyx_graph *g, const char *base_name, const char *suffix, onyx_tensor *t, int *out) {
+  char base[400], name[512];
+  snprintf(base, sizeof base, "%s", base_name);   /* the graph's values may move */
   snprintf(name, sizeof name, "%s%s", base, suffix);
   for (int k = 1; onyx_graph_find(g, name) >= 0; k++) snprintf(name, sizeof name, "%s%s_%d", base, suffix, k);
   onyx_status *s = onyx_graph_value(g, name, out);
@@ -76,15 +77,22 @@ static onyx_status *fold(onyx_graph *g, int ci, int bi, bool *folded) {
     for (int64_t k = 0; k < per; k++) nwp[o * per + k] = wp[o * per + k] * f;
     nbp[o] = ((cb ? ((const float *)cb->data)[o] : 0.0f) - mu[o]) * f + b_[o];
   }
-  char wname[256], bname[256];
-  snprintf(wname, sizeof wname, "%s", g->values[c->in[1]].name);
-  snprintf(bname, sizeof bname, "%s", c->name[0] ? c->name : g->values[c->out[0]].name);
-  int wv, bv;
-  if ((s = new_init(g, wname, "_bn_folded", nw, &wv))) {
+  /* the folded tensors take the names of the ones they replace when nothing
+   * else reads those (the usual case), else new names */
+  int wv = c->in[1], bv = b->in[2];
+  if (readers(g, wv) == 1) {
+    onyx_tensor_free(g->values[wv].init);
+    g->values[wv].init = nw;
+  } else if ((s = new_init(g, g->values[wv].name, "_bn_folded", nw, &wv))) {
     onyx_tensor_free(nb);
     return s;
   }
-  ONYX_TRY(new_init(g, bname, "_bias_bn_folded", nb, &bv));
+  if (readers(g, bv) == 1 && g->values[bv].init->rank == 1) {
+    onyx_tensor_free(g->values[bv].init);
+    g->values[bv].init = nb;
+  } else {
+    ONYX_TRY(new_init(g, g->values[bv].name, "_bn_folded", nb, &bv));
+  }
   onyx_node *cn = &g->nodes[ci];
   if (cn->n_in < 3) {
     int *in = onyx_realloc(cn->in, 3 * sizeof *in);

@@ -244,6 +244,13 @@ static onyx_status *copy_model(const onyx_model *m, onyx_model **out, int64_t *b
   return s;
 }
 
+static int64_t weight_bytes(const onyx_graph *g) {
+  int64_t n = 0;
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].init) n += (int64_t)g->values[v].init->nbytes;
+  return n;
+}
+
 static onyx_status *calibration_reader_shim(void *arg, int n, const char *const *names, onyx_tensor **in, int *done) {
   const onyx_quant_options *o = arg;
   return o->reader(o->reader_arg, n, names, in, done);
@@ -261,6 +268,8 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
   onyx_calib_table table = {0};
   onyx_quant_notes notes = {0};
   onyx_quant_report *r = NULL;
+  bool *declared = NULL;
+  int n_declared = 0;
   onyx_quant_config cfg = {
       .dynamic = opts->dynamic,
       .format = opts->dynamic ? ONYX_QFORMAT_QOPERATOR : opts->format,
@@ -279,6 +288,15 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
     goto done;
   }
   if ((s = copy_model(src, &m, &r->bytes_before))) goto done;
+  r->weight_bytes_before = weight_bytes(m->graph);
+  /* values the model declares a type for (value_info) keep it in the output;
+   * the types inference adds are not written (a reader infers them again) */
+  n_declared = m->graph->n_values;
+  if (!(declared = onyx_calloc((size_t)n_declared + 1, sizeof *declared))) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  for (int v = 0; v < n_declared; v++) declared[v] = m->graph->values[v].dtype != ONYX_DTYPE_UNDEFINED;
   if ((s = onyx_graph_toposort(m->graph)) || (s = onyx_graph_validate(m->graph)) || (s = onyx_graph_infer(m->graph)))
     goto done;
   if ((s = onyx_quant_fold_bn(m, &r->bn_folded))) goto done;
@@ -299,6 +317,13 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
     if (opts->table_out && (s = onyx_calib_table_write(&table, opts->table_out))) goto done;
   }
   if ((s = onyx_quant_rewrite(m, &cfg, opts->dynamic ? NULL : &table, &notes))) goto done;
+  for (int v = 0; v < m->graph->n_values; v++) {
+    onyx_value *val = &m->graph->values[v];
+    if (val->producer >= 0 && !val->is_output && !val->init && (v >= n_declared || !declared[v])) {
+      val->dtype = ONYX_DTYPE_UNDEFINED;
+      val->rank = -1;
+    }
+  }
   if (!(r->nodes = onyx_calloc((size_t)notes.n + 1, sizeof *r->nodes))) {
     s = onyx_error_oom();
     goto done;
@@ -308,6 +333,7 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
     notes.v[i].name = notes.v[i].op_type = notes.v[i].why = NULL;
   }
   r->n_nodes = notes.n;
+  r->weight_bytes_after = weight_bytes(m->graph);
   {
     void *buf;
     size_t len;
@@ -322,6 +348,7 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
     r = NULL;
   }
 done:
+  onyx_free(declared);
   onyx_quant_report_destroy(r);
   onyx_quant_notes_deinit(&notes);
   if (table.by_name) onyx_calib_table_deinit(&table);

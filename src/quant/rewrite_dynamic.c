@@ -118,6 +118,7 @@ static onyx_status *dyn_node(qctx *c, int i) {
   const onyx_node *n = &c->g->nodes[i];
   bool conv = is_op(n, "Conv"), gemm = is_op(n, "Gemm");
   int x = n->in[0], y = n->out[0], b = n->n_in > 2 ? n->in[2] : -1;
+  int w_rank = c->g->values[n->in[1]].init->rank;   /* n and values move as the graph grows */
   float alpha = gemm ? onyx_attr_float(n, "alpha", 1.0f) : 1.0f, beta = gemm ? onyx_attr_float(n, "beta", 1.0f) : 1.0f;
   bool trans_b = gemm && onyx_attr_int(n, "transB", 0);
   onyx_status *s = NULL;
@@ -152,7 +153,7 @@ static onyx_status *dyn_node(qctx *c, int i) {
   int64_t nsc = onyx_numel(wscale->rank, wscale->dims);
   if (nsc > 1 || alpha != 1.0f) {
     int64_t d[ONYX_MAX_RANK];
-    int rank = conv && nsc > 1 ? c->g->values[n->in[1]].init->rank - 1 : wscale->rank;
+    int rank = conv && nsc > 1 ? w_rank - 1 : wscale->rank;
     for (int k = 0; k < rank; k++) d[k] = k == 0 ? nsc : 1;
     if ((s = onyx_tensor_create(ONYX_DTYPE_FLOAT, rank, d, &t))) goto done;
     for (int64_t k = 0; k < nsc; k++) ((float *)t->data)[k] = ((float *)wscale->data)[k] * alpha;
@@ -179,7 +180,7 @@ static onyx_status *dyn_node(qctx *c, int i) {
     if (bt && (conv || beta != 1.0f)) {
       /* Conv: [M] -> [M, 1, ...]; Gemm: C * beta */
       int64_t d[ONYX_MAX_RANK];
-      int rank = conv ? c->g->values[n->in[1]].init->rank - 1 : bt->rank;
+      int rank = conv ? w_rank - 1 : bt->rank;
       for (int k = 0; k < rank; k++) d[k] = conv ? (k == 0 ? onyx_numel(bt->rank, bt->dims) : 1) : bt->dims[k];
       if ((s = onyx_tensor_create(ONYX_DTYPE_FLOAT, rank, d, &t))) goto done;
       for (int64_t k = 0; k < onyx_numel(bt->rank, bt->dims); k++)

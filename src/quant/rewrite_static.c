@@ -156,7 +156,7 @@ static onyx_status *quant_weight(qctx *c, int w, int axis, int *q_v, int *scale_
   return NULL;
 }
 
-/* A DequantizeLinear of (q, scale, zp) with `axis` (-1: none) into value out
+/* A DequantizeLinear of (q, scale, zp; zp < 0: none) with `axis` (-1: none) into value out
  * (or a new value named base+"_DequantizeLinear_Output" when out < 0). */
 static onyx_status *dequant(qctx *c, const char *base, int q, int scale, int zp, int axis, int *out) {
   if (*out < 0) ONYX_TRY(qg_new_value(c, base, "_DequantizeLinear_Output", out));
@@ -199,15 +199,14 @@ static onyx_status *qdq_bias(qctx *c, int i, int slot, int x, int w, float beta,
   onyx_qweight qb;
   ONYX_TRY(onyx_quant_bias(bt, qctx_value(c, x)->p.scale, ws, beta, &qb));
   char *base = onyx_strdup(vname(c, b));
-  int qv, sv, zv, dq = -1;
+  int qv, sv, dq = -1;
   onyx_status *s = base ? NULL : onyx_error_oom();
   if (!s) s = qg_new_init(c, base, "_quantized", qb.q, &qv);
   else onyx_tensor_free(qb.q);
   if (!s) s = qg_new_init(c, base, "_quantized_scale", qb.scale, &sv);
   else onyx_tensor_free(qb.scale);
-  if (!s) s = qg_new_init(c, base, "_quantized_zero_point", qb.zero_point, &zv);
-  else onyx_tensor_free(qb.zero_point);
-  if (!s) s = dequant(c, base, qv, sv, zv, qb.axis >= 0 ? 0 : -1, &dq);
+  onyx_tensor_free(qb.zero_point);   /* 0, the DequantizeLinear default: left out */
+  if (!s) s = dequant(c, base, qv, sv, -1, qb.axis >= 0 ? 0 : -1, &dq);
   onyx_free(base);
   if (s) return s;
   c->g->nodes[i].in[slot] = dq;
