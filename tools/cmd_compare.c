@@ -27,6 +27,7 @@ static const char usage[] =
     "  --labels FILE     .npy of int class labels, one per sample: accuracy of both\n"
     "                    (argmax over the last dim of the first output)\n"
     "  --per-tensor      also the error of every intermediate tensor of A found in B\n"
+    "                    (runs both on the cpu provider, which shows every tensor)\n"
     "  --limit N         use at most N samples\n"
     "  --threads N       intra-op threads (default 0: one per core)\n"
     "  -h, --help        show this help\n";
@@ -144,12 +145,17 @@ static int64_t argmax_row(onyx_tensor *t, int64_t row, int64_t width) {
   return best;
 }
 
-static onyx_status *make_session(const char *path, int threads, onyx_session **out) {
+static onyx_status *make_session(const char *path, int threads, bool per_tensor, onyx_session **out) {
   onyx_options *o;
   onyx_status *s = onyx_options_create(&o);
   if (s) return s;
   onyx_options_set_intra_op_threads(o, threads);
   onyx_options_set_optimization_level(o, 0);   /* keep every tensor under its own name */
+  /* fused partitions (dnnl) show only their boundary tensors to observers */
+  if (per_tensor && (s = onyx_options_set_providers(o, "cpu"))) {
+    onyx_options_destroy(o);
+    return s;
+  }
   s = onyx_session_create(path, o, out);
   onyx_options_destroy(o);
   return s;
@@ -195,7 +201,7 @@ int cmd_compare(int argc, char **argv) {
   int64_t rows = 0, agree = 0, correct_a = 0, correct_b = 0;
   int rc = 0, n_in = 0, n_out = 0;
   onyx_status *st;
-  if ((st = make_session(pa, (int)threads, &sa)) || (st = make_session(pb, (int)threads, &sb))) {
+  if ((st = make_session(pa, (int)threads, per_tensor, &sa)) || (st = make_session(pb, (int)threads, per_tensor, &sb))) {
     rc = cli_fail_status(st);
     goto done;
   }
