@@ -54,5 +54,6 @@ extern const cpu_kernel cpu_kernels_linalg[];
 extern const cpu_kernel cpu_kernels_control[];
 extern const cpu_kernel cpu_kernels_signal[];
 extern const cpu_kernel cpu_kernels_text[];
+extern const cpu_kernel cpu_kernels_fused[];     /* ai.onyx ops of the optimizer */
 
 #endif

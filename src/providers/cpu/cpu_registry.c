@@ -10,6 +10,7 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_control,
     cpu_kernels_signal,
     cpu_kernels_text,
+    cpu_kernels_fused,
 };
 
 const cpu_kernel *cpu_kernel_find(int op) {
