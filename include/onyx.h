@@ -215,6 +215,7 @@ typedef struct onyx_session_stats {
   int64_t peak_activation_bytes;   /* most intermediate bytes alive at once, any run */
   int64_t weight_bytes;            /* initializer bytes */
   int64_t naive_activation_bytes;  /* every intermediate of the last run added up */
+  int64_t arena_bytes;             /* planned activation arena (largest shape signature) */
 } onyx_session_stats;
 
 void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out);

@@ -631,6 +631,9 @@ int main(int argc, char **argv) {
   printf("expected failures: %d (%d now pass)\n", xfailed, xpassed);
   if (o.providers) printf("passing tests with nodes off cpu (providers %s): %d\n", o.providers, placed);
   printf("conformance: %d passed, %d failed, %d skipped\n", pass, fail, skip);
+  /* a run that found nothing to test must not look green */
+  bool none = pass + fail + skip + xfailed + xpassed == 0;
+  if (none) fprintf(stderr, "conformance: no test found under %s\n", o.dir);
   free(skips);
   for (int i = 0; i < n_xf; i++) {
     free(xf[i].name);
@@ -638,5 +641,5 @@ int main(int argc, char **argv) {
   }
   free(xf);
   free_list(tests, n_tests);
-  return fail ? 1 : 0;
+  return fail || none ? 1 : 0;
 }

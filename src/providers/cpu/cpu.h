@@ -50,6 +50,7 @@ extern const cpu_kernel cpu_kernels_elementwise[];
 extern const cpu_kernel cpu_kernels_nn[];
 extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
+extern const cpu_kernel cpu_kernels_linalg[];
 extern const cpu_kernel cpu_kernels_control[];
 
 #endif

@@ -6,6 +6,7 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_nn,
     cpu_kernels_tensor,
     cpu_kernels_reduce,
+    cpu_kernels_linalg,
     cpu_kernels_control,
 };
 

@@ -13,6 +13,7 @@
 #include "base/half.h"
 #include "ops/reduce_ops.h"
 #include "reduce_kernels.h"
+#include "ops/linalg.h"
 
 static bool is_q8(onyx_dtype dt) { return dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8; }
 
@@ -361,7 +362,7 @@ onyx_status *cpu_qlinear_conv_run(cpu_ctx *c) {
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "bias must be int32");
   int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0];
   onyx_conv_geom g;
-  ONYX_TRY(onyx_conv_geometry(nd, x->rank - 2, x->dims + 2, w->dims + 2, &g));
+  ONYX_TRY(onyx_conv_geometry(nd, false, x->rank, x->dims, w->dims, &g));
   if (g.group < 1 || C % g.group || M % g.group || w->dims[1] != C / g.group)
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "channels %lld / group %lld do not match weights",
                            (long long)C, (long long)g.group);
