@@ -52,5 +52,7 @@ extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
 extern const cpu_kernel cpu_kernels_linalg[];
 extern const cpu_kernel cpu_kernels_control[];
+extern const cpu_kernel cpu_kernels_loss[];
+extern const cpu_kernel cpu_kernels_rnn[];
 
 #endif
