@@ -144,7 +144,7 @@ typedef struct rnn_job {
   const onyx_rnn_attrs *a;
   const cpu_sgemm_isa *isa;
   const onyx_threadpool *pool;
-  int64_t seq, batch, in, h, gh;
+  int64_t seq, batch, h, gh;
   int d;                         /* direction being run */
   bool backward;                 /* this direction reads time backwards */
   const int32_t *lens;           /* [batch] or NULL (all seq) */
@@ -183,6 +183,11 @@ static float *y_row(const rnn_job *j, int64_t t, int64_t b) {
   return j->y + row * j->h;
 }
 
+/* the new state of batch entry b (time t) into Y */
+static void emit(const rnn_job *j, int64_t t, int64_t b) {
+  if (j->y) memcpy(y_row(j, t, b), j->hs + b * j->h, (size_t)j->h * sizeof(float));
+}
+
 static void gemm_cols(void *arg, size_t begin, size_t end, int tid) {
   const rnn_job *j = arg;
   for (size_t i = begin; i < end; i++) {
@@ -218,6 +223,7 @@ static void gates_rows(void *arg, size_t begin, size_t end, int tid) {
     if (a->gates == 1) {   /* RNN: H = f(XW + H R^T) */
       pre_act(a, &act[0], g, xw, h);
       memcpy(hs, g, (size_t)h * sizeof *hs);
+      emit(j, t, b);
     } else if (a->gates == 4) {   /* LSTM, gates i o f c */
       float *gi = g, *go = g + h, *gf = g + 2 * h, *gc = g + 3 * h, *cs = j->cs + b * h;
       for (int64_t k = 0; k < 4 * h; k++) g[k] += xw[k];
@@ -239,6 +245,7 @@ static void gates_rows(void *arg, size_t begin, size_t end, int tid) {
       memcpy(gc, cs, (size_t)h * sizeof *gc);
       act_apply(&act[2], gc, h);
       for (int64_t k = 0; k < h; k++) hs[k] = go[k] * gc[k];
+      emit(j, t, b);
     } else {   /* GRU, gates z r h; this is the part before the h GEMM */
       float *gz = g, *gr = g + h, *gh = g + 2 * h;
       pre_act(a, &act[0], gz, xw, h);
@@ -247,6 +254,7 @@ static void gates_rows(void *arg, size_t begin, size_t end, int tid) {
         for (int64_t k = 0; k < h; k++) gh[k] = xw[2 * h + k] + gr[k] * (gh[k] + j->rbh[k]);
         pre_act(a, &act[1], gh, NULL, h);
         for (int64_t k = 0; k < h; k++) hs[k] = (1 - gz[k]) * gh[k] + gz[k] * hs[k];
+        emit(j, t, b);
       } else {
         float *rh = j->rh + b * h;
         for (int64_t k = 0; k < h; k++) rh[k] = gr[k] * hs[k];
@@ -266,15 +274,7 @@ static void gru_update_rows(void *arg, size_t begin, size_t end, int tid) {
     float *g = j->hr + b * j->gh, *hs = j->hs + b * h, *gz = g, *gh = g + 2 * h;
     pre_act(j->a, &j->a->act[j->d][1], gh, xw_row(j, t, b) + 2 * h, h);
     for (int64_t k = 0; k < h; k++) hs[k] = (1 - gz[k]) * gh[k] + gz[k] * hs[k];
-  }
-}
-
-static void y_rows(void *arg, size_t begin, size_t end, int tid) {
-  (void)tid;
-  const rnn_job *j = arg;
-  for (size_t bi = begin; bi < end; bi++) {
-    int64_t b = (int64_t)bi, t = time_of(j, b);
-    if (t >= 0) memcpy(y_row(j, t, b), j->hs + b * j->h, (size_t)j->h * sizeof(float));
+    emit(j, t, b);
   }
 }
 
@@ -293,7 +293,6 @@ static void run_direction(rnn_job *j, const rnn_state *st, const float *r) {
       step_gemm(j, j->rh, r1, rd + 2 * h * h, h, j->hr + 2 * h);
       onyx_parallel_for(j->pool, (size_t)j->batch, grain, gru_update_rows, j);
     }
-    if (j->y) y_rows(j, 0, (size_t)j->batch, 0);
   }
 }
 
@@ -373,7 +372,6 @@ static onyx_status *rnn_f32(cpu_ctx *c) {
   j.pool = c->pool;
   j.seq = seq;
   j.batch = batch;
-  j.in = in;
   j.h = h;
   j.gh = gh;
   j.lens = lens ? lens->data : NULL;
