@@ -69,7 +69,11 @@ onyx_status *onyx_options_create(onyx_options **out) {
   if (!o) return onyx_error_oom();
   o->opt_level = 3;
   o->log_level = ONYX_LOG_WARNING;
+#ifdef ONYX_HAVE_DNNL
+  strcpy(o->providers, "dnnl,cpu");
+#else
   strcpy(o->providers, "cpu");
+#endif
   *out = o;
   return NULL;
 }
