@@ -11,6 +11,8 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_signal,
     cpu_kernels_text,
     cpu_kernels_fused,
+    cpu_kernels_loss,
+    cpu_kernels_rnn,
 };
 
 const cpu_kernel *cpu_kernel_find(int op) {
