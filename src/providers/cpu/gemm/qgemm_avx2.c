@@ -1,0 +1,132 @@
+/* qgemm_avx2.c — the 256-bit 8-bit GEMM micro-kernels and the vector
+ * requantizer.
+ *
+ * Tile 4x16: 8 ymm accumulators (4 rows x 2 vectors of 8 columns). Per group
+ * of four K steps, two loads of the X panel (16 columns x 4 u8) and four
+ * 32-bit broadcasts of the W panel (4 s8 of one row). AVX2 multiplies with
+ * vpmaddubsw (u8 x s8 pairs into s16) and widens with vpmaddwd against ones,
+ * which costs two multiply-port instructions per 32 products but is, on this
+ * class of CPU, the fastest route to int32: widening to s16 first and using
+ * vpmaddwd alone measured no faster than float FMA. The s16 pair sum
+ * saturates for some weight pairs; qgemm.c splits those when packing, so
+ * this kernel is exact. AVX-VNNI (vpdpbusd, VEX) does the four products and
+ * the accumulation in one instruction without intermediate saturation; the
+ * two kernels share one body.
+ *
+ * Compiled with -mavx2 -mfma (file name); the AVX-VNNI kernel adds its own
+ * target attribute. Called only when cpuid reports the features. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MR 4
+#define NR 16
+
+static inline __m256i bcast4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+/* acc += dot4(b (u8), w (s8)) per 32-bit lane */
+#define DOT_AVX2(acc, b, w) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(b, w), one))
+#define DOT_VNNI(acc, b, w) _mm256_dpbusd_avx_epi32(acc, b, w)
+
+#define ROW(i, DOT)                 \
+  do {                              \
+    __m256i w = bcast4(a + 4 * (i)); \
+    c##i##0 = DOT(c##i##0, b0, w);  \
+    c##i##1 = DOT(c##i##1, b1, w);  \
+  } while (0)
+
+#define STEP(DOT)                                                  \
+  do {                                                             \
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)b);           \
+    __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));    \
+    ROW(0, DOT); ROW(1, DOT); ROW(2, DOT); ROW(3, DOT);            \
+    a += 4 * MR;                                                   \
+    b += 4 * NR;                                                   \
+  } while (0)
+
+#define ROW_STORE(i)                                                              \
+  do {                                                                            \
+    __m256i *ci = (__m256i *)(c + (i) * ldc);                                     \
+    if (accumulate) {                                                             \
+      c##i##0 = _mm256_add_epi32(c##i##0, _mm256_loadu_si256(ci));                \
+      c##i##1 = _mm256_add_epi32(c##i##1, _mm256_loadu_si256(ci + 1));            \
+    }                                                                             \
+    _mm256_storeu_si256(ci, c##i##0);                                             \
+    _mm256_storeu_si256(ci + 1, c##i##1);                                         \
+  } while (0)
+
+#define ROW_SAVE(i)                                      \
+  do {                                                   \
+    _mm256_storeu_si256((__m256i *)tmp[i], c##i##0);     \
+    _mm256_storeu_si256((__m256i *)(tmp[i] + 8), c##i##1); \
+  } while (0)
+
+#define DEFINE_UKERNEL(NAME, ATTR, DOT)                                                       \
+  ATTR void NAME(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c, size_t ldc, size_t m, \
+                 size_t n, bool accumulate) {                                                 \
+    const __m256i one = _mm256_set1_epi16(1);                                                 \
+    (void)one;                                                                                \
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;                    \
+    __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;                                       \
+    size_t p = 0;                                                                             \
+    for (; p + 8 <= kc; p += 8) {                                                             \
+      STEP(DOT);                                                                              \
+      STEP(DOT);                                                                              \
+    }                                                                                         \
+    if (p < kc) STEP(DOT);                                                                    \
+    if (m == MR && n == NR) {                                                                 \
+      ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3);                                 \
+      return;                                                                                 \
+    }                                                                                         \
+    int32_t tmp[MR][NR];                                                                      \
+    ROW_SAVE(0); ROW_SAVE(1); ROW_SAVE(2); ROW_SAVE(3);                                       \
+    for (size_t i = 0; i < m; i++) {                                                          \
+      uint32_t *ci = (uint32_t *)c + i * ldc;                                                 \
+      for (size_t j = 0; j < n; j++)                                                          \
+        ci[j] = accumulate ? ci[j] + (uint32_t)tmp[i][j] : (uint32_t)tmp[i][j];               \
+    }                                                                                         \
+  }
+
+DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avx2, , DOT_AVX2)
+DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avxvnni, __attribute__((target("avxvnni"))), DOT_VNNI)
+
+/* y[j] = sat(round((acc[j] + bias) * mult) + zp) clamped to [lo, hi]; NaN -> 0.
+ * The float steps are those of the scalar reference, lane by lane. */
+void cpu_qgemm_requant__avx2(const int32_t *acc, size_t n, const float *mult, size_t mult_step,
+                             const int32_t *bias, size_t bias_step, float zp, float lo, float hi,
+                             bool out_signed, void *y) {
+  const __m256 vzp = _mm256_set1_ps(zp), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256 m0 = _mm256_set1_ps(mult[0]);
+  const __m256i b0 = _mm256_set1_epi32(bias ? bias[0] : 0);
+  uint8_t *yb = y;
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(acc + j));
+    v = _mm256_add_epi32(v, bias && bias_step ? _mm256_loadu_si256((const __m256i *)(bias + j)) : b0);
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), mult_step ? _mm256_loadu_ps(mult + j) : m0);
+    f = _mm256_add_ps(_mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzp);
+    __m256 nan = _mm256_cmp_ps(f, f, _CMP_UNORD_Q);
+    f = _mm256_andnot_ps(nan, _mm256_min_ps(_mm256_max_ps(f, vlo), vhi));
+    __m256i q = _mm256_cvttps_epi32(f);
+    __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    __m128i q8 = out_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
+    _mm_storel_epi64((__m128i *)(yb + j), q8);
+  }
+  for (; j < n; j++) {
+    int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias ? bias[j * bias_step] : 0));
+    float f = nearbyintf((float)v * mult[j * mult_step]) + zp;
+    f = f < lo ? lo : f > hi ? hi : f;
+    if (f != f) f = 0;
+    if (out_signed) ((int8_t *)y)[j] = (int8_t)f;
+    else yb[j] = (uint8_t)f;
+  }
+}
+#endif
