@@ -127,9 +127,10 @@ void cpu_qgemm_requant__scalar(const int32_t *acc, size_t n, const float *mult, 
                                bool out_signed, void *y);
 
 static const cpu_qgemm_isa isa_bw_emu = {"avx512bw-emulated", 8, 32, 64, 256, 128, true,
-                                         emu_qgemm_ukernel_8x32__avx512bw, cpu_qgemm_requant__scalar};
+                                         emu_qgemm_ukernel_8x32__avx512bw, NULL,
+                                         cpu_qgemm_requant__scalar};
 static const cpu_qgemm_isa isa_vnni_emu = {"avx512vnni-emulated", 8, 32, 64, 256, 128, false,
-                                           emu_qgemm_ukernel_8x32__avx512vnni,
+                                           emu_qgemm_ukernel_8x32__avx512vnni, NULL,
                                            cpu_qgemm_requant__scalar};
 
 /* ---- emulated AVX-VNNI kernel ----------------------------------------------------
@@ -153,12 +154,14 @@ emu_dpbusd256(__m256i acc, __m256i a, __m256i b) {
 }
 #define _mm256_dpbusd_avx_epi32 emu_dpbusd256
 #define cpu_qgemm_ukernel_4x16__avx2 emu_qgemm_ukernel_4x16__avx2
+#define cpu_qgemm_ukernel_4x16_sign__avx2 emu_qgemm_ukernel_4x16_sign__avx2
 #define cpu_qgemm_ukernel_4x16__avxvnni emu_qgemm_ukernel_4x16__avxvnni
 #define cpu_qgemm_requant__avx2 emu_qgemm_requant__avx2
 #include "providers/cpu/gemm/qgemm_avx2.c"
 #pragma GCC pop_options
 static const cpu_qgemm_isa isa_avxvnni_emu = {"avxvnni-emulated", 4, 16, 64, 256, 128, false,
-                                              emu_qgemm_ukernel_4x16__avxvnni, emu_qgemm_requant__avx2};
+                                              emu_qgemm_ukernel_4x16__avxvnni, NULL,
+                                              emu_qgemm_requant__avx2};
 #endif
 
 /* ---- random data ------------------------------------------------------------------ */
@@ -315,7 +318,8 @@ static int check_engine(const cpu_qgemm_isa *isa, const eng_case *e) {
   return bad;
 }
 
-/* 7-bit weights never split; extreme ones do on saturating ISAs */
+/* 7-bit weights need nothing; extreme ones take the sign kernel or split
+ * pairs on saturating ISAs */
 static void test_residual_counts(const cpu_qgemm_isa *isa) {
   uint8_t w[64 * 40];
   for (int mode = 1; mode <= 2; mode++) {
@@ -323,8 +327,9 @@ static void test_residual_counts(const cpu_qgemm_isa *isa) {
     cpu_qgemm_packed *p = NULL;
     CHECK_OK(cpu_qgemm_pack_w(isa, false, 64, 40, w, 40, false, NULL, 1, &p));
     if (!p) continue;
-    if (mode == 2 || !isa->pair_saturates) CHECK(p->n_res == 0);
-    else CHECK(p->n_res > 0);
+    if (mode == 2 || !isa->pair_saturates) CHECK(p->n_res == 0 && !p->sign);
+    else if (isa->ukernel_sign) CHECK(p->sign && p->n_res > 0);  /* the -128 weights */
+    else CHECK(!p->sign && p->n_res > 0);
     cpu_qgemm_packed_free(p);
   }
 }
@@ -348,7 +353,8 @@ static void test_engine(const cpu_qgemm_isa *isa, bool small) {
     }
   }
   printf("test_int8: engine %s (mr %d nr %d%s) %s\n", isa->name, isa->mr, isa->nr,
-         isa->pair_saturates ? ", pair splitting" : "", tu_fail == before ? "ok" : "FAILED");
+         !isa->pair_saturates ? "" : isa->ukernel_sign ? ", sign kernel" : ", pair splitting",
+         tu_fail == before ? "ok" : "FAILED");
 }
 
 /* ---- op kernels ------------------------------------------------------------------------ */

@@ -31,6 +31,8 @@ void cpu_qgemm_requant__scalar(const int32_t *acc, size_t n, const float *mult, 
 #if defined(__x86_64__)
 void cpu_qgemm_ukernel_4x16__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                   size_t ldc, size_t m, size_t n, bool accumulate);
+void cpu_qgemm_ukernel_4x16_sign__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
+                                       size_t ldc, size_t m, size_t n, bool accumulate);
 void cpu_qgemm_ukernel_4x16__avxvnni(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                      size_t ldc, size_t m, size_t n, bool accumulate);
 void cpu_qgemm_requant__avx2(const int32_t *acc, size_t n, const float *mult, size_t mult_step,
@@ -45,17 +47,19 @@ void cpu_qgemm_ukernel_8x32__avx512vnni(size_t kc, const int8_t *a, const uint8_
 /* Blocking: an NR x KC panel of X fits L1 with room for W's stream, MC x KC
  * of W about half of L2. Bytes are 4x denser than floats, so KC is large. */
 static const cpu_qgemm_isa isa_scalar = {"scalar", 4, 8, 128, 512, 512, false,
-                                         cpu_qgemm_ukernel_4x8__scalar, cpu_qgemm_requant__scalar};
+                                         cpu_qgemm_ukernel_4x8__scalar, NULL, cpu_qgemm_requant__scalar};
 #if defined(__x86_64__)
 static const cpu_qgemm_isa isa_avx2 = {"avx2", 4, 16, 128, 768, 512, true,
-                                       cpu_qgemm_ukernel_4x16__avx2, cpu_qgemm_requant__avx2};
+                                       cpu_qgemm_ukernel_4x16__avx2, cpu_qgemm_ukernel_4x16_sign__avx2,
+                                       cpu_qgemm_requant__avx2};
 static const cpu_qgemm_isa isa_avxvnni = {"avxvnni", 4, 16, 128, 768, 512, false,
-                                          cpu_qgemm_ukernel_4x16__avxvnni, cpu_qgemm_requant__avx2};
+                                          cpu_qgemm_ukernel_4x16__avxvnni, NULL,
+                                          cpu_qgemm_requant__avx2};
 static const cpu_qgemm_isa isa_avx512bw = {"avx512bw", 8, 32, 128, 512, 512, true,
-                                           cpu_qgemm_ukernel_8x32__avx512bw,
+                                           cpu_qgemm_ukernel_8x32__avx512bw, NULL,
                                            cpu_qgemm_requant__avx2};
 static const cpu_qgemm_isa isa_avx512vnni = {"avx512vnni", 8, 32, 128, 512, 512, false,
-                                             cpu_qgemm_ukernel_8x32__avx512vnni,
+                                             cpu_qgemm_ukernel_8x32__avx512vnni, NULL,
                                              cpu_qgemm_requant__avx2};
 #endif
 
@@ -109,21 +113,25 @@ static int split_pair(int w0, int w1) {
   return w1;
 }
 
-/* residuals of packed row i into res_k / res_v (when non-NULL); returns the count */
+/* Residuals of packed row i into res_k / res_v (when non-NULL), packing
+ * what the kernel can take in their place when `apply`: under the sign
+ * kernel the -128 weights (packed as -127), else the clipped pairs. Returns
+ * the count. */
 static int64_t row_residuals(const cpu_qgemm_packed *p, int64_t i, int32_t *res_k, int32_t *res_v,
                              bool apply) {
   const int mr = p->isa->mr;
   int8_t *row = p->data + (i / mr) * mr * p->kp + (i % mr) * 4;
   int64_t n = 0;
-  for (int64_t k = 0; k < p->kp; k += 2) {
+  for (int64_t k = 0; k < p->kp; k += p->sign ? 1 : 2) {
     int8_t *q = row + (k / 4) * mr * 4 + k % 4;
-    int w1 = split_pair(q[0], q[1]);
-    if (w1 == q[1]) continue;
+    int keep = p->sign ? (q[0] == -128 ? -127 : q[0]) : split_pair(q[0], q[1]);
+    int8_t *at = p->sign ? q : q + 1;
+    if (keep == *at) continue;
     if (res_k) {
-      res_k[n] = (int32_t)(k + 1);
-      res_v[n] = q[1] - w1;
+      res_k[n] = (int32_t)(p->sign ? k : k + 1);
+      res_v[n] = *at - keep;
     }
-    if (apply) q[1] = (int8_t)w1;
+    if (apply) *at = (int8_t)keep;
     n++;
   }
   return n;
@@ -133,6 +141,13 @@ static onyx_status *split_pairs(cpu_qgemm_packed *p) {
   int64_t total = 0;
   for (int64_t i = 0; i < p->m; i++) total += row_residuals(p, i, NULL, NULL, false);
   if (!total) return NULL;
+  if (p->isa->ukernel_sign) {
+    /* risky pairs: the sign kernel, whose only residuals are -128 weights */
+    p->sign = true;
+    total = 0;
+    for (int64_t i = 0; i < p->m; i++) total += row_residuals(p, i, NULL, NULL, false);
+    if (!total) return NULL;
+  }
   p->res_start = onyx_malloc((size_t)(p->m + 1) * sizeof *p->res_start);
   p->res_k = onyx_malloc((size_t)total * sizeof *p->res_k);
   p->res_v = onyx_malloc((size_t)total * sizeof *p->res_v);
@@ -342,6 +357,7 @@ static void add_residuals(const cpu_qgemm_isa *isa, const cpu_qgemm_packed *w, c
                           int64_t ldc) {
   const int nr = isa->nr;
   const int64_t pstride = round_up(kc, 4) * nr;
+  const uint32_t xb = w->sign ? 128 : 0;  /* the sign kernel sums w (x - 128) */
   for (int64_t i = 0; i < mc; i++) {
     int64_t e = w->res_start[i0 + i], end = w->res_start[i0 + i + 1];
     while (e < end && w->res_k[e] < pc) e++;
@@ -352,7 +368,7 @@ static void add_residuals(const cpu_qgemm_isa *isa, const cpu_qgemm_packed *w, c
       uint32_t *c = (uint32_t *)cbuf + i * ldc;
       for (int64_t jp = 0; jp < nc; jp += nr, src += pstride) {
         int64_t nn = min64(nr, nc - jp);
-        for (int64_t j = 0; j < nn; j++) c[jp + j] += r * src[4 * j];
+        for (int64_t j = 0; j < nn; j++) c[jp + j] += r * (src[4 * j] - xb);
       }
     }
   }
@@ -371,14 +387,16 @@ static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, cons
   const cpu_qgemm_x *x = &a->x;
   const int64_t ldc = ws->ncb;
   uint32_t *cb = (uint32_t *)ws->cbuf;
-  /* C -= zw'[i] (colsum[j] - K zx'[j]) + zx'[j] rowsum[i]  (mod 2^32) */
+  /* C -= zw'[i] (colsum[j] - K zx'[j]) + (zx'[j] - xb) rowsum[i]  (mod 2^32),
+   * where the kernel summed w (x - xb) */
   uint32_t *cs = (uint32_t *)ws->colsum;
-  bool zx_any = x->zero ? true : x->is_signed;
+  const uint32_t xb = w->sign ? 128 : 0;
+  bool zx_any = x->zero || x->is_signed || xb;
   if (have_colsum)
     for (int64_t j = 0; j < nc; j++) cs[j] -= (uint32_t)a->k * (uint32_t)x_zero(x, j0 + j);
   if (have_colsum || zx_any) {
     bool zx_scalar = !x->zero || x->n_zero == 1;
-    uint32_t zx0 = (uint32_t)x_zero(x, j0);
+    uint32_t zx0 = (uint32_t)x_zero(x, j0) - xb;
     for (int64_t i = 0; i < mc; i++) {
       uint32_t zw = have_colsum ? (uint32_t)w->zero[i0 + i] : 0, rs = (uint32_t)w->row_sum[i0 + i];
       uint32_t *c = cb + i * ldc;
@@ -390,7 +408,7 @@ static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, cons
           for (int64_t j = 0; j < nc; j++) c[j] -= off;
       } else {
         for (int64_t j = 0; j < nc; j++)
-          c[j] -= zw * (have_colsum ? cs[j] : 0) + (uint32_t)x_zero(x, j0 + j) * rs;
+          c[j] -= zw * (have_colsum ? cs[j] : 0) + ((uint32_t)x_zero(x, j0 + j) - xb) * rs;
       }
     }
   }
@@ -438,6 +456,7 @@ void cpu_qgemm_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, int64_t 
   const int mr = isa->mr, nr = isa->nr;
   const int64_t K = a->k, ldc = ws.ncb;
   const bool need_colsum = w->any_zero;
+  const cpu_qgemm_ukernel_fn ukernel = w->sign ? isa->ukernel_sign : isa->ukernel;
   for (int64_t jc = 0; jc < cols; jc += ws.ncb) {
     int64_t nc = min64(ws.ncb, cols - jc), j0 = col0 + jc;
     if (need_colsum) memset(ws.colsum, 0, (size_t)nc * sizeof *ws.colsum);
@@ -452,7 +471,7 @@ void cpu_qgemm_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, int64_t 
           size_t nn = (size_t)min64(nr, nc - jr);
           for (int64_t ir = ic; ir < ic + mc; ir += mr) {
             const int8_t *apan = w->data + ((row0 + ir) / mr) * mr * w->kp + pc * mr;
-            isa->ukernel((size_t)kc4, apan, bpan, ws.cbuf + ir * ldc + jr, (size_t)ldc,
+            ukernel((size_t)kc4, apan, bpan, ws.cbuf + ir * ldc + jr, (size_t)ldc,
                          (size_t)min64(mr, ic + mc - ir), nn, pc > 0);
           }
         }

@@ -26,13 +26,15 @@
  *
  * Saturation. vpmaddubsw adds two u8 x s8 products into a saturating s16:
  * 255 * (w0 + w1) overflows when two neighbouring weights are both large and
- * of one sign. On ISAs without VNNI, packing therefore checks every such pair
- * (both are known at prepare) and, when 255 * |w0 + w1| could leave the s16
- * range, stores a clipped w1 and keeps the remainder in a sparse residual
- * list that the engine adds exactly (from the packed X block) before the
- * output stage. Results are exact on every ISA. With 7-bit weights
- * ([-64, 63], ORT's reduce_range) no pair ever needs splitting; full-range
- * symmetric weights split a fraction of a percent of pairs. */
+ * of one sign. On ISAs without VNNI, packing checks every such pair (weights
+ * are known at prepare): with none (always so for 7-bit weights, [-64, 63],
+ * ORT's reduce_range) the plain kernel runs; otherwise the ISA's sign
+ * kernel (exact for weights in [-127, 127], see qgemm_avx2.c), or, on an ISA
+ * without one, the plain kernel on clipped pairs. What a kernel cannot take
+ * (a clipped pair's remainder, a -128 weight under the sign kernel) is kept
+ * in a sparse residual list that the engine adds exactly from the packed X
+ * block before the output stage. Results are exact on every ISA; the price of
+ * full-range weights on AVX2 is the sign kernel's two extra instructions. */
 #ifndef ONYX_CPU_QGEMM_H
 #define ONYX_CPU_QGEMM_H
 
@@ -62,8 +64,11 @@ typedef struct cpu_qgemm_isa {
   const char *name;             /* "avx512vnni", "avxvnni", "avx512bw", "avx2", "scalar" */
   int mr, nr;                   /* register tile */
   int mc, kc, nc;               /* cache blocks: mc % mr == 0, kc % 4 == 0, nc % nr == 0 */
-  bool pair_saturates;          /* s16 pair sums saturate: packing splits risky pairs */
+  bool pair_saturates;          /* s16 pair sums saturate: packing checks pairs */
   cpu_qgemm_ukernel_fn ukernel;
+  /* or NULL: computes sum w (x - 128), exact for w in [-127, 127] whatever the
+   * pairs (for pair_saturates ISAs) */
+  cpu_qgemm_ukernel_fn ukernel_sign;
   cpu_qgemm_requant_fn requant;
 } cpu_qgemm_isa;
 
@@ -82,6 +87,7 @@ typedef struct cpu_qgemm_packed {
   int32_t *row_sum;             /* owned: sum_k W'[i, k] (before any split), m values */
   int32_t *zero;                /* owned: zw'[i] = zw[i] - (unsigned ? 128 : 0), m values */
   bool any_zero;                /* some zw'[i] != 0: X's column sums are needed */
+  bool sign;                    /* runs isa->ukernel_sign (residuals: the -128 weights) */
   /* residuals of split pairs, by row: row i owns [res_start[i], res_start[i+1]) */
   int64_t n_res;
   int64_t *res_start;           /* owned, m + 1 values; NULL when n_res == 0 */

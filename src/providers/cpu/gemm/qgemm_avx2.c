@@ -7,11 +7,18 @@
  * vpmaddubsw (u8 x s8 pairs into s16) and widens with vpmaddwd against ones,
  * which costs two multiply-port instructions per 32 products but is, on this
  * class of CPU, the fastest route to int32: widening to s16 first and using
- * vpmaddwd alone measured no faster than float FMA. The s16 pair sum
- * saturates for some weight pairs; qgemm.c splits those when packing, so
- * this kernel is exact. AVX-VNNI (vpdpbusd, VEX) does the four products and
- * the accumulation in one instruction without intermediate saturation; the
- * two kernels share one body.
+ * vpmaddwd alone measured no faster than float FMA.
+ *
+ * The s16 pair sum saturates when two neighbouring weights are large and of
+ * one sign (255 * (100 + 100) > 32767). Weight matrices without such pairs
+ * (always so for 7-bit weights) use the plain kernel. The others use the
+ * sign variant (the XNNPACK/ORT s8 x s8 trick): X is taken as x - 128 in s8,
+ * and vpmaddubsw gets |x - 128| (at most 128, as u8) against w * sign(x - 128)
+ * (vpsignb), so a pair sum is at most 2 * 128 * 127: exact for any weights in
+ * [-127, 127], at two extra cheap instructions per step; qgemm.c adds back
+ * 128 * rowsum(W) and handles any -128 weight as a residual. AVX-VNNI
+ * (vpdpbusd, VEX) does four products and the accumulation in one instruction
+ * without intermediate saturation. The kernels share one body.
  *
  * Compiled with -mavx2 -mfma (file name); the AVX-VNNI kernel adds its own
  * target attribute. Called only when cpuid reports the features. */
@@ -52,6 +59,27 @@ static inline __m256i bcast4(const int8_t *p) {
     b += 4 * NR;                                                   \
   } while (0)
 
+/* sign variant: x' = x - 128 (s8), products formed as |x'| * (w * sign(x')) so
+ * that no s16 pair sum can leave range while |w| <= 127 */
+#define ROW_SIGN(i)                                                                         \
+  do {                                                                                      \
+    __m256i w = bcast4(a + 4 * (i));                                                        \
+    c##i##0 = _mm256_add_epi32(c##i##0,                                                     \
+                               _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w, b0)), one)); \
+    c##i##1 = _mm256_add_epi32(c##i##1,                                                     \
+                               _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w, b1)), one)); \
+  } while (0)
+
+#define STEP_SIGN()                                                                      \
+  do {                                                                                   \
+    __m256i b0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b), flip);         \
+    __m256i b1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 32)), flip);  \
+    __m256i u0 = _mm256_abs_epi8(b0), u1 = _mm256_abs_epi8(b1);                          \
+    ROW_SIGN(0); ROW_SIGN(1); ROW_SIGN(2); ROW_SIGN(3);                                  \
+    a += 4 * MR;                                                                         \
+    b += 4 * NR;                                                                         \
+  } while (0)
+
 #define ROW_STORE(i)                                                              \
   do {                                                                            \
     __m256i *ci = (__m256i *)(c + (i) * ldc);                                     \
@@ -69,19 +97,20 @@ static inline __m256i bcast4(const int8_t *p) {
     _mm256_storeu_si256((__m256i *)(tmp[i] + 8), c##i##1); \
   } while (0)
 
-#define DEFINE_UKERNEL(NAME, ATTR, DOT)                                                       \
+#define DEFINE_UKERNEL(NAME, ATTR, STEP_)                                                     \
   ATTR void NAME(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c, size_t ldc, size_t m, \
                  size_t n, bool accumulate) {                                                 \
-    const __m256i one = _mm256_set1_epi16(1);                                                 \
+    const __m256i one = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(-128);                  \
     (void)one;                                                                                \
+    (void)flip;                                                                               \
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;                    \
     __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;                                       \
     size_t p = 0;                                                                             \
     for (; p + 8 <= kc; p += 8) {                                                             \
-      STEP(DOT);                                                                              \
-      STEP(DOT);                                                                              \
+      STEP_;                                                                                  \
+      STEP_;                                                                                  \
     }                                                                                         \
-    if (p < kc) STEP(DOT);                                                                    \
+    if (p < kc) STEP_;                                                                        \
     if (m == MR && n == NR) {                                                                 \
       ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3);                                 \
       return;                                                                                 \
@@ -95,8 +124,9 @@ static inline __m256i bcast4(const int8_t *p) {
     }                                                                                         \
   }
 
-DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avx2, , DOT_AVX2)
-DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avxvnni, __attribute__((target("avxvnni"))), DOT_VNNI)
+DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avx2, , STEP(DOT_AVX2))
+DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16_sign__avx2, , STEP_SIGN())
+DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avxvnni, __attribute__((target("avxvnni"))), STEP(DOT_VNNI))
 
 /* y[j] = sat(round((acc[j] + bias) * mult) + zp) clamped to [lo, hi]; NaN -> 0.
  * The float steps are those of the scalar reference, lane by lane. */
