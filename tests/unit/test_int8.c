@@ -122,16 +122,13 @@ static inline void _mm512_mask_storeu_epi32(int32_t *p, __mmask16 k, __m512i a) 
 #undef DEFINE_UKERNEL
 #undef DOT_VNNI
 
-void cpu_qgemm_requant__scalar(const int32_t *acc, size_t n, const float *mult, size_t mult_step,
-                               const int32_t *bias, size_t bias_step, float zp, float lo, float hi,
-                               bool out_signed, void *y);
-
-static const cpu_qgemm_isa isa_bw_emu = {"avx512bw-emulated", 8, 32, 64, 256, 128, true,
-                                         emu_qgemm_ukernel_8x32__avx512bw, NULL,
-                                         cpu_qgemm_requant__scalar};
-static const cpu_qgemm_isa isa_vnni_emu = {"avx512vnni-emulated", 8, 32, 64, 256, 128, false,
-                                           emu_qgemm_ukernel_8x32__avx512vnni, NULL,
-                                           cpu_qgemm_requant__scalar};
+/* requantizer and interleaver of the scalar ISA: the emulated kernels run
+ * on any CPU */
+static const cpu_qgemm_isa *scalar_isa(void) { return cpu_qgemm_isa_named("scalar"); }
+static cpu_qgemm_isa isa_bw_emu = {"avx512bw-emulated", 8, 32, 64, 256, 128, true,
+                                   emu_qgemm_ukernel_8x32__avx512bw, NULL, NULL, NULL};
+static cpu_qgemm_isa isa_vnni_emu = {"avx512vnni-emulated", 8, 32, 64, 256, 128, false,
+                                     emu_qgemm_ukernel_8x32__avx512vnni, NULL, NULL, NULL};
 
 /* ---- emulated AVX-VNNI kernel ----------------------------------------------------
  * The 256-bit file compiled here with AVX2 enabled and vpdpbusd (VEX) replaced
@@ -157,11 +154,12 @@ emu_dpbusd256(__m256i acc, __m256i a, __m256i b) {
 #define cpu_qgemm_ukernel_4x16_sign__avx2 emu_qgemm_ukernel_4x16_sign__avx2
 #define cpu_qgemm_ukernel_4x16__avxvnni emu_qgemm_ukernel_4x16__avxvnni
 #define cpu_qgemm_requant__avx2 emu_qgemm_requant__avx2
+#define cpu_qgemm_interleave4__avx2 emu_qgemm_interleave4__avx2
 #include "providers/cpu/gemm/qgemm_avx2.c"
 #pragma GCC pop_options
 static const cpu_qgemm_isa isa_avxvnni_emu = {"avxvnni-emulated", 4, 16, 64, 256, 128, false,
                                               emu_qgemm_ukernel_4x16__avxvnni, NULL,
-                                              emu_qgemm_requant__avx2};
+                                              emu_qgemm_requant__avx2, emu_qgemm_interleave4__avx2};
 #endif
 
 /* ---- random data ------------------------------------------------------------------ */
@@ -294,12 +292,12 @@ static int check_engine(const cpu_qgemm_isa *isa, const eng_case *e) {
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) {
         int64_t at = e->trans_out ? j * M + i : i * N + j;
+        int32_t v = (int32_t)((uint32_t)ref[i * N + j] + (uint32_t)(e->bias ? bias[i] : 0));
         if (e->kind == CPU_QGEMM_OUT_S32) {
-          bad += ((int32_t *)y)[at] != ref[i * N + j];
+          bad += ((int32_t *)y)[at] != v;
           continue;
         }
         float mult = (xs[e->zx == 2 ? j : 0] * ws[i]) / a.out.y_scale;
-        int32_t v = (int32_t)((uint32_t)ref[i * N + j] + (uint32_t)(e->bias ? bias[i] : 0));
         float f = nearbyintf((float)v * mult) + (float)a.out.y_zero;
         float lo = sgn ? -128.0f : 0.0f, hi = sgn ? 127.0f : 255.0f;
         if (e->relu && lo < a.out.y_zero) lo = (float)a.out.y_zero;
@@ -714,6 +712,8 @@ int main(int argc, char **argv) {
     else printf("test_int8: engine %s not runnable here\n", isas[i]);
   }
   if (!cap) {
+    isa_bw_emu.requant = isa_vnni_emu.requant = scalar_isa()->requant;
+    isa_bw_emu.interleave4 = isa_vnni_emu.interleave4 = scalar_isa()->interleave4;
     test_engine(&isa_bw_emu, true);
     test_engine(&isa_vnni_emu, true);
 #if defined(__x86_64__)

@@ -319,20 +319,25 @@ static void im2col_row(const void *ctx, int64_t k, int64_t n0, int64_t nc, uint8
     int64_t base = kk[last] * g->dilation[last] - g->pad_begin[last] + o[last] * s;
     int64_t lo = run, hi = run;
     if (ok) {
-      lo = base >= 0 ? 0 : (-base + s - 1) / s;
-      hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
+      if (s == 1) {
+        lo = base >= 0 ? 0 : -base;
+        hi = w - base;
+      } else {
+        lo = base >= 0 ? 0 : (-base + s - 1) / s;
+        hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
+      }
       if (lo > run) lo = run;
       if (hi > run) hi = run;
       if (hi < lo) hi = lo;
     }
     uint8_t *d = dst + j;
-    memset(d, ic->pad, (size_t)lo);
+    for (int64_t r = 0; r < lo; r++) d[r] = ic->pad;
     const uint8_t *xr = xc + off;
     int64_t at = base + lo * s;
     if (s == 1 && !ic->flip) memcpy(d + lo, xr + at, (size_t)(hi - lo));
     else
       for (int64_t r = lo; r < hi; r++, at += s) d[r] = xr[at] ^ ic->flip;
-    memset(d + hi, ic->pad, (size_t)(run - hi));
+    for (int64_t r = hi; r < run; r++) d[r] = ic->pad;
     j += run;
     o[last] += run;
     for (int i = last; i > 0 && o[i] == g->out[i]; i--) {

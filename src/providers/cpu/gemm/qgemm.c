@@ -35,6 +35,8 @@ void cpu_qgemm_ukernel_4x16_sign__avx2(size_t kc, const int8_t *a, const uint8_t
                                        size_t ldc, size_t m, size_t n, bool accumulate);
 void cpu_qgemm_ukernel_4x16__avxvnni(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                      size_t ldc, size_t m, size_t n, bool accumulate);
+void cpu_qgemm_interleave4__avx2(const uint8_t *const r[4], size_t n, size_t nr,
+                                 size_t panel_stride, uint8_t *dst, int32_t *colsum);
 void cpu_qgemm_requant__avx2(const int32_t *acc, size_t n, const float *mult, size_t mult_step,
                              const int32_t *bias, size_t bias_step, float zp, float lo, float hi,
                              bool out_signed, void *y);
@@ -44,23 +46,38 @@ void cpu_qgemm_ukernel_8x32__avx512vnni(size_t kc, const int8_t *a, const uint8_
                                         size_t ldc, size_t m, size_t n, bool accumulate);
 #endif
 
+/* Interleaves four rows of n bytes into NR-wide panels (portable version of
+ * cpu_qgemm_interleave4__avx2): column j goes to dst + (j / nr) *
+ * panel_stride + (j % nr) * 4 as r0[j], r1[j], r2[j], r3[j], zero-filled up
+ * to the next multiple of nr; colsum[j] (when non-NULL) gains their sum. */
+static void interleave4(const uint8_t *const r[4], size_t n, size_t nr, size_t panel_stride,
+                        uint8_t *dst, int32_t *colsum) {
+  size_t end = (n + nr - 1) / nr * nr;
+  for (size_t j = 0; j < end; j++) {
+    uint8_t *o = dst + (j / nr) * panel_stride + (j % nr) * 4;
+    for (int t = 0; t < 4; t++) o[t] = j < n ? r[t][j] : 0;
+    if (colsum && j < n) colsum[j] += r[0][j] + r[1][j] + r[2][j] + r[3][j];
+  }
+}
+
 /* Blocking: an NR x KC panel of X fits L1 with room for W's stream, MC x KC
  * of W about half of L2. Bytes are 4x denser than floats, so KC is large. */
 static const cpu_qgemm_isa isa_scalar = {"scalar", 4, 8, 128, 512, 512, false,
-                                         cpu_qgemm_ukernel_4x8__scalar, NULL, cpu_qgemm_requant__scalar};
+                                         cpu_qgemm_ukernel_4x8__scalar, NULL, cpu_qgemm_requant__scalar,
+                                         interleave4};
 #if defined(__x86_64__)
 static const cpu_qgemm_isa isa_avx2 = {"avx2", 4, 16, 128, 768, 512, true,
                                        cpu_qgemm_ukernel_4x16__avx2, cpu_qgemm_ukernel_4x16_sign__avx2,
-                                       cpu_qgemm_requant__avx2};
+                                       cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
 static const cpu_qgemm_isa isa_avxvnni = {"avxvnni", 4, 16, 128, 768, 512, false,
                                           cpu_qgemm_ukernel_4x16__avxvnni, NULL,
-                                          cpu_qgemm_requant__avx2};
+                                          cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
 static const cpu_qgemm_isa isa_avx512bw = {"avx512bw", 8, 32, 128, 512, 512, true,
                                            cpu_qgemm_ukernel_8x32__avx512bw, NULL,
-                                           cpu_qgemm_requant__avx2};
+                                           cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
 static const cpu_qgemm_isa isa_avx512vnni = {"avx512vnni", 8, 32, 128, 512, 512, false,
                                              cpu_qgemm_ukernel_8x32__avx512vnni, NULL,
-                                             cpu_qgemm_requant__avx2};
+                                             cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
 #endif
 
 const cpu_qgemm_isa *cpu_qgemm_isa_named(const char *name) {
@@ -220,25 +237,6 @@ static int32_t x_zero(const cpu_qgemm_x *x, int64_t j) {
   return x->is_signed ? (int32_t)(int8_t)z + 128 : (int32_t)z;
 }
 
-/* Interleaves four rows (nc bytes each) into NR-wide panels of the group
- * starting at dst: lane j of a panel holds r0[j], r1[j], r2[j], r3[j]. */
-static void interleave4(const uint8_t *const r[4], int64_t nc, int nr, int64_t panel_stride,
-                        uint8_t *dst, int32_t *colsum) {
-  for (int64_t jp = 0; jp < nc; jp += nr, dst += panel_stride) {
-    int64_t nn = min64(nr, nc - jp);
-    const uint8_t *a = r[0] + jp, *b = r[1] + jp, *c = r[2] + jp, *d = r[3] + jp;
-    for (int64_t j = 0; j < nn; j++) {
-      dst[4 * j] = a[j];
-      dst[4 * j + 1] = b[j];
-      dst[4 * j + 2] = c[j];
-      dst[4 * j + 3] = d[j];
-    }
-    if (colsum)
-      for (int64_t j = 0; j < nn; j++) colsum[jp + j] += a[j] + b[j] + c[j] + d[j];
-    memset(dst + 4 * nn, 0, (size_t)(4 * (nr - nn)));
-  }
-}
-
 /* Per-thread scratch of the block loop. */
 typedef struct qgemm_ws {
   uint8_t *bp;                  /* packed X block: kc4 x ncb */
@@ -246,6 +244,7 @@ typedef struct qgemm_ws {
   int32_t *colsum;              /* ncb */
   int32_t *cbuf;                /* rows x ncb accumulators */
   int32_t *tmp_i;               /* max(rows, ncb) */
+  int32_t *rbias;               /* rows: bias and row zero-point term of the output stage */
   float *tmp_f;                 /* max(rows, ncb) */
   int64_t ncb;
 } qgemm_ws;
@@ -306,7 +305,7 @@ static void pack_x_block(const cpu_qgemm_isa *isa, const cpu_qgemm_x *x, int64_t
         }
       }
     }
-    interleave4(r, nc, nr, pstride, bp + g * nr, colsum);
+    isa->interleave4(r, (size_t)nc, (size_t)nr, (size_t)pstride, bp + g * nr, colsum);
   }
 }
 
@@ -326,7 +325,7 @@ size_t cpu_qgemm_ws_bytes(const cpu_qgemm_isa *isa, int64_t rows, int64_t cols, 
   int64_t kc4 = round_up(min64(isa->kc, max64(k, 1)), 4);
   int64_t rp = round_up(rows, isa->mr), t = max64(rp, ncb);
   return (size_t)(round_up(kc4 * ncb, 64) + round_up(5 * ncb, 64) + 4 * round_up(ncb, 16) +
-                  4 * rp * ncb + 8 * round_up(t, 16) + 64);
+                  4 * rp * ncb + 8 * round_up(t, 16) + 4 * round_up(rp, 16) + 64);
 }
 
 static void ws_layout(const cpu_qgemm_isa *isa, int64_t rows, int64_t cols, int64_t k, void *mem,
@@ -347,6 +346,8 @@ static void ws_layout(const cpu_qgemm_isa *isa, int64_t rows, int64_t cols, int6
   ws->tmp_i = (int32_t *)p;
   p += 4 * round_up(t, 16);
   ws->tmp_f = (float *)p;
+  p += 4 * round_up(t, 16);
+  ws->rbias = (int32_t *)p;
   memset(ws->rows + 4 * ncb, 0, (size_t)ncb);
 }
 
@@ -379,48 +380,48 @@ static float mult_at(const cpu_qgemm_out *o, int64_t i, int64_t j) {
   return (o->x_scale[o->n_x_scale == 1 ? 0 : j] * o->w_scale[o->n_w_scale == 1 ? 0 : i]) / o->y_scale;
 }
 
-/* zero-point correction and output stage of the finished block cbuf (rows
- * i0.. of C, mc of them; columns j0.., nc of them) */
+/* Zero-point correction and output stage of the finished block cbuf (rows
+ * i0.. of C, mc of them; columns j0.., nc of them). The kernel summed
+ * w' (x' - xb), so
+ *   C = cbuf - zw'[i] (colsum[j] - K zx'[j]) - (zx'[j] - xb) rowsum[i]  (mod 2^32).
+ * With one zx' the last term is per row and joins the bias of the output
+ * stage; only column sums or per-column zx' need a pass over the block. */
 static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, const qgemm_ws *ws,
                          int64_t i0, int64_t mc, int64_t j0, int64_t nc, bool have_colsum) {
   const cpu_qgemm_packed *w = a->w;
   const cpu_qgemm_x *x = &a->x;
+  const cpu_qgemm_out *o = &a->out;
   const int64_t ldc = ws->ncb;
-  uint32_t *cb = (uint32_t *)ws->cbuf;
-  /* C -= zw'[i] (colsum[j] - K zx'[j]) + (zx'[j] - xb) rowsum[i]  (mod 2^32),
-   * where the kernel summed w (x - xb) */
-  uint32_t *cs = (uint32_t *)ws->colsum;
   const uint32_t xb = w->sign ? 128 : 0;
-  bool zx_any = x->zero || x->is_signed || xb;
+  const bool zx_scalar = !x->zero || x->n_zero == 1;
+  uint32_t *cb = (uint32_t *)ws->cbuf, *cs = (uint32_t *)ws->colsum, *rb = (uint32_t *)ws->rbias;
+  uint32_t zx0 = (uint32_t)x_zero(x, j0) - xb;
+  for (int64_t i = 0; i < mc; i++)
+    rb[i] = (o->bias ? (uint32_t)o->bias[i0 + i] : 0) - (zx_scalar ? zx0 * (uint32_t)w->row_sum[i0 + i] : 0);
   if (have_colsum)
     for (int64_t j = 0; j < nc; j++) cs[j] -= (uint32_t)a->k * (uint32_t)x_zero(x, j0 + j);
-  if (have_colsum || zx_any) {
-    bool zx_scalar = !x->zero || x->n_zero == 1;
-    uint32_t zx0 = (uint32_t)x_zero(x, j0) - xb;
+  if (have_colsum || !zx_scalar)
     for (int64_t i = 0; i < mc; i++) {
       uint32_t zw = have_colsum ? (uint32_t)w->zero[i0 + i] : 0, rs = (uint32_t)w->row_sum[i0 + i];
       uint32_t *c = cb + i * ldc;
-      if (zx_scalar) {
-        uint32_t off = zx0 * rs;
-        if (zw)
-          for (int64_t j = 0; j < nc; j++) c[j] -= zw * cs[j] + off;
-        else
-          for (int64_t j = 0; j < nc; j++) c[j] -= off;
-      } else {
+      if (zx_scalar)
+        for (int64_t j = 0; j < nc; j++) c[j] -= zw * cs[j];
+      else
         for (int64_t j = 0; j < nc; j++)
           c[j] -= zw * (have_colsum ? cs[j] : 0) + ((uint32_t)x_zero(x, j0 + j) - xb) * rs;
-      }
     }
-  }
-  const cpu_qgemm_out *o = &a->out;
-  const int32_t *c = ws->cbuf;
+  const int32_t *c = ws->cbuf, *rbias = ws->rbias;
   if (o->kind == CPU_QGEMM_OUT_S32) {
-    int32_t *y = o->y;
+    uint32_t *y = o->y;
     if (!o->trans)
-      for (int64_t i = 0; i < mc; i++) memcpy(y + (i0 + i) * o->ldy + j0, c + i * ldc, (size_t)nc * 4);
+      for (int64_t i = 0; i < mc; i++) {
+        uint32_t *yr = y + (i0 + i) * o->ldy + j0, r = rb[i];
+        const uint32_t *cr = cb + i * ldc;
+        for (int64_t j = 0; j < nc; j++) yr[j] = cr[j] + r;
+      }
     else
       for (int64_t j = 0; j < nc; j++)
-        for (int64_t i = 0; i < mc; i++) y[(j0 + j) * o->ldy + i0 + i] = c[i * ldc + j];
+        for (int64_t i = 0; i < mc; i++) y[(j0 + j) * o->ldy + i0 + i] = cb[i * ldc + j] + rb[i];
     return;
   }
   bool sgn = o->kind == CPU_QGEMM_OUT_S8;
@@ -432,8 +433,8 @@ static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, cons
       const float *mult = o->mult_row ? o->mult_row + i0 + i : ws->tmp_f;
       if (!o->mult_row)
         for (int64_t j = 0; j < nc; j++) ws->tmp_f[j] = mult_at(o, i0 + i, j0 + j);
-      isa->requant(c + i * ldc, (size_t)nc, mult, o->mult_row ? 0 : 1, o->bias ? o->bias + i0 + i : NULL,
-                   0, zp, lo, hi, sgn, y + (i0 + i) * o->ldy + j0);
+      isa->requant(c + i * ldc, (size_t)nc, mult, o->mult_row ? 0 : 1, rbias + i, 0, zp, lo, hi, sgn,
+                   y + (i0 + i) * o->ldy + j0);
     }
     return;
   }
@@ -442,8 +443,7 @@ static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, cons
     const float *mult = o->mult_row ? o->mult_row + i0 : ws->tmp_f;
     if (!o->mult_row)
       for (int64_t i = 0; i < mc; i++) ws->tmp_f[i] = mult_at(o, i0 + i, j0 + j);
-    isa->requant(ws->tmp_i, (size_t)mc, mult, 1, o->bias ? o->bias + i0 : NULL, 1, zp, lo, hi, sgn,
-                 y + (j0 + j) * o->ldy + i0);
+    isa->requant(ws->tmp_i, (size_t)mc, mult, 1, rbias, 1, zp, lo, hi, sgn, y + (j0 + j) * o->ldy + i0);
   }
 }
 

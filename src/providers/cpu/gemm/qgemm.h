@@ -59,6 +59,10 @@ typedef void (*cpu_qgemm_requant_fn)(const int32_t *acc, size_t n, const float *
                                      size_t mult_step, const int32_t *bias, size_t bias_step,
                                      float zp, float lo, float hi, bool out_signed, void *y);
 
+/* Interleaves four rows of n bytes into NR-column panels (see qgemm.c). */
+typedef void (*cpu_qgemm_interleave_fn)(const uint8_t *const r[4], size_t n, size_t nr,
+                                        size_t panel_stride, uint8_t *dst, int32_t *colsum);
+
 /* One micro-kernel with its tile and cache-blocking sizes. Static storage. */
 typedef struct cpu_qgemm_isa {
   const char *name;             /* "avx512vnni", "avxvnni", "avx512bw", "avx2", "scalar" */
@@ -70,6 +74,7 @@ typedef struct cpu_qgemm_isa {
    * pairs (for pair_saturates ISAs) */
   cpu_qgemm_ukernel_fn ukernel_sign;
   cpu_qgemm_requant_fn requant;
+  cpu_qgemm_interleave_fn interleave4;
 } cpu_qgemm_isa;
 
 /* The best micro-kernel this CPU runs (honours ONYX_ISA, see cpu_features.h). */
@@ -140,7 +145,7 @@ typedef struct cpu_qgemm_out {
   int64_t n_x_scale, n_w_scale;
   float y_scale;
   int32_t y_zero;
-  const int32_t *bias;          /* per row, added to C before scaling, or NULL */
+  const int32_t *bias;          /* per row, added to C (before any scaling), or NULL */
   bool relu;                    /* clamp at y_zero (a fused Relu) */
   const float *mult_row;        /* internal: set by cpu_qgemm from the scales */
 } cpu_qgemm_out;

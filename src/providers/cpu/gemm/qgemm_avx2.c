@@ -128,6 +128,40 @@ DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avx2, , STEP(DOT_AVX2))
 DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16_sign__avx2, , STEP_SIGN())
 DEFINE_UKERNEL(cpu_qgemm_ukernel_4x16__avxvnni, __attribute__((target("avxvnni"))), STEP(DOT_VNNI))
 
+/* Interleaves four rows of n bytes into NR-wide panels (nr a multiple of
+ * 16): column j goes to dst + (j / nr) * panel_stride + (j % nr) * 4 as
+ * r0[j], r1[j], r2[j], r3[j]; colsum[j] (when non-NULL) gains their sum.
+ * Columns past n are zero-filled up to the next multiple of nr. */
+void cpu_qgemm_interleave4__avx2(const uint8_t *const r[4], size_t n, size_t nr,
+                                 size_t panel_stride, uint8_t *dst, int32_t *colsum) {
+  const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+  size_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(r[0] + j));
+    __m128i b = _mm_loadu_si128((const __m128i *)(r[1] + j));
+    __m128i c = _mm_loadu_si128((const __m128i *)(r[2] + j));
+    __m128i d = _mm_loadu_si128((const __m128i *)(r[3] + j));
+    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+    __m128i q[4] = {_mm_unpacklo_epi16(ab0, cd0), _mm_unpackhi_epi16(ab0, cd0),
+                    _mm_unpacklo_epi16(ab1, cd1), _mm_unpackhi_epi16(ab1, cd1)};
+    __m128i *o = (__m128i *)(dst + (j / nr) * panel_stride + (j % nr) * 4);
+    for (int t = 0; t < 4; t++) _mm_storeu_si128(o + t, q[t]);
+    if (colsum)
+      for (int t = 0; t < 4; t++) {
+        __m128i s = _mm_madd_epi16(_mm_maddubs_epi16(q[t], ones8), ones16);
+        __m128i *cs = (__m128i *)(colsum + j + 4 * t);
+        _mm_storeu_si128(cs, _mm_add_epi32(_mm_loadu_si128(cs), s));
+      }
+  }
+  size_t end = (n + nr - 1) / nr * nr;
+  for (; j < end; j++) {
+    uint8_t *o = dst + (j / nr) * panel_stride + (j % nr) * 4;
+    for (int t = 0; t < 4; t++) o[t] = j < n ? r[t][j] : 0;
+    if (colsum && j < n) colsum[j] += r[0][j] + r[1][j] + r[2][j] + r[3][j];
+  }
+}
+
 /* y[j] = sat(round((acc[j] + bias) * mult) + zp) clamped to [lo, hi]; NaN -> 0.
  * The float steps are those of the scalar reference, lane by lane. */
 void cpu_qgemm_requant__avx2(const int32_t *acc, size_t n, const float *mult, size_t mult_step,
