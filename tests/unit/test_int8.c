@@ -150,15 +150,15 @@ emu_dpbusd256(__m256i acc, __m256i a, __m256i b) {
   return _mm256_loadu_si256((const __m256i *)r);
 }
 #define _mm256_dpbusd_avx_epi32 emu_dpbusd256
-#define cpu_qgemm_ukernel_4x16__avx2 emu_qgemm_ukernel_4x16__avx2
-#define cpu_qgemm_ukernel_4x16_sign__avx2 emu_qgemm_ukernel_4x16_sign__avx2
-#define cpu_qgemm_ukernel_4x16__avxvnni emu_qgemm_ukernel_4x16__avxvnni
+#define cpu_qgemm_ukernel_6x16__avx2 emu_qgemm_ukernel_6x16__avx2
+#define cpu_qgemm_ukernel_6x16_sign__avx2 emu_qgemm_ukernel_6x16_sign__avx2
+#define cpu_qgemm_ukernel_6x16__avxvnni emu_qgemm_ukernel_6x16__avxvnni
 #define cpu_qgemm_requant__avx2 emu_qgemm_requant__avx2
 #define cpu_qgemm_interleave4__avx2 emu_qgemm_interleave4__avx2
 #include "providers/cpu/gemm/qgemm_avx2.c"
 #pragma GCC pop_options
-static const cpu_qgemm_isa isa_avxvnni_emu = {"avxvnni-emulated", 4, 16, 64, 256, 128, false,
-                                              emu_qgemm_ukernel_4x16__avxvnni, NULL,
+static const cpu_qgemm_isa isa_avxvnni_emu = {"avxvnni-emulated", 6, 16, 60, 256, 128, false,
+                                              emu_qgemm_ukernel_6x16__avxvnni, NULL,
                                               emu_qgemm_requant__avx2, emu_qgemm_interleave4__avx2};
 #endif
 

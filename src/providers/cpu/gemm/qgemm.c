@@ -29,11 +29,11 @@ void cpu_qgemm_requant__scalar(const int32_t *acc, size_t n, const float *mult, 
                                const int32_t *bias, size_t bias_step, float zp, float lo, float hi,
                                bool out_signed, void *y);
 #if defined(__x86_64__)
-void cpu_qgemm_ukernel_4x16__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
+void cpu_qgemm_ukernel_6x16__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                   size_t ldc, size_t m, size_t n, bool accumulate);
-void cpu_qgemm_ukernel_4x16_sign__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
+void cpu_qgemm_ukernel_6x16_sign__avx2(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                        size_t ldc, size_t m, size_t n, bool accumulate);
-void cpu_qgemm_ukernel_4x16__avxvnni(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
+void cpu_qgemm_ukernel_6x16__avxvnni(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
                                      size_t ldc, size_t m, size_t n, bool accumulate);
 void cpu_qgemm_interleave4__avx2(const uint8_t *const r[4], size_t n, size_t nr,
                                  size_t panel_stride, uint8_t *dst, int32_t *colsum);
@@ -66,11 +66,11 @@ static const cpu_qgemm_isa isa_scalar = {"scalar", 4, 8, 128, 512, 512, false,
                                          cpu_qgemm_ukernel_4x8__scalar, NULL, cpu_qgemm_requant__scalar,
                                          interleave4};
 #if defined(__x86_64__)
-static const cpu_qgemm_isa isa_avx2 = {"avx2", 4, 16, 128, 768, 512, true,
-                                       cpu_qgemm_ukernel_4x16__avx2, cpu_qgemm_ukernel_4x16_sign__avx2,
+static const cpu_qgemm_isa isa_avx2 = {"avx2", 6, 16, 120, 768, 512, true,
+                                       cpu_qgemm_ukernel_6x16__avx2, cpu_qgemm_ukernel_6x16_sign__avx2,
                                        cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
-static const cpu_qgemm_isa isa_avxvnni = {"avxvnni", 4, 16, 128, 768, 512, false,
-                                          cpu_qgemm_ukernel_4x16__avxvnni, NULL,
+static const cpu_qgemm_isa isa_avxvnni = {"avxvnni", 6, 16, 120, 768, 512, false,
+                                          cpu_qgemm_ukernel_6x16__avxvnni, NULL,
                                           cpu_qgemm_requant__avx2, cpu_qgemm_interleave4__avx2};
 static const cpu_qgemm_isa isa_avx512bw = {"avx512bw", 8, 32, 128, 512, 512, true,
                                            cpu_qgemm_ukernel_8x32__avx512bw, NULL,
