@@ -1,5 +1,5 @@
 /* conv.c — cpu kernels for Conv (1-D/2-D/3-D..., groups, dilations, strides,
- * pads, auto_pad, bias) and ConvInteger.
+ * pads, auto_pad, bias); ConvInteger and QLinearConv are in qlinear.c.
  *
  * Float Conv is a GEMM per (image, group): Y_g[M/g, out] = W_g[M/g, C/g*k] x
  * col[C/g*k, out] + bias. The im2col matrix is never materialized: the GEMM
@@ -8,7 +8,7 @@
  * unpadded conv needs no gathering at all: the input already is col. Weights
  * are packed per group at prepare when constant. Depthwise conv (one input
  * and one output channel per group, 1-D or 2-D) has a direct kernel instead,
- * because its GEMMs would be 1 row high. ConvInteger is a plain direct loop. */
+ * because its GEMMs would be 1 row high. */
 #include <string.h>
 
 #include "base/cpu_features.h"
@@ -385,68 +385,5 @@ onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg)
     conv_task_args(&j, t, &g, &ic);
     ONYX_TRY(cpu_sgemm(c->pool, j.isa, &g));
   }
-  return NULL;
-}
-
-/* ---- ConvInteger ------------------------------------------------------------ */
-
-static int32_t q8(const void *p, onyx_dtype dt, int64_t i) {
-  return dt == ONYX_DTYPE_UINT8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
-}
-
-onyx_status *cpu_conv_integer_run(cpu_ctx *c) {
-  const onyx_tensor *x = c->in[0], *w = c->in[1];
-  const onyx_tensor *xz = c->n_in > 2 ? c->in[2] : NULL, *wz = c->n_in > 3 ? c->in[3] : NULL;
-  onyx_tensor *y = c->out[0];
-  const onyx_tensor *q[4] = {x, w, xz, wz};
-  for (int i = 0; i < 4; i++)
-    if (q[i] && q[i]->dtype != ONYX_DTYPE_UINT8 && q[i]->dtype != ONYX_DTYPE_INT8)
-      return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "ConvInteger input %d of %s is not supported",
-                             i, onyx_dtype_name(q[i]->dtype));
-  onyx_conv_geom geo;
-  ONYX_TRY(conv_geometry_of(c, false, &geo));
-  int64_t m = w->dims[0], cg = w->dims[1], mg = m / geo.group, kprod = kernel_numel(w);
-  int64_t nxz = xz ? onyx_numel(xz->rank, xz->dims) : 0, nwz = wz ? onyx_numel(wz->rank, wz->dims) : 0;
-  if (nxz > 1 || (nwz > 1 && nwz != m))
-    return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT,
-                           "x_zero_point must be a scalar and w_zero_point a scalar or one per output channel");
-  int64_t od[ONYX_MAX_RANK] = {x->dims[0], m};
-  for (int i = 0; i < geo.nsp; i++) od[2 + i] = geo.out[i];
-  if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, x->rank, od));
-  int64_t in_sp = onyx_numel(geo.nsp, geo.in), out_sp = onyx_numel(geo.nsp, geo.out);
-  int32_t x0 = nxz ? q8(xz->data, xz->dtype, 0) : 0;
-  int32_t *yp = y->data;
-  for (int64_t img = 0; img < x->dims[0]; img++)
-    for (int64_t oc = 0; oc < m; oc++) {
-      int32_t w0 = nwz ? q8(wz->data, wz->dtype, nwz == 1 ? 0 : oc) : 0;
-      int64_t gi = oc / mg;
-      for (int64_t op = 0; op < out_sp; op++) {
-        int64_t o[ONYX_CONV_MAX_SPATIAL];
-        for (int64_t i = geo.nsp - 1, r = op; i >= 0; i--) {
-          o[i] = r % geo.out[i];
-          r /= geo.out[i];
-        }
-        int32_t acc = 0;
-        for (int64_t ci = 0; ci < cg; ci++) {
-          int64_t xc = (img * x->dims[1] + gi * cg + ci) * in_sp;
-          for (int64_t kr = 0; kr < kprod; kr++) {
-            int64_t off = 0;
-            bool ok = true;
-            for (int64_t i = geo.nsp - 1, r = kr, st = 1; i >= 0; i--) {
-              int64_t kk = r % geo.kernel[i];
-              r /= geo.kernel[i];
-              int64_t ii = o[i] * geo.stride[i] - geo.pad_begin[i] + kk * geo.dilation[i];
-              ok = ok && ii >= 0 && ii < geo.in[i];
-              off += ii * st;
-              st *= geo.in[i];
-            }
-            if (ok)
-              acc += (q8(x->data, x->dtype, xc + off) - x0) *
-                     (q8(w->data, w->dtype, (oc * cg + ci) * kprod + kr) - w0);
-          }
-        }
-        yp[(img * m + oc) * out_sp + op] = acc;
-      }
-    }
   return NULL;
 }

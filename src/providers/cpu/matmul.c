@@ -1,6 +1,6 @@
 /* matmul.c — cpu kernels for MatMul (numpy semantics: batched, broadcast
  * batch dims, 1-D operands), Gemm (transA/transB, alpha, beta, broadcast C)
- * and MatMulInteger, on the GEMM engine in gemm/sgemm.h.
+ * on the GEMM engine in gemm/sgemm.h (the integer variants are in qlinear.c).
  *
  * A constant B (the weights of a fully connected layer) is packed once at
  * prepare into the micro-kernel's panel format. MatMul with a 2-D B and a
@@ -59,20 +59,10 @@ static const cpu_sgemm_isa *isa_of(const cpu_ctx *c) {
   return st ? st->isa : cpu_sgemm_isa_best();
 }
 
-/* ---- MatMul shape walking (shared with MatMulInteger) ---------------------- */
+/* ---- MatMul shape walking (shared with the integer kernels, qlinear.c) ------ */
 
-typedef struct mm_shape {
-  int64_t m, n, k, batch;
-  int nb;                          /* output batch rank */
-  int64_t bdims[ONYX_MAX_RANK];    /* output batch dims */
-  int64_t astr[ONYX_MAX_RANK];     /* per batch dim: A matrices to step, 0 if broadcast */
-  int64_t bstr[ONYX_MAX_RANK];
-  int out_rank;
-  int64_t out_dims[ONYX_MAX_RANK];
-} mm_shape;
-
-static onyx_status *mm_shape_of(const onyx_node *n, const onyx_tensor *a, const onyx_tensor *b,
-                                mm_shape *s) {
+onyx_status *cpu_mm_shape_of(const onyx_node *n, const onyx_tensor *a, const onyx_tensor *b,
+                             cpu_mm_shape *s) {
   if (a->rank < 1 || b->rank < 1)
     return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "MatMul operands must have rank >= 1");
   int ra = a->rank, rb = b->rank;
@@ -104,8 +94,7 @@ static onyx_status *mm_shape_of(const onyx_node *n, const onyx_tensor *a, const 
   return NULL;
 }
 
-/* matrix indices of A and B for output batch bi */
-static void mm_batch(const mm_shape *s, int64_t bi, int64_t *ia, int64_t *ib) {
+void cpu_mm_batch(const cpu_mm_shape *s, int64_t bi, int64_t *ia, int64_t *ib) {
   int64_t a = 0, b = 0;
   for (int i = s->nb - 1; i >= 0; i--) {
     int64_t d = bi % s->bdims[i];
@@ -123,7 +112,7 @@ static onyx_status *ensure_out(onyx_tensor *o, int rank, const int64_t *dims) {
 
 typedef struct batch_task {
   const cpu_sgemm_isa *isa;
-  const mm_shape *s;
+  const cpu_mm_shape *s;
   const float *a, *b;
   float *c;
   float *ws;
@@ -135,10 +124,10 @@ typedef struct batch_task {
 
 static void batch_run(void *arg, size_t begin, size_t end, int tid) {
   const batch_task *t = arg;
-  const mm_shape *s = t->s;
+  const cpu_mm_shape *s = t->s;
   for (size_t bi = begin; bi < end; bi++) {
     int64_t ia, ib;
-    mm_batch(s, (int64_t)bi, &ia, &ib);
+    cpu_mm_batch(s, (int64_t)bi, &ia, &ib);
     cpu_sgemm_args g = {s->m, s->n, s->k, 1.0f, 0.0f,
                         {t->a + ia * s->m * s->k, s->k, false, NULL, NULL, NULL},
                         {t->b + ib * s->k * s->n, s->n, false, NULL, NULL, NULL},
@@ -155,8 +144,8 @@ onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue
   if (a->dtype != ONYX_DTYPE_FLOAT || b->dtype != ONYX_DTYPE_FLOAT)
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "MatMul of %s is not supported",
                            onyx_dtype_name(a->dtype));
-  mm_shape s;
-  ONYX_TRY(mm_shape_of(c->node, a, b, &s));
+  cpu_mm_shape s;
+  ONYX_TRY(cpu_mm_shape_of(c->node, a, b, &s));
   ONYX_TRY(ensure_out(o, s.out_rank, s.out_dims));
   const cpu_sgemm_isa *isa = isa_of(c);
   const matmul_state *st = c->state;
@@ -172,7 +161,7 @@ onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue
   if (s.batch == 1 || (nt > 1 && s.batch < nt && macs >= (1 << 20))) {
     for (int64_t bi = 0; bi < s.batch; bi++) {
       int64_t ia, ib;
-      mm_batch(&s, bi, &ia, &ib);
+      cpu_mm_batch(&s, bi, &ia, &ib);
       cpu_sgemm_args g = {s.m, s.n, s.k, 1.0f, 0.0f,
                           {(const float *)a->data + ia * s.m * s.k, s.k, false, NULL, NULL, NULL},
                           {(const float *)b->data + ib * s.k * s.n, s.n, false, NULL, NULL, NULL},
@@ -237,65 +226,4 @@ onyx_status *cpu_gemm_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg)
     }
   }
   return cpu_sgemm(c->pool, isa_of(c), &g);
-}
-
-/* ---- MatMulInteger ------------------------------------------------------------ */
-
-/* element i of an 8-bit tensor as int32 */
-static int32_t u8s8(const onyx_tensor *t, int64_t i) {
-  return t->dtype == ONYX_DTYPE_UINT8 ? (int32_t)((const uint8_t *)t->data)[i]
-                                      : (int32_t)((const int8_t *)t->data)[i];
-}
-
-/* zero point of row/column i: scalar or one per row/column */
-static onyx_status *zero_point(const onyx_node *n, const onyx_tensor *zp, const onyx_tensor *x,
-                               int64_t len, const char *what, int64_t *count) {
-  *count = 0;
-  if (!zp) return NULL;
-  if (zp->dtype != x->dtype)
-    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "%s zero point is %s, input is %s", what,
-                           onyx_dtype_name(zp->dtype), onyx_dtype_name(x->dtype));
-  int64_t cnt = onyx_numel(zp->rank, zp->dims);
-  if (cnt != 1 && cnt != len)
-    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED,
-                           "%s zero point with %lld values (only per-tensor or one per %s)", what,
-                           (long long)cnt, !strcmp(what, "A") ? "row" : "column");
-  *count = cnt;
-  return NULL;
-}
-
-onyx_status *cpu_matmul_integer_run(cpu_ctx *c) {
-  const onyx_tensor *a = c->in[0], *b = c->in[1];
-  const onyx_tensor *za = c->n_in > 2 ? c->in[2] : NULL, *zb = c->n_in > 3 ? c->in[3] : NULL;
-  onyx_tensor *o = c->out[0];
-  for (int i = 0; i < 2; i++) {
-    onyx_dtype d = c->in[i]->dtype;
-    if (d != ONYX_DTYPE_UINT8 && d != ONYX_DTYPE_INT8)
-      return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "MatMulInteger of %s is not supported",
-                             onyx_dtype_name(d));
-  }
-  mm_shape s;
-  ONYX_TRY(mm_shape_of(c->node, a, b, &s));
-  int64_t nza, nzb;
-  ONYX_TRY(zero_point(c->node, za, a, s.m, "A", &nza));
-  ONYX_TRY(zero_point(c->node, zb, b, s.n, "B", &nzb));
-  ONYX_TRY(ensure_out(o, s.out_rank, s.out_dims));
-  int32_t *y = o->data;
-  for (int64_t bi = 0; bi < s.batch; bi++) {
-    int64_t ia, ib;
-    mm_batch(&s, bi, &ia, &ib);
-    int64_t ao = ia * s.m * s.k, bo = ib * s.k * s.n;
-    int32_t *yb = y + bi * s.m * s.n;
-    for (int64_t i = 0; i < s.m; i++) {
-      int32_t zai = nza ? u8s8(za, nza == 1 ? 0 : i) : 0;
-      int32_t *yr = yb + i * s.n;
-      for (int64_t j = 0; j < s.n; j++) yr[j] = 0;
-      for (int64_t p = 0; p < s.k; p++) {
-        int32_t av = u8s8(a, ao + i * s.k + p) - zai;
-        for (int64_t j = 0; j < s.n; j++)
-          yr[j] += av * (u8s8(b, bo + p * s.n + j) - (nzb ? u8s8(zb, nzb == 1 ? 0 : j) : 0));
-      }
-    }
-  }
-  return NULL;
 }

@@ -452,7 +452,5 @@ const cpu_kernel cpu_kernels_reduce[] = {
     {onyx_op_DynamicQuantizeLinear, NULL, cpu_dynamic_quantize_run, NULL},
     {onyx_op_QuantizeLinear, NULL, cpu_quantize_run, NULL},
     {onyx_op_DequantizeLinear, NULL, cpu_dequantize_run, NULL},
-    {onyx_op_QLinearMatMul, NULL, cpu_qlinear_matmul_run, NULL},
-    {onyx_op_QLinearConv, NULL, cpu_qlinear_conv_run, NULL},
     {-1, NULL, NULL, NULL},
 };

@@ -27,8 +27,6 @@ onyx_status *cpu_multinomial_run(cpu_ctx *c);
 onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c);
 onyx_status *cpu_quantize_run(cpu_ctx *c);
 onyx_status *cpu_dequantize_run(cpu_ctx *c);
-onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c);
-onyx_status *cpu_qlinear_conv_run(cpu_ctx *c);
 
 /* Converts n elements of a float-like dtype (float, double, float16,
  * bfloat16) or any integer dtype at `src` to double / from double (integers
