@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "run a model on inputs from files or random data"},
     {"inspect", cmd_inspect, "describe a model: opsets, inputs/outputs, ops, support"},
+    {"bench", cmd_bench, "time a model: latency percentiles, throughput, memory, threads"},
     {"info", cmd_info, "describe this machine: CPU, caches, ISA features, providers"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
