@@ -216,11 +216,12 @@ static int parse_args(int argc, char **argv, bench_args *a) {
                                v ? v : "");
     } else if (cli_option(argc, argv, &i, "--sweep", &v)) {
       if ((rc = parse_sweep(a, v))) return rc;
-    } else if (cli_option(argc, argv, &i, "--json", &v) || cli_option(argc, argv, &i, "--profile", &v) ||
-               cli_option(argc, argv, &i, "--csv", &v)) {
-      if (!v || !*v) return cli_usage_error("%s needs a file name", opt);
-      const char **dst = !strncmp(opt, "--json", 6) ? &a->json : !strncmp(opt, "--csv", 5) ? &a->csv : &a->profile;
-      *dst = v;
+    } else if (cli_option(argc, argv, &i, "--json", &v)) {
+      if (!(a->json = v) || !*v) return cli_usage_error("--json needs a file name");
+    } else if (cli_option(argc, argv, &i, "--profile", &v)) {
+      if (!(a->profile = v) || !*v) return cli_usage_error("--profile needs a file name");
+    } else if (cli_option(argc, argv, &i, "--csv", &v)) {
+      if (!(a->csv = v) || !*v) return cli_usage_error("--csv needs a file name");
     } else if (!strcmp(opt, "--check")) {
       a->check = true;
     } else if (opt[0] == '-' && opt[1]) {
