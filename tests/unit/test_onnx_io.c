@@ -19,7 +19,9 @@
 #include "onnx.pb-c.h"
 #include "test_util.h"
 
+#ifndef NODE_DIR /* set by CMake from ONNX_NODE_TESTS */
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+#endif
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
