@@ -724,7 +724,8 @@ static void print_dims(FILE *f, const input_desc *d) {
 static void print_point(const bench_args *a, const point *p) {
   printf("model:      %s\n", a->model);
   printf("providers:  ");
-  for (int k = 0; k < p->n_prov; k++) printf("%s%s (%d nodes)", k ? ", " : "", p->prov[k], p->prov_nodes[k]);
+  for (int k = 0; k < p->n_prov; k++)
+    printf("%s%s (%d node%s)", k ? ", " : "", p->prov[k], p->prov_nodes[k], p->prov_nodes[k] == 1 ? "" : "s");
   printf("%s\n", p->n_prov ? "" : "(no nodes)");
   printf("threads:    %lld intra-op x %lld caller thread%s\n", (long long)p->threads,
          (long long)a->concurrency, a->concurrency == 1 ? "" : "s");

@@ -8,8 +8,12 @@
 source "$(dirname "$0")/lib.sh" "$1" test_cli_bench
 m=$tmp/m
 
+# The checks that count nodes, events and arena bytes pin the cpu provider
+# (dnnl, where built, fuses the CNN into one partition); the default chain
+# is checked on its own below.
+
 # the figures, in text
-run_ok "bench cnn" bench "$m/cnn.onnx" --iters 20 --dim batch=2 --threads 1 --warmup 2
+run_ok "bench cnn" bench "$m/cnn.onnx" --iters 20 --dim batch=2 --threads 1 --warmup 2 --providers cpu
 for pat in '^model: ' '^providers: *cpu (7 nodes)$' '^threads: *1 intra-op x 1 caller thread$' \
     '^inputs: *x float32 \[2,3,32,32\] (random)$' '^creation: *[0-9.]* ms (load [0-9.]* ms, session [0-9.]* ms)$' \
     '^runs: *20 timed after 2 warm-up' \
@@ -20,7 +24,7 @@ for pat in '^model: ' '^providers: *cpu (7 nodes)$' '^threads: *1 intra-op x 1 c
 done
 
 # --json: the keys, and figures that hang together
-run_ok "bench --json" bench "$m/cnn.onnx" --iters 12 --dim batch=3 --threads 1 --json "$tmp/b.json"
+run_ok "bench --json" bench "$m/cnn.onnx" --iters 12 --dim batch=3 --threads 1 --providers cpu --json "$tmp/b.json"
 pycheck "json keys and values" "
 d = json.load(open('$tmp/b.json'))
 for k in ('creation_ms', 'latency_ms', 'throughput_per_s', 'peak_rss_bytes', 'arena_bytes', 'threads',
@@ -30,12 +34,21 @@ lat = d['latency_ms']
 assert [lat[k] for k in ('min', 'p50', 'p90', 'p99', 'max')] == sorted(lat[k] for k in ('min', 'p50', 'p90', 'p99', 'max')), lat
 assert lat['min'] <= lat['mean'] <= lat['max'] and lat['min'] > 0, lat
 assert d['runs'] == 12 and d['batch'] == 3 and d['threads'] == 1 and d['concurrency'] == 1, d
-assert d['providers'] == ['cpu'] and d['nodes_per_provider'] == {'cpu': 7}, d
+assert d['providers'] == ['cpu'] and d['nodes_per_provider'] == {'cpu': 7} and d['providers_requested'] == 'cpu', d
 assert abs(d['samples_per_s'] - 3 * d['throughput_per_s']) < 1e-4 * d['samples_per_s'], d
 assert d['throughput_per_s'] > 0 and d['creation_ms'] > 0 and d['cpu_efficiency'] > 0, d
 # arena: the biggest two activations alive at once are at least conv1's [3,16,32,32] float output
 assert d['arena_bytes'] >= 3 * 16 * 32 * 32 * 4 and d['peak_rss_bytes'] > d['arena_bytes'], d
 assert d['inputs'] == [{'name': 'x', 'dtype': 'float32', 'shape': [3, 3, 32, 32], 'source': 'random'}], d"
+
+# the default provider chain: every node is placed, on providers onyx has here
+run_ok "bench default providers" bench "$m/cnn.onnx" --iters 3 --threads 1 --json "$tmp/dp.json"
+"$onyx" info --json >"$tmp/info.json"
+pycheck "default providers" "
+d, info = json.load(open('$tmp/dp.json')), json.load(open('$tmp/info.json'))
+assert sum(d['nodes_per_provider'].values()) == 7 and d['providers'] == list(d['nodes_per_provider']), d
+assert set(d['providers']) <= set(info['providers'].split(',')) and d['providers_requested'] is None, (d, info)"
+check "providers line" grep -qE '^providers: *[a-z]+ \([0-9]+ nodes?\)' "$tmp/out"
 
 # a fixed first dim: no batch, no samples/s
 run_ok "bench fixed dims" bench "$node_data/test_identity/model.onnx" --iters 3 --json "$tmp/f.json"
@@ -53,7 +66,7 @@ run_ok "bench --duration" bench "$m/cnn.onnx" --duration 0.2 --threads 1 --warmu
 pycheck "duration runs" "d = json.load(open('$tmp/d.json')); assert d['runs'] >= 1 and d['wall_s'] >= 0.2, d"
 
 # --profile: valid trace JSON of complete events, one per node per timed run
-run_ok "bench --profile" bench "$m/cnn.onnx" --iters 5 --threads 1 --profile "$tmp/p.json"
+run_ok "bench --profile" bench "$m/cnn.onnx" --iters 5 --threads 1 --providers cpu --profile "$tmp/p.json"
 pycheck "trace json" "
 d = json.load(open('$tmp/p.json'))
 ev = d['traceEvents']
@@ -71,6 +84,8 @@ run_ok "concurrency 4 --check" bench "$m/cnn.onnx" --iters 60 --dim batch=8 --th
 check "check line" grep -q '^check: *60 timed runs gave the first run' "$tmp/out"
 check "4 caller threads" grep -q '^threads: *1 intra-op x 4 caller threads$' "$tmp/out"
 pycheck "concurrency json" "d = json.load(open('$tmp/c.json')); assert d['runs'] == 60 and d['concurrency'] == 4 and d['check'], d"
+run_ok "concurrency 4 --check, cpu provider" bench "$m/cnn.onnx" --iters 40 --dim batch=8 --threads 1 \
+  --concurrency 4 --check --providers cpu
 run_ok "concurrency 3, 2 threads each" bench "$m/cnn.onnx" --iters 12 --dim batch=4 --threads 2 --concurrency 3 --check
 # and --check is a real check: outputs that change from run to run fail it
 run_err "check catches differences" "differs from the first run's" bench "$m/noisy.onnx" --iters 3 --check
