@@ -172,6 +172,7 @@ static onyx_status *stft_run(cpu_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0], *w = c->n_in > 2 ? c->in[2] : NULL;
   ONYX_TRY(need_real(n, x, "signal"));
+  if (!c->in[1]) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "needs frame_step");
   if (x->rank != 3)
     return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "signal has rank %d, expected 3", x->rank);
   if (w) {
