@@ -22,6 +22,7 @@ static void time_node(tu_node *t, int threads, onyx_tensor *x, const char *name,
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_intra_op_threads(o, threads);
+  onyx_options_set_providers(o, "cpu");   /* the cpu kernels (dnnl is the default first provider) */
   onyx_session *s = NULL;
   onyx_status *st = onyx_session_create_from_model(t->m, o, &s);
   onyx_options_destroy(o);

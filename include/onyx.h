@@ -147,6 +147,88 @@ onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
 onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider,
                                               const char *key, const char *value);
 
+/* ---- graph optimization ---------------------------------------------------- */
+
+/* Where the optimized graph is written when a session is made (ORT's
+ * optimized_model_filepath); NULL or "" turns it off. The path is copied. */
+onyx_status *onyx_options_set_optimized_model_path(onyx_options *o, const char *path);
+/* Restricts optimization to the named passes (comma-separated), or, with
+ * disable, skips them (ORT's disabled_optimizers). NULL or "" clears the
+ * list. Unknown names are refused when the optimizer runs. */
+onyx_status *onyx_options_set_passes(onyx_options *o, const char *only);
+onyx_status *onyx_options_disable_passes(onyx_options *o, const char *names);
+
+/* A user pass sees the graph being optimized through the onyx_pass_*
+ * functions below, rewrites it, and writes how many rewrites it made into
+ * *changed (0: nothing to do; the optimizer repeats a level until no pass
+ * changes anything, so a pass must eventually report 0). Return NULL, or an
+ * error (made with onyx_pass_error) to stop the optimization. */
+typedef struct onyx_graph onyx_graph;
+typedef onyx_status *(*onyx_pass_fn)(onyx_graph *g, void *arg, int *changed);
+
+/* Registers pass fn under `name` at `level` (1..3) for sessions made with
+ * these options; it runs after the built-in passes of its level. `op_types`
+ * (comma-separated, may be NULL) lists the op types it targets: the pass is
+ * skipped on graphs that hold none. `arg` is borrowed and must outlive
+ * every session made with the options. At most 16 per options object. */
+onyx_status *onyx_options_add_pass(onyx_options *o, const char *name, int level,
+                                   const char *op_types, onyx_pass_fn fn, void *arg);
+
+/* The graph view for user passes. Node indices are valid during one call of
+ * the pass; names are borrowed until the graph changes. */
+int onyx_pass_node_count(const onyx_graph *g);
+const char *onyx_pass_node_op_type(const onyx_graph *g, int node);
+const char *onyx_pass_node_domain(const onyx_graph *g, int node);  /* "" for ai.onnx */
+const char *onyx_pass_node_name(const onyx_graph *g, int node);
+int onyx_pass_node_input_count(const onyx_graph *g, int node);
+int onyx_pass_node_output_count(const onyx_graph *g, int node);
+/* Value names; NULL for an omitted optional input or output. */
+const char *onyx_pass_node_input(const onyx_graph *g, int node, int i);
+const char *onyx_pass_node_output(const onyx_graph *g, int node, int i);
+/* Removes node `node` at once, making the readers of its output 0 read its
+ * input 0 (for pass-through ops); the indices of later nodes move down by
+ * one, so walk the nodes from the last to the first. Fails, changing
+ * nothing, when the node has other used outputs or its output name cannot
+ * be kept (a graph output whose input cannot take its place). */
+onyx_status *onyx_pass_bypass_node(onyx_graph *g, int node);
+/* An error naming the pass's problem, for returning from a pass. */
+onyx_status *onyx_pass_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* What each pass did in one optimization. */
+typedef struct onyx_pass_stat {
+  char name[48];
+  int level;
+  int64_t runs;            /* times the pass was applied */
+  int64_t changes;         /* rewrites it reported */
+  int64_t nodes_removed;   /* nodes it removed (net, counted by the optimizer) */
+  int64_t nodes_added;
+  int64_t fused;           /* patterns it replaced by one op */
+  int64_t folded;          /* nodes it turned into constants or folded into weights */
+  int64_t ns;              /* time spent in it */
+} onyx_pass_stat;
+
+#define ONYX_MAX_PASS_STATS 64
+typedef struct onyx_optimize_stats {
+  int level;
+  int64_t nodes_before, nodes_after;
+  int n_passes;            /* every pass considered at the level, in run order */
+  onyx_pass_stat passes[ONYX_MAX_PASS_STATS];
+} onyx_optimize_stats;
+
+/* Optimizes a loaded model in place at the options' level and pass
+ * selection (opts may be NULL: level 3, all passes), as a session would;
+ * stats (may be NULL) receives what each pass did. The model is sorted,
+ * validated and shape-inferred first; on failure it may be left partly
+ * optimized but valid. */
+onyx_status *onyx_model_optimize(onyx_model *m, const onyx_options *opts,
+                                 onyx_optimize_stats *stats);
+/* The names of the built-in passes, comma-separated, in run order (static). */
+const char *onyx_optimizer_passes(void);
+
 /* Sets the log threshold for the whole process (default WARNING). */
 void onyx_set_log_level(onyx_log_level level);
 
@@ -219,6 +301,8 @@ typedef struct onyx_session_stats {
 } onyx_session_stats;
 
 void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out);
+/* What the optimizer did when the session was made (level 0: no passes). */
+void onyx_session_optimize_stats(const onyx_session *s, onyx_optimize_stats *out);
 
 /* One profiled node execution. Strings are borrowed from the session. */
 typedef struct onyx_profile_entry {
@@ -234,6 +318,99 @@ onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_e
 /* Writes all entries as Chrome trace JSON (chrome://tracing, Perfetto). */
 onyx_status *onyx_session_profile_write(onyx_session *s, const char *path);
 void onyx_session_profile_clear(onyx_session *s);
+
+/* ---- quantization ------------------------------------------------------------ */
+
+/* Options of onyx_quantize, named and defaulted as ONNX Runtime's
+ * quantize_static / quantize_dynamic (and their extra_options). */
+typedef struct onyx_quant_options onyx_quant_options;
+
+onyx_status *onyx_quant_options_create(onyx_quant_options **out);
+void onyx_quant_options_destroy(onyx_quant_options *o);
+
+/* Sets one option by name (ORT's, case-sensitive); values are strings:
+ *   mode                  "static" (default) | "dynamic"
+ *   quant_format          "QDQ" (default) | "QOperator"
+ *   activation_type       "QUInt8" (default) | "QInt8"   (also "uint8", "int8")
+ *   weight_type           "QInt8" (default) | "QUInt8"
+ *   per_channel           "0" (default) | "1"
+ *   reduce_range          "0" (default) | "1"   (7-bit weights, for CPUs without VNNI)
+ *   ActivationSymmetric   "0" (default) | "1"
+ *   WeightSymmetric       default "1" for QInt8 weights, "0" for QUInt8
+ *   op_types_to_quantize  comma-separated op types (default: all onyx can quantize)
+ *   nodes_to_quantize     comma-separated node names (default: all)
+ *   nodes_to_exclude      comma-separated node names
+ *   calibrate_method      "MinMax" (default) | "Entropy" | "Percentile"
+ *   CalibPercentile       default "99.999"
+ *   calibration_table_in  JSON file of ranges to use instead of calibrating
+ *   calibration_table_out JSON file the ranges are written to
+ * Unknown names and bad values are refused with INVALID_ARGUMENT. */
+onyx_status *onyx_quant_options_set(onyx_quant_options *o, const char *name, const char *value);
+
+/* Supplies calibration samples (ORT's CalibrationDataReader). Called until
+ * it sets *done: each call fills inputs[0..n_inputs) (the model's inputs, in
+ * the order of `names`) with new tensors whose ownership passes to onyx. */
+typedef onyx_status *(*onyx_calibration_reader)(void *arg, int n_inputs, const char *const *names,
+                                                onyx_tensor **inputs, int *done);
+/* A new status (code != ONYX_OK) with a printf-formatted message, for
+ * readers and observers implemented outside the library to report errors. */
+onyx_status *onyx_status_create(onyx_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* `arg` is borrowed and must stay valid until onyx_quantize returns. */
+void onyx_quant_options_set_calibration_reader(onyx_quant_options *o, onyx_calibration_reader read,
+                                               void *arg);
+
+/* What onyx_quantize did, per node of the float model (after its
+ * BatchNormalization folding). Strings are owned by the report. */
+typedef struct onyx_quant_node_report {
+  const char *name, *op_type;
+  int quantized;      /* 1: replaced by or wrapped in int8 ops; 0: left float */
+  const char *note;   /* how it was quantized, or why it was left float */
+} onyx_quant_node_report;
+
+typedef struct onyx_quant_report {
+  int64_t bytes_before, bytes_after;   /* serialized model sizes */
+  int64_t weight_bytes_before, weight_bytes_after;   /* initializer data */
+  int n_nodes;
+  onyx_quant_node_report *nodes;
+  int bn_folded;                       /* BatchNormalization nodes folded into Conv */
+  int calibration_samples;             /* samples run (0: dynamic, or ranges from a table) */
+  int calibrated_tensors;              /* tensors with a range */
+} onyx_quant_report;
+
+void onyx_quant_report_destroy(onyx_quant_report *r);
+
+/* Quantizes the model at model_path and saves it to output_path. `o` may be
+ * NULL (static QDQ defaults, which need a calibration reader or table).
+ * report (may be NULL) receives a new report on success. */
+onyx_status *onyx_quantize(const char *model_path, const onyx_quant_options *o, const char *output_path,
+                           onyx_quant_report **report);
+/* Same on a loaded model (borrowed, unchanged); *out receives the new one. */
+onyx_status *onyx_quantize_model(const onyx_model *m, const onyx_quant_options *o, onyx_model **out,
+                                 onyx_quant_report **report);
+
+/* Runs the session like onyx_session_run, showing every tensor the graph
+ * computes (fed inputs first, then each node's outputs in execution order)
+ * to `observe`, which may not keep the tensor. For per-tensor accuracy
+ * debugging and custom calibration; make the session with optimization
+ * level 0 to see every tensor of the model under its own name. */
+typedef onyx_status *(*onyx_tensor_observer)(void *arg, const char *name, const onyx_tensor *t);
+onyx_status *onyx_session_run_observe(onyx_session *s, int n_inputs, const char *const *in_names,
+                                      onyx_tensor *const *inputs, onyx_tensor_observer observe, void *arg,
+                                      int n_outputs, const char *const *out_names, onyx_tensor **out);
+
+/* How close tensor x is to reference ref (same element count, float32):
+ * the numbers `onyx compare` prints. */
+typedef struct onyx_tensor_error {
+  int64_t n;
+  double max_abs, mse, cosine;   /* cosine 1 when both are all zero */
+  double ref_max_abs;            /* largest |ref| (for relative error) */
+} onyx_tensor_error;
+
+onyx_status *onyx_tensor_error_get(const onyx_tensor *ref, const onyx_tensor *x, onyx_tensor_error *out);
 
 /* ---- system ------------------------------------------------------------- */
 

@@ -21,6 +21,13 @@ int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_optimize(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* Prints what each optimizer pass did (cmd_optimize.c; also used by
+ * `onyx inspect --stage optimized`). */
+void cli_print_optimize_stats(const onyx_optimize_stats *st);
 
 /* Prints `onyx: error: <message>` and returns CLI_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,7 +13,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: onyx inspect MODEL [--json]\n"
+    "usage: onyx inspect MODEL [--json] [--stage optimized [-O N]]\n"
     "\n"
     "Describes MODEL (.onnx): ir_version, producer, opset imports, inputs and\n"
     "outputs (dtype and shape; symbolic dims by name, '?' for unknown ones),\n"
@@ -22,6 +22,11 @@ static const char usage[] =
     "support (subgraphs included).\n"
     "\n"
     "options:\n"
+    "  --stage STAGE  'model' (default): the file as it is; 'optimized': the\n"
+    "              graph after the optimizer (as a session makes it), followed\n"
+    "              by what each pass did (nodes removed/added, fused, folded);\n"
+    "              with --json under the key \"optimization\"\n"
+    "  -O N        optimization level for --stage optimized (default 3)\n"
     "  --json      print one JSON object instead: keys model, ir_version,\n"
     "              producer_name, producer_version, opset_imports [{domain,\n"
     "              version}], inputs/outputs [{name, kind, dtype, shape}] (shape\n"
@@ -151,7 +156,23 @@ static void json_values(const onyx_model *m, bool outputs) {
   printf("]");
 }
 
-static void print_json(const char *path, const onyx_model *m, const op_table *t) {
+static void json_optimization(const onyx_optimize_stats *st) {
+  printf(", \"optimization\": {\"level\": %d, \"nodes_before\": %lld, \"nodes_after\": %lld, "
+         "\"passes\": [", st->level, (long long)st->nodes_before, (long long)st->nodes_after);
+  for (int i = 0; i < st->n_passes; i++) {
+    const onyx_pass_stat *p = &st->passes[i];
+    printf("%s{\"name\": ", i ? ", " : "");
+    json_str(p->name);
+    printf(", \"level\": %d, \"runs\": %lld, \"nodes_removed\": %lld, \"nodes_added\": %lld, "
+           "\"fused\": %lld, \"folded\": %lld, \"ms\": %.3f}", p->level, (long long)p->runs,
+           (long long)p->nodes_removed, (long long)p->nodes_added, (long long)p->fused,
+           (long long)p->folded, (double)p->ns / 1e6);
+  }
+  printf("]}");
+}
+
+static void print_json(const char *path, const onyx_model *m, const op_table *t,
+                       const onyx_optimize_stats *st) {
   printf("{\"model\": ");
   json_str(path);
   printf(", \"ir_version\": %lld, \"producer_name\": ", (long long)onyx_model_ir_version(m));
@@ -191,7 +212,9 @@ static void print_json(const char *path, const onyx_model *m, const op_table *t)
     json_str(t->e[i].key);
     first = false;
   }
-  printf("], \"supported\": %s}\n", first ? "true" : "false");
+  printf("], \"supported\": %s", first ? "true" : "false");
+  if (st) json_optimization(st);
+  printf("}\n");
 }
 
 /* ---- text ------------------------------------------------------------------------ */
@@ -249,14 +272,22 @@ static void print_text(const char *path, const onyx_model *m, const op_table *t)
 }
 
 int cmd_inspect(int argc, char **argv) {
-  const char *path = NULL;
-  bool json = false;
+  const char *path = NULL, *v;
+  bool json = false, optimized = false;
+  int64_t level = 3;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(usage, stdout);
       return 0;
     }
     if (!strcmp(argv[i], "--json")) json = true;
+    else if (cli_option(argc, argv, &i, "--stage", &v)) {
+      if (!v || (strcmp(v, "model") && strcmp(v, "optimized")))
+        return cli_usage_error("--stage must be 'model' or 'optimized'");
+      optimized = !strcmp(v, "optimized");
+    } else if (cli_option(argc, argv, &i, "-O", &v)) {
+      if (!cli_parse_int(v, 0, 3, &level)) return cli_usage_error("-O needs a level 0..3");
+    }
     else if (argv[i][0] == '-' && argv[i][1])
       return cli_usage_error("unknown option '%s' (see onyx inspect --help)", argv[i]);
     else if (path) return cli_usage_error("unexpected argument '%s' (the model is '%s')", argv[i], path);
@@ -267,6 +298,19 @@ int cmd_inspect(int argc, char **argv) {
   onyx_model *m;
   onyx_status *st = onyx_model_load(path, &m);
   if (st) return cli_fail_status(st);
+  onyx_optimize_stats ost;
+  if (optimized) {
+    onyx_options *o = NULL;
+    if (!(st = onyx_options_create(&o))) {
+      onyx_options_set_optimization_level(o, (int)level);
+      st = onyx_model_optimize(m, o, &ost);
+    }
+    onyx_options_destroy(o);
+    if (st) {
+      onyx_model_destroy(m);
+      return cli_fail_status(st);
+    }
+  }
   op_table t = {0};
   int rc = 0;
   onyx_model_visit_nodes(m, visit, &t);
@@ -275,8 +319,9 @@ int cmd_inspect(int argc, char **argv) {
   } else {
     /* One order for both lists: most frequent in the main graph first, then by name. */
     qsort(t.e, (size_t)t.n, sizeof *t.e, by_count);
-    if (json) print_json(path, m, &t);
+    if (json) print_json(path, m, &t, optimized ? &ost : NULL);
     else print_text(path, m, &t);
+    if (!json && optimized) cli_print_optimize_stats(&ost);
   }
   for (int i = 0; i < t.n; i++) free(t.e[i].key);
   free(t.e);

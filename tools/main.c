@@ -14,7 +14,10 @@ static const struct {
     {"run", cmd_run, "run a model on inputs from files or random data"},
     {"inspect", cmd_inspect, "describe a model: opsets, inputs/outputs, ops, support"},
     {"bench", cmd_bench, "time a model: latency percentiles, throughput, memory, threads"},
+    {"optimize", cmd_optimize, "optimize a model's graph and write it as ONNX (-O 0..3)"},
     {"info", cmd_info, "describe this machine: CPU, caches, ISA features, providers"},
+    {"quantize", cmd_quantize, "quantize a model to INT8 (dynamic or static, QDQ or QOperator)"},
+    {"compare", cmd_compare, "compare two models' outputs (and tensors) on the same inputs"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -12,10 +12,22 @@
 #include "base/status.h"
 #include "exec.h"
 #include "ops/ops.h"
+#include "opt/opt.h"
 #include "session_internal.h"
 
 #define MAX_SESSION_PROVIDERS 16
 #define MAX_PROVIDER_OPTS 32
+#define MAX_USER_PASSES 16
+#define MAX_PASS_OPS 16
+
+/* A user pass as registered (plain data: options are copied by value). */
+typedef struct user_pass {
+  char name[48];
+  int level;
+  char ops[256];       /* comma-separated target op types, or "" */
+  onyx_pass_fn fn;
+  void *arg;
+} user_pass;
 
 struct onyx_options {
   int threads;
@@ -28,6 +40,10 @@ struct onyx_options {
   struct { char prov[32], key[64], value[192]; } popts[MAX_PROVIDER_OPTS];
   int n_custom;
   onyx_provider *custom[8];  /* borrowed, tests: onyx_options_add_provider */
+  char optimized_path[1024]; /* "" when off */
+  char passes_only[512], passes_disabled[512];
+  int n_user_passes;
+  user_pass user_passes[MAX_USER_PASSES];
 };
 
 typedef struct prof_rec {
@@ -46,6 +62,7 @@ struct onyx_session {
   onyx_provider *providers[MAX_SESSION_PROVIDERS];
   bool owns_provider[MAX_SESSION_PROVIDERS];
   onyx_plan *plan;
+  onyx_optimize_stats opt_stats;
   /* metadata for inputs then outputs: dims and symbolic names per value */
   int64_t (*dims)[ONYX_MAX_RANK];
   const char *(*dim_names)[ONYX_MAX_RANK];
@@ -87,6 +104,78 @@ void onyx_options_set_log_level(onyx_options *o, onyx_log_level l) {
 void onyx_options_enable_profiling(onyx_options *o, int on) { o->profiling = on != 0; }
 void onyx_options_set_optimization_level(onyx_options *o, int level) {
   o->opt_level = level < 0 ? 0 : level > 3 ? 3 : level;
+}
+
+static onyx_status *set_text(char *dst, size_t cap, const char *src, const char *what) {
+  if (!src) src = "";
+  if (strlen(src) >= cap) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "%s is too long", what);
+  strcpy(dst, src);
+  return NULL;
+}
+
+onyx_status *onyx_options_set_optimized_model_path(onyx_options *o, const char *path) {
+  return set_text(o->optimized_path, sizeof o->optimized_path, path, "optimized model path");
+}
+
+onyx_status *onyx_options_set_passes(onyx_options *o, const char *only) {
+  return set_text(o->passes_only, sizeof o->passes_only, only, "pass list");
+}
+
+onyx_status *onyx_options_disable_passes(onyx_options *o, const char *names) {
+  return set_text(o->passes_disabled, sizeof o->passes_disabled, names, "disabled pass list");
+}
+
+onyx_status *onyx_options_add_pass(onyx_options *o, const char *name, int level, const char *op_types,
+                                   onyx_pass_fn fn, void *arg) {
+  if (!name || !*name || !fn || level < 1 || level > 3)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "a pass needs a name, a function and a level in 1..3");
+  if (o->n_user_passes == MAX_USER_PASSES)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "too many passes (at most %d)", MAX_USER_PASSES);
+  user_pass *p = &o->user_passes[o->n_user_passes];
+  ONYX_TRY(set_text(p->name, sizeof p->name, name, "pass name"));
+  ONYX_TRY(set_text(p->ops, sizeof p->ops, op_types, "pass op types"));
+  if (strchr(name, ','))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "pass name '%s' must not contain ','", name);
+  p->level = level;
+  p->fn = fn;
+  p->arg = arg;
+  o->n_user_passes++;
+  return NULL;
+}
+
+/* Runs the optimizer over m's (sorted, inferred) graph as the options say. */
+static onyx_status *optimize_model(onyx_model *m, const onyx_options *o, const onyx_threadpool *pool,
+                                   onyx_optimize_stats *stats) {
+  opt_pass custom[MAX_USER_PASSES];
+  char opsbuf[MAX_USER_PASSES][256];
+  const char *ops[MAX_USER_PASSES][MAX_PASS_OPS + 1];
+  for (int i = 0; i < o->n_user_passes; i++) {
+    const user_pass *u = &o->user_passes[i];
+    strcpy(opsbuf[i], u->ops);
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(opsbuf[i], ",", &save); t && n < MAX_PASS_OPS; t = strtok_r(NULL, ",", &save))
+      ops[i][n++] = t;
+    ops[i][n] = NULL;
+    custom[i] = (opt_pass){u->name, u->level, n ? ops[i] : NULL, NULL, u->fn, u->arg};
+  }
+  opt_config cfg = {o->opt_level, o->passes_only, o->passes_disabled, o->n_user_passes, custom, pool};
+  return opt_run(m->graph, &cfg, stats);
+}
+
+onyx_status *onyx_model_optimize(onyx_model *m, const onyx_options *opts, onyx_optimize_stats *stats) {
+  onyx_options *d = NULL;
+  if (!opts) {
+    ONYX_TRY(onyx_options_create(&d));
+    opts = d;
+  }
+  onyx_threadpool pool = {opts->threads > 0 ? opts->threads : onyx_available_cores()};
+  onyx_status *st = onyx_graph_toposort(m->graph);
+  if (!st) st = onyx_graph_validate(m->graph);
+  if (!st) st = onyx_graph_infer(m->graph);
+  if (!st) st = optimize_model(m, opts, &pool, stats);
+  onyx_options_destroy(d);
+  return st;
 }
 
 onyx_status *onyx_options_set_providers(onyx_options *o, const char *list) {
@@ -237,6 +326,8 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
   if ((st = onyx_graph_toposort(g))) goto fail;
   if ((st = onyx_graph_validate(g))) goto fail;
   if ((st = onyx_graph_infer(g))) goto fail;
+  if ((st = optimize_model(m, &s->opts, &s->pool, &s->opt_stats))) goto fail;
+  if (s->opts.optimized_path[0] && (st = onyx_model_save(m, s->opts.optimized_path))) goto fail;
   if ((st = make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers)))
     goto fail;
   if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
@@ -396,6 +487,10 @@ static void record_run(onyx_session *s, const onyx_run_ctx *rc) {
     s->prof[s->n_prof++] = (prof_rec){rc->events[i].n, rc->events[i].provider, rc->events[i].n_nodes,
                                       rc->events[i].start_ns, rc->events[i].dur_ns, run, tid};
   pthread_mutex_unlock(&s->lock);
+}
+
+void onyx_session_optimize_stats(const onyx_session *s, onyx_optimize_stats *out) {
+  *out = s->opt_stats;
 }
 
 void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out) {

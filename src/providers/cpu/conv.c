@@ -167,6 +167,8 @@ typedef struct conv_job {
   int64_t in_str[ONYX_CONV_MAX_SPATIAL];
   float *ws;
   size_t wsf;
+  cpu_sgemm_epilogue_fn ep;        /* fused kernels' epilogue, or NULL */
+  void *ep_arg;
 } conv_job;
 
 /* GEMM arguments of task (image, group); ic must outlive the GEMM */
@@ -198,6 +200,8 @@ static void conv_task_args(const conv_job *j, int64_t task, cpu_sgemm_args *g, i
   g->c = j->y + (img * j->m + gi * j->mg) * j->out_sp;
   g->ldc = j->out_sp;
   g->bias_row = j->bias ? j->bias + gi * j->mg : NULL;
+  g->epilogue = j->ep;
+  g->epilogue_arg = j->ep_arg;
 }
 
 static void conv_tasks_run(void *arg, size_t begin, size_t end, int tid) {
@@ -222,6 +226,8 @@ typedef struct dw_job {
   bool padded;
   bool avx2;                       /* row kernel: cpu_dwconv_row_f32__avx2 */
   float *ws;                       /* per thread: hp * wp floats */
+  cpu_sgemm_epilogue_fn ep;        /* run on each finished plane, or NULL */
+  void *ep_arg;
 } dw_job;
 
 static void dw_run(void *arg, size_t begin, size_t end, int tid) {
@@ -271,17 +277,19 @@ static void dw_run(void *arg, size_t begin, size_t end, int tid) {
         }
       }
     }
+    if (j->ep) j->ep(j->ep_arg, yp, j->ow, 0, 0, j->oh, j->ow);
   }
 }
 
-static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, int64_t images) {
+static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, int64_t images,
+                              cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *x = c->in[0];
   bool two = g->nsp == 2;
   dw_job j = {g, x->data, c->in[1]->data, NULL, c->out[0]->data, x->dims[1],
               two ? g->in[0] : 1, g->in[g->nsp - 1], two ? g->out[0] : 1, g->out[g->nsp - 1],
               two ? g->kernel[0] : 1, g->kernel[g->nsp - 1], two ? g->stride[0] : 1,
               g->stride[g->nsp - 1], two ? g->dilation[0] : 1, g->dilation[g->nsp - 1],
-              two ? g->pad_begin[0] : 0, g->pad_begin[g->nsp - 1], 0, 0, false, false, NULL};
+              two ? g->pad_begin[0] : 0, g->pad_begin[g->nsp - 1], 0, 0, false, false, NULL, ep, ep_arg};
   j.avx2 = onyx_cpu()->avx2 && onyx_cpu()->fma;
   if (c->n_in > 2 && c->in[2]) j.bias = c->in[2]->data;
   /* the rows and columns the windows reach, padding included */
@@ -318,7 +326,9 @@ static onyx_status *check_bias(const cpu_ctx *c, int64_t m) {
   return NULL;
 }
 
-onyx_status *cpu_conv_run(cpu_ctx *c) {
+onyx_status *cpu_conv_run(cpu_ctx *c) { return cpu_conv_run_ep(c, NULL, NULL); }
+
+onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *x = c->in[0], *w = c->in[1];
   onyx_tensor *y = c->out[0];
   if (x->dtype != ONYX_DTYPE_FLOAT || w->dtype != ONYX_DTYPE_FLOAT)
@@ -338,6 +348,8 @@ onyx_status *cpu_conv_run(cpu_ctx *c) {
   j.w = w->data;
   j.bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
   j.y = y->data;
+  j.ep = ep;
+  j.ep_arg = ep_arg;
   j.c = x->dims[1];
   j.m = w->dims[0];
   j.cg = w->dims[1];
@@ -347,7 +359,7 @@ onyx_status *cpu_conv_run(cpu_ctx *c) {
   j.in_sp = onyx_numel(geo.nsp, geo.in);
   j.out_sp = onyx_numel(geo.nsp, geo.out);
   if (j.out_sp == 0 || x->dims[0] == 0 || j.m == 0) return NULL;
-  if (j.mg == 1 && j.cg == 1 && geo.nsp <= 2) return depthwise(c, &geo, x->dims[0]);
+  if (j.mg == 1 && j.cg == 1 && geo.nsp <= 2) return depthwise(c, &geo, x->dims[0], ep, ep_arg);
   j.pointwise = true;
   for (int i = 0; i < geo.nsp; i++) {
     j.pointwise = j.pointwise && geo.kernel[i] == 1 && geo.stride[i] == 1 && geo.pad_begin[i] == 0 &&

@@ -15,6 +15,13 @@ onyx_status *cpu_gemm_run(cpu_ctx *c);
 void cpu_matmul_release(void *state);
 onyx_status *cpu_matmul_integer_run(cpu_ctx *c);
 
+/* The same kernels with an epilogue run on every finished block of the
+ * output (after bias), for the fused ai.onyx ops; ep may be NULL. MatMul's
+ * `bias` (N floats, may be NULL) is added along the last axis first. */
+onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg);
+onyx_status *cpu_gemm_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg);
+onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue_fn ep, void *ep_arg);
+
 onyx_status *cpu_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state);
 onyx_status *cpu_conv_run(cpu_ctx *c);
 onyx_status *cpu_conv_transpose_prepare(const onyx_node *n, const onyx_graph *g, void **state);

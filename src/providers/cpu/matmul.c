@@ -128,6 +128,9 @@ typedef struct batch_task {
   float *c;
   float *ws;
   size_t wsf;
+  const float *bias;
+  cpu_sgemm_epilogue_fn ep;
+  void *ep_arg;
 } batch_task;
 
 static void batch_run(void *arg, size_t begin, size_t end, int tid) {
@@ -139,12 +142,14 @@ static void batch_run(void *arg, size_t begin, size_t end, int tid) {
     cpu_sgemm_args g = {s->m, s->n, s->k, 1.0f, 0.0f,
                         {t->a + ia * s->m * s->k, s->k, false, NULL, NULL, NULL},
                         {t->b + ib * s->k * s->n, s->n, false, NULL, NULL, NULL},
-                        t->c + (int64_t)bi * s->m * s->n, s->n, NULL, NULL, NULL, NULL};
+                        t->c + (int64_t)bi * s->m * s->n, s->n, NULL, t->bias, t->ep, t->ep_arg};
     cpu_sgemm_block(t->isa, &g, 0, s->m, 0, s->n, t->ws + (size_t)tid * t->wsf);
   }
 }
 
-onyx_status *cpu_matmul_run(cpu_ctx *c) {
+onyx_status *cpu_matmul_run(cpu_ctx *c) { return cpu_matmul_run_ep(c, NULL, NULL, NULL); }
+
+onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *a = c->in[0], *b = c->in[1];
   onyx_tensor *o = c->out[0];
   if (a->dtype != ONYX_DTYPE_FLOAT || b->dtype != ONYX_DTYPE_FLOAT)
@@ -158,7 +163,7 @@ onyx_status *cpu_matmul_run(cpu_ctx *c) {
   if (b->rank <= 2) {
     /* B shared by every batch: fold A's batch into M (rows are contiguous) */
     cpu_sgemm_args g = {s.m * s.batch, s.n, s.k, 1.0f, 0.0f, {a->data, s.k, false, NULL, NULL, NULL},
-                        {b->data, s.n, false, NULL, NULL, NULL}, o->data, s.n, NULL, NULL, NULL, NULL};
+                        {b->data, s.n, false, NULL, NULL, NULL}, o->data, s.n, NULL, bias, ep, ep_arg};
     if (st && st->pb) g.b = (cpu_sgemm_operand){NULL, 0, false, st->pb, NULL, NULL};
     return cpu_sgemm(c->pool, isa, &g);
   }
@@ -171,7 +176,7 @@ onyx_status *cpu_matmul_run(cpu_ctx *c) {
       cpu_sgemm_args g = {s.m, s.n, s.k, 1.0f, 0.0f,
                           {(const float *)a->data + ia * s.m * s.k, s.k, false, NULL, NULL, NULL},
                           {(const float *)b->data + ib * s.k * s.n, s.n, false, NULL, NULL, NULL},
-                          (float *)o->data + bi * s.m * s.n, s.n, NULL, NULL, NULL, NULL};
+                          (float *)o->data + bi * s.m * s.n, s.n, NULL, bias, ep, ep_arg};
       ONYX_TRY(cpu_sgemm(c->pool, isa, &g));
     }
     return NULL;
@@ -181,7 +186,7 @@ onyx_status *cpu_matmul_run(cpu_ctx *c) {
   size_t wsf = (cpu_sgemm_ws_floats(isa, s.m, s.n, s.k) + 15) & ~(size_t)15;
   float *ws = onyx_malloc_aligned((size_t)threads * wsf * sizeof(float));
   if (!ws) return onyx_error_oom();
-  batch_task t = {isa, &s, a->data, b->data, o->data, ws, wsf};
+  batch_task t = {isa, &s, a->data, b->data, o->data, ws, wsf, bias, ep, ep_arg};
   onyx_threadpool pool = {threads};
   onyx_parallel_for(&pool, (size_t)s.batch, 1, batch_run, &t);
   onyx_free_aligned(ws);
@@ -190,7 +195,9 @@ onyx_status *cpu_matmul_run(cpu_ctx *c) {
 
 /* ---- Gemm -------------------------------------------------------------------- */
 
-onyx_status *cpu_gemm_run(cpu_ctx *c) {
+onyx_status *cpu_gemm_run(cpu_ctx *c) { return cpu_gemm_run_ep(c, NULL, NULL); }
+
+onyx_status *cpu_gemm_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *a = c->in[0], *b = c->in[1], *cc = c->n_in > 2 ? c->in[2] : NULL;
   onyx_tensor *o = c->out[0];
   const onyx_node *n = c->node;
@@ -210,7 +217,7 @@ onyx_status *cpu_gemm_run(cpu_ctx *c) {
   ONYX_TRY(ensure_out(o, 2, od));
   float *y = o->data;
   cpu_sgemm_args g = {m, nn, k, alpha, 0.0f, {a->data, a->dims[1], ta, NULL, NULL, NULL},
-                      {b->data, b->dims[1], tb, NULL, NULL, NULL}, y, nn, NULL, NULL, NULL, NULL};
+                      {b->data, b->dims[1], tb, NULL, NULL, NULL}, y, nn, NULL, NULL, ep, ep_arg};
   const matmul_state *st = c->state;
   if (st && st->pb) g.b = (cpu_sgemm_operand){NULL, 0, false, st->pb, NULL, NULL};
   if (cc && beta != 0.0f) {

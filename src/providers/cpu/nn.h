@@ -35,6 +35,10 @@ onyx_status *cpu_max_unpool(cpu_ctx *c);
 onyx_status *cpu_batch_norm(cpu_ctx *c);
 onyx_status *cpu_instance_norm(cpu_ctx *c);
 onyx_status *cpu_layer_norm(cpu_ctx *c);
+/* LayerNormalization of `rows` rows of `cols` floats (x may equal y), for
+ * kernels that normalize what they computed (SkipLayerNormalization). */
+void cpu_layer_norm_rows(const float *x, const float *scale, const float *bias, float *y,
+                         int64_t rows, int64_t cols, float eps, const onyx_threadpool *pool);
 onyx_status *cpu_group_norm(cpu_ctx *c);
 onyx_status *cpu_lrn(cpu_ctx *c);
 onyx_status *cpu_mvn(cpu_ctx *c);

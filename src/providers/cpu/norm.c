@@ -286,6 +286,12 @@ static onyx_status *ln_f32(cpu_ctx *c) {
 
 onyx_status *cpu_layer_norm(cpu_ctx *c) { return nn_dispatch(c, ln_f32, false); }
 
+void cpu_layer_norm_rows(const float *x, const float *scale, const float *bias, float *y,
+                         int64_t rows, int64_t cols, float eps, const onyx_threadpool *pool) {
+  ln_job j = {x, scale, bias, y, NULL, NULL, cols, eps};
+  onyx_parallel_for(pool, (size_t)rows, nn_grain(3 * cols), ln_rows, &j);
+}
+
 /* ---- GroupNormalization --------------------------------------------------- */
 
 typedef struct gn_job {
