@@ -23,6 +23,7 @@ Writes into --out (default bench/out/models/):
 Usage: /usr/bin/python3 bench/export_models.py [--out DIR] [--only resnet50,bert_base,...]
 """
 import argparse
+import inspect
 import json
 import math
 import os
@@ -255,9 +256,14 @@ def calibrate_bn(model, shape, batches=2):
 
 def export(model, args, path, input_names, output_names, dynamic_axes):
     model.eval()
+    extra = {}
+    # torch >= 2.5 may default to the dynamo exporter (other opsets, other
+    # graphs); the TorchScript exporter gives the same graphs as Debian's 1.13.
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        extra["dynamo"] = False
     torch.onnx.export(model, args, path, opset_version=OPSET, input_names=input_names,
                       output_names=output_names, dynamic_axes=dynamic_axes,
-                      do_constant_folding=True)
+                      do_constant_folding=True, **extra)
 
 
 def image_spec():

@@ -297,6 +297,7 @@ typedef struct onyx_session_stats {
   int64_t peak_activation_bytes;   /* most intermediate bytes alive at once, any run */
   int64_t weight_bytes;            /* initializer bytes */
   int64_t naive_activation_bytes;  /* every intermediate of the last run added up */
+  int64_t arena_bytes;             /* planned activation arena (largest shape signature) */
 } onyx_session_stats;
 
 void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out);
@@ -317,6 +318,99 @@ onyx_status *onyx_session_profile_get(onyx_session *s, int64_t i, onyx_profile_e
 /* Writes all entries as Chrome trace JSON (chrome://tracing, Perfetto). */
 onyx_status *onyx_session_profile_write(onyx_session *s, const char *path);
 void onyx_session_profile_clear(onyx_session *s);
+
+/* ---- quantization ------------------------------------------------------------ */
+
+/* Options of onyx_quantize, named and defaulted as ONNX Runtime's
+ * quantize_static / quantize_dynamic (and their extra_options). */
+typedef struct onyx_quant_options onyx_quant_options;
+
+onyx_status *onyx_quant_options_create(onyx_quant_options **out);
+void onyx_quant_options_destroy(onyx_quant_options *o);
+
+/* Sets one option by name (ORT's, case-sensitive); values are strings:
+ *   mode                  "static" (default) | "dynamic"
+ *   quant_format          "QDQ" (default) | "QOperator"
+ *   activation_type       "QUInt8" (default) | "QInt8"   (also "uint8", "int8")
+ *   weight_type           "QInt8" (default) | "QUInt8"
+ *   per_channel           "0" (default) | "1"
+ *   reduce_range          "0" (default) | "1"   (7-bit weights, for CPUs without VNNI)
+ *   ActivationSymmetric   "0" (default) | "1"
+ *   WeightSymmetric       default "1" for QInt8 weights, "0" for QUInt8
+ *   op_types_to_quantize  comma-separated op types (default: all onyx can quantize)
+ *   nodes_to_quantize     comma-separated node names (default: all)
+ *   nodes_to_exclude      comma-separated node names
+ *   calibrate_method      "MinMax" (default) | "Entropy" | "Percentile"
+ *   CalibPercentile       default "99.999"
+ *   calibration_table_in  JSON file of ranges to use instead of calibrating
+ *   calibration_table_out JSON file the ranges are written to
+ * Unknown names and bad values are refused with INVALID_ARGUMENT. */
+onyx_status *onyx_quant_options_set(onyx_quant_options *o, const char *name, const char *value);
+
+/* Supplies calibration samples (ORT's CalibrationDataReader). Called until
+ * it sets *done: each call fills inputs[0..n_inputs) (the model's inputs, in
+ * the order of `names`) with new tensors whose ownership passes to onyx. */
+typedef onyx_status *(*onyx_calibration_reader)(void *arg, int n_inputs, const char *const *names,
+                                                onyx_tensor **inputs, int *done);
+/* A new status (code != ONYX_OK) with a printf-formatted message, for
+ * readers and observers implemented outside the library to report errors. */
+onyx_status *onyx_status_create(onyx_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* `arg` is borrowed and must stay valid until onyx_quantize returns. */
+void onyx_quant_options_set_calibration_reader(onyx_quant_options *o, onyx_calibration_reader read,
+                                               void *arg);
+
+/* What onyx_quantize did, per node of the float model (after its
+ * BatchNormalization folding). Strings are owned by the report. */
+typedef struct onyx_quant_node_report {
+  const char *name, *op_type;
+  int quantized;      /* 1: replaced by or wrapped in int8 ops; 0: left float */
+  const char *note;   /* how it was quantized, or why it was left float */
+} onyx_quant_node_report;
+
+typedef struct onyx_quant_report {
+  int64_t bytes_before, bytes_after;   /* serialized model sizes */
+  int64_t weight_bytes_before, weight_bytes_after;   /* initializer data */
+  int n_nodes;
+  onyx_quant_node_report *nodes;
+  int bn_folded;                       /* BatchNormalization nodes folded into Conv */
+  int calibration_samples;             /* samples run (0: dynamic, or ranges from a table) */
+  int calibrated_tensors;              /* tensors with a range */
+} onyx_quant_report;
+
+void onyx_quant_report_destroy(onyx_quant_report *r);
+
+/* Quantizes the model at model_path and saves it to output_path. `o` may be
+ * NULL (static QDQ defaults, which need a calibration reader or table).
+ * report (may be NULL) receives a new report on success. */
+onyx_status *onyx_quantize(const char *model_path, const onyx_quant_options *o, const char *output_path,
+                           onyx_quant_report **report);
+/* Same on a loaded model (borrowed, unchanged); *out receives the new one. */
+onyx_status *onyx_quantize_model(const onyx_model *m, const onyx_quant_options *o, onyx_model **out,
+                                 onyx_quant_report **report);
+
+/* Runs the session like onyx_session_run, showing every tensor the graph
+ * computes (fed inputs first, then each node's outputs in execution order)
+ * to `observe`, which may not keep the tensor. For per-tensor accuracy
+ * debugging and custom calibration; make the session with optimization
+ * level 0 to see every tensor of the model under its own name. */
+typedef onyx_status *(*onyx_tensor_observer)(void *arg, const char *name, const onyx_tensor *t);
+onyx_status *onyx_session_run_observe(onyx_session *s, int n_inputs, const char *const *in_names,
+                                      onyx_tensor *const *inputs, onyx_tensor_observer observe, void *arg,
+                                      int n_outputs, const char *const *out_names, onyx_tensor **out);
+
+/* How close tensor x is to reference ref (same element count, float32):
+ * the numbers `onyx compare` prints. */
+typedef struct onyx_tensor_error {
+  int64_t n;
+  double max_abs, mse, cosine;   /* cosine 1 when both are all zero */
+  double ref_max_abs;            /* largest |ref| (for relative error) */
+} onyx_tensor_error;
+
+onyx_status *onyx_tensor_error_get(const onyx_tensor *ref, const onyx_tensor *x, onyx_tensor_error *out);
 
 /* ---- system ------------------------------------------------------------- */
 

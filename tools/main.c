@@ -15,6 +15,8 @@ static const struct {
     {"inspect", cmd_inspect, "describe a model: opsets, inputs/outputs, ops, support"},
     {"optimize", cmd_optimize, "optimize a model's graph and write it as ONNX (-O 0..3)"},
     {"info", cmd_info, "describe this machine: CPU, caches, ISA features, providers"},
+    {"quantize", cmd_quantize, "quantize a model to INT8 (dynamic or static, QDQ or QOperator)"},
+    {"compare", cmd_compare, "compare two models' outputs (and tensors) on the same inputs"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -9,6 +9,7 @@
  * (see ops.h); compiled partitions size their own outputs. */
 #include "exec.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,8 +17,10 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "memplan.h"
 
 #define MAX_PROVIDERS 64
+#define MAX_LAYOUTS 8
 
 enum { STEP_NODE, STEP_FUSED, STEP_COPY };
 
@@ -33,6 +36,14 @@ typedef struct step {
   int n_nodes;               /* STEP_FUSED */
   bool to_device;            /* STEP_COPY: host -> device, else device -> host */
 } step;
+
+/* A memory layout planned for one input-shape signature, with the arenas
+ * that finished runs gave back (so steady-state runs allocate no arena). */
+typedef struct layout_cache {
+  onyx_memlayout *layout;
+  int n_free, cap_free;
+  void **free_arenas;
+} layout_cache;
 
 typedef struct subplan {
   int node;          /* node index */
@@ -57,6 +68,11 @@ struct onyx_plan {
   int n_partitions, n_copies;
   int n_sub;
   subplan *subs;
+  /* activation memory planning (top-level plans only) */
+  int *def_step, *last_step;   /* per slot; def -1: not produced by a step */
+  pthread_mutex_t mem_lock;
+  int n_layouts;
+  layout_cache layouts[MAX_LAYOUTS];
 };
 
 struct onyx_frame {
@@ -65,6 +81,9 @@ struct onyx_frame {
   onyx_run_ctx *rc;     /* may be NULL */
   onyx_tensor **slots;
   bool *owned;
+  const onyx_memlayout *layout;  /* planned offsets for this run, or NULL */
+  char *arena;
+  int64_t *rec;                  /* without a layout: executor-allocated sizes */
 };
 
 int64_t onyx_now_ns(void) {
@@ -92,6 +111,9 @@ static void free_steps(onyx_plan *p) {
   p->const_slots = NULL;
   onyx_free(p->uses);
   p->uses = NULL;
+  onyx_free(p->def_step);
+  onyx_free(p->last_step);
+  p->def_step = p->last_step = NULL;
   onyx_free(p->out_slot);
   p->out_slot = NULL;
   p->n_partitions = p->n_copies = 0;
@@ -100,6 +122,12 @@ static void free_steps(onyx_plan *p) {
 void onyx_plan_destroy(onyx_plan *p) {
   if (!p) return;
   free_steps(p);
+  for (int i = 0; i < p->n_layouts; i++) {
+    for (int k = 0; k < p->layouts[i].n_free; k++) onyx_free_aligned(p->layouts[i].free_arenas[k]);
+    onyx_free(p->layouts[i].free_arenas);
+    onyx_memlayout_free(p->layouts[i].layout);
+  }
+  pthread_mutex_destroy(&p->mem_lock);
   for (int i = 0; i < p->n_sub; i++) onyx_plan_destroy(p->subs[i].plan);
   onyx_free(p->subs);
   if (p->why)
@@ -535,6 +563,22 @@ static onyx_status *count_uses(onyx_plan *p) {
     }
   }
   for (int i = 0; i < g->n_outputs; i++) p->uses[p->out_slot[i]]++;
+  /* lifetimes for memory planning, in step indices */
+  p->def_step = onyx_calloc((size_t)p->n_slots + 1, sizeof *p->def_step);
+  p->last_step = onyx_calloc((size_t)p->n_slots + 1, sizeof *p->last_step);
+  if (!p->def_step || !p->last_step) return onyx_error_oom();
+  for (int v = 0; v < p->n_slots; v++) p->def_step[v] = -1;
+  for (int i = 0; i < p->n_steps; i++) {
+    const step *st = &p->steps[i];
+    for (int k = 0; k < st->n_out; k++)
+      if (st->out[k] >= 0) p->def_step[st->out[k]] = p->last_step[st->out[k]] = i;
+    for (int k = 0; k < st->n_in; k++)
+      if (st->in[k] >= 0) p->last_step[st->in[k]] = i;
+    if (st->kind == STEP_NODE) {
+      const onyx_node *n = &g->nodes[st->node];
+      for (int k = 0; k < n->n_implicit; k++) p->last_step[n->implicit[k]] = i;
+    }
+  }
   return NULL;
 }
 
@@ -599,6 +643,7 @@ onyx_status *onyx_plan_create(const onyx_graph *g, onyx_provider *const *provide
   p->pool = pool;
   p->providers = providers;
   p->n_providers = n_providers;
+  pthread_mutex_init(&p->mem_lock, NULL);
   onyx_status *s = NULL;
   uint64_t *excluded = onyx_calloc((size_t)g->n_nodes + 1, sizeof *excluded);
   p->assign = onyx_calloc((size_t)g->n_nodes + 1, sizeof *p->assign);
@@ -698,13 +743,31 @@ static void record_event(onyx_run_ctx *rc, const onyx_node *n, const char *prov,
   rc->events[rc->n_events++] = (onyx_prof_event){n, prov, n_nodes, t0, dur};
 }
 
+/* Gives a statically sized output its memory: its planned place in the run's
+ * arena when there is one and it fits, else the heap. Without a layout,
+ * records the size so the first run's sizes can be planned. */
+static onyx_status *place_output(onyx_frame *f, int slot, onyx_tensor *t, const onyx_vinfo *v) {
+  size_t need = onyx_dtype_bytes(v->dtype, onyx_numel(v->rank, v->dims));
+  if (f && slot >= 0 && f->layout && f->layout->offset[slot] >= 0 && v->dtype != ONYX_DTYPE_STRING &&
+      (int64_t)need <= f->layout->size[slot]) {
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, (size_t)v->rank * sizeof v->dims[0]);
+    t->data = f->arena + f->layout->offset[slot];
+    t->nbytes = need;
+    t->owns_data = false;
+    return NULL;
+  }
+  if (f && slot >= 0 && f->rec && v->dtype != ONYX_DTYPE_STRING) f->rec[slot] = (int64_t)need;
+  return onyx_tensor_alloc(t, v->rank, v->dims);
+}
+
 /* Runs kernel k on node n: sizes the outputs with the op's infer function,
  * creates their headers (allocated where the size is known), runs, and
  * checks the kernel allocated the rest. On success out[k] holds new tensors
  * (NULL for omitted outputs); on failure nothing is left in out. */
 static onyx_status *invoke(const cpu_kernel *k, const void *state, const onyx_graph *g,
                            const onyx_node *n, onyx_tensor *const *in, onyx_tensor **out,
-                           const onyx_threadpool *pool, onyx_frame *f) {
+                           const onyx_threadpool *pool, onyx_frame *f, const int *out_slot) {
   onyx_vinfo vin_buf[16], vout_buf[16];
   onyx_vinfo *vin = vin_buf, *vout = vout_buf;
   onyx_status *s = NULL;
@@ -729,9 +792,10 @@ static onyx_status *invoke(const cpu_kernel *k, const void *state, const onyx_gr
     if (n->out[i] < 0) continue;
     if ((s = onyx_tensor_new_empty(vout[i].dtype, 0, NULL, &out[i]))) goto done;
     out[i]->kind = vout[i].kind;
-    if (vout[i].kind == ONYX_KIND_TENSOR && onyx_vinfo_static(&vout[i]) &&
-        vout[i].dtype != ONYX_DTYPE_UNDEFINED)
-      if ((s = onyx_tensor_alloc(out[i], vout[i].rank, vout[i].dims))) goto done;
+    if (vout[i].kind != ONYX_KIND_TENSOR || !onyx_vinfo_static(&vout[i]) ||
+        vout[i].dtype == ONYX_DTYPE_UNDEFINED)
+      continue; /* the kernel sizes it */
+    if ((s = place_output(f, out_slot ? out_slot[i] : -1, out[i], &vout[i]))) goto done;
   }
   cpu_ctx c = {n, n->n_in, n->n_out, in, out, state, pool, f};
   if ((s = k->run(&c))) goto done;
@@ -781,7 +845,7 @@ static onyx_status *run_step(onyx_frame *f, const step *st, int *remaining) {
   const onyx_node *n = st->node >= 0 ? &g->nodes[st->node] : NULL;
   switch (st->kind) {
     case STEP_NODE:
-      s = invoke(st->kernel, st->state, g, n, in, out, p->pool, f);
+      s = invoke(st->kernel, st->state, g, n, in, out, p->pool, f, st->out);
       break;
     case STEP_FUSED:
       s = st->fused.run(st->fused.state, in, out, p->pool);
@@ -825,16 +889,107 @@ onyx_status *onyx_exec_node(const onyx_graph *g, const onyx_node *n, onyx_tensor
   if (!k) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "no cpu kernel");
   void *state = NULL;
   if (k->prepare) ONYX_TRY(k->prepare(n, g, &state));
-  onyx_status *s = invoke(k, state, g, n, in, out, pool, NULL);
+  onyx_status *s = invoke(k, state, g, n, in, out, pool, NULL, NULL);
   if (state && k->release) k->release(state);
   return s;
+}
+
+/* Input-shape signature: dtypes and dims of every graph input. */
+static uint64_t signature(const onyx_graph *g, onyx_tensor *const *inputs) {
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < g->n_inputs; i++) {
+    const onyx_tensor *t = inputs[i];
+    uint64_t parts[2] = {t ? (uint64_t)t->dtype : 0, t ? (uint64_t)t->rank : 0};
+    for (int k = 0; k < 2; k++) h = (h ^ parts[k]) * 1099511628211ull;
+    for (int d = 0; t && d < t->rank; d++) h = (h ^ (uint64_t)t->dims[d]) * 1099511628211ull;
+  }
+  return h;
+}
+
+/* Takes an arena for a run with this signature (a cached one when a
+ * previous run gave it back). Leaves f->layout NULL when none is planned. */
+static onyx_status *take_arena(onyx_plan *p, uint64_t sig, onyx_frame *f) {
+  pthread_mutex_lock(&p->mem_lock);
+  layout_cache *c = NULL;
+  for (int i = 0; i < p->n_layouts && !c; i++)
+    if (p->layouts[i].layout->signature == sig) c = &p->layouts[i];
+  void *arena = c && c->n_free ? c->free_arenas[--c->n_free] : NULL;
+  pthread_mutex_unlock(&p->mem_lock);
+  if (!c) return NULL;
+  if (!arena && !(arena = onyx_malloc_aligned((size_t)c->layout->arena_bytes))) return onyx_error_oom();
+  f->layout = c->layout;
+  f->arena = arena;
+  return NULL;
+}
+
+static void give_arena(onyx_plan *p, onyx_frame *f) {
+  pthread_mutex_lock(&p->mem_lock);
+  for (int i = 0; i < p->n_layouts; i++) {
+    layout_cache *c = &p->layouts[i];
+    if (c->layout != f->layout) continue;
+    if (c->n_free == c->cap_free) {
+      int cap = c->cap_free ? c->cap_free * 2 : 4;
+      void **a = onyx_realloc(c->free_arenas, (size_t)cap * sizeof *a);
+      if (a) {
+        c->free_arenas = a;
+        c->cap_free = cap;
+      }
+    }
+    if (c->n_free < c->cap_free) {
+      c->free_arenas[c->n_free++] = f->arena;
+      f->arena = NULL;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&p->mem_lock);
+  onyx_free_aligned(f->arena);
+  f->arena = NULL;
+}
+
+/* Plans a layout from the sizes a run recorded; keeps it for `sig`. Failure
+ * to plan only costs the optimisation. */
+static void learn_layout(onyx_plan *p, uint64_t sig, const int64_t *rec) {
+  const onyx_graph *g = p->g;
+  int64_t *size = onyx_malloc((size_t)p->n_slots * sizeof *size + 1);
+  if (!size) return;
+  for (int v = 0; v < p->n_slots; v++) size[v] = p->def_step[v] >= 0 ? rec[v] : -1;
+  for (int i = 0; i < g->n_outputs; i++) size[p->out_slot[i]] = -1; /* handed to the caller */
+  onyx_memlayout *l = NULL;
+  onyx_status *s = onyx_memplan_compute(p->n_slots, size, p->def_step, p->last_step, &l);
+  onyx_free(size);
+  if (s) {
+    onyx_status_free(s);
+    return;
+  }
+  l->signature = sig;
+  pthread_mutex_lock(&p->mem_lock);
+  bool have = false;
+  for (int i = 0; i < p->n_layouts; i++) have |= p->layouts[i].layout->signature == sig;
+  if (!have && p->n_layouts < MAX_LAYOUTS) {
+    p->layouts[p->n_layouts++] = (layout_cache){l, 0, 0, NULL};
+    l = NULL;
+  }
+  pthread_mutex_unlock(&p->mem_lock);
+  onyx_memlayout_free(l);
+}
+
+int64_t onyx_plan_arena_bytes(const onyx_plan *p) {
+  int64_t m = 0;
+  pthread_mutex_lock((pthread_mutex_t *)&p->mem_lock);
+  for (int i = 0; i < p->n_layouts; i++)
+    if (p->layouts[i].layout->arena_bytes > m) m = p->layouts[i].layout->arena_bytes;
+  pthread_mutex_unlock((pthread_mutex_t *)&p->mem_lock);
+  return m;
 }
 
 static onyx_status *run_graph(const onyx_plan *p, onyx_frame *parent, onyx_run_ctx *rc,
                               onyx_tensor *const *inputs, onyx_tensor **outputs) {
   const onyx_graph *g = p->g;
   int ns = p->n_slots;
-  onyx_frame f = {p, parent, rc, NULL, NULL};
+  onyx_frame f = {p, parent, rc, NULL, NULL, NULL, NULL, NULL};
+  onyx_plan *mp = (onyx_plan *)p; /* the layout cache is the plan's one mutable part */
+  /* subgraph runs also depend on outer values' shapes: not planned */
+  uint64_t sig = parent ? 0 : signature(g, inputs);
   onyx_status *s = NULL;
   int *remaining = onyx_malloc((size_t)ns * sizeof(int) + 1);
   f.slots = onyx_calloc((size_t)ns + 1, sizeof *f.slots);
@@ -843,6 +998,16 @@ static onyx_status *run_graph(const onyx_plan *p, onyx_frame *parent, onyx_run_c
   if (!remaining || !f.slots || !f.owned || !res) {
     s = onyx_error_oom();
     goto done;
+  }
+  if (!parent) {
+    if ((s = take_arena(mp, sig, &f))) goto done;
+    if (!f.layout) {
+      if (!(f.rec = onyx_malloc((size_t)ns * sizeof *f.rec + 1))) {
+        s = onyx_error_oom();
+        goto done;
+      }
+      for (int v = 0; v < ns; v++) f.rec[v] = -1;
+    }
   }
   memcpy(remaining, p->uses, (size_t)ns * sizeof(int));
   for (int v = 0; v < g->n_values; v++) {
@@ -876,6 +1041,9 @@ done:
   if (f.slots && f.owned)
     for (int v = 0; v < ns; v++)
       if (f.owned[v]) release(&f, v);
+  if (f.arena) give_arena(mp, &f);
+  if (f.rec && !s) learn_layout(mp, sig, f.rec);
+  onyx_free(f.rec);
   onyx_free(remaining);
   onyx_free(f.slots);
   onyx_free(f.owned);

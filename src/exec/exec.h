@@ -70,6 +70,11 @@ const onyx_plan *onyx_frame_subplan(const onyx_frame *f, const onyx_node *node, 
  * onyx_plan_create) and, in *why (borrowed, may be NULL), why providers of
  * higher priority did not take it. */
 int onyx_plan_node_provider(const onyx_plan *p, int node, const char **why);
+/* Largest activation arena planned so far (bytes; 0 before the first run of
+ * a static-shape signature). The first run of each input-shape signature
+ * records sizes; later runs place every statically sized intermediate in
+ * one arena at planned offsets, reused across runs. */
+int64_t onyx_plan_arena_bytes(const onyx_plan *p);
 /* Numbers of compiled partitions and of device copy steps. */
 int onyx_plan_partition_count(const onyx_plan *p);
 int onyx_plan_copy_count(const onyx_plan *p);

@@ -1,11 +1,19 @@
 /* providers.c — the table of providers onyx knows by name, in default
- * priority order. GPU and oneDNN providers join this list as they land. */
+ * priority order. GPU providers join this list as they land; dnnl (oneDNN)
+ * comes before cpu when built (ONYX_DNNL). */
 #include <pthread.h>
 #include <string.h>
 
 #include "providers/provider.h"
 
+#ifdef ONYX_HAVE_DNNL
+extern const onyx_provider_factory onyx_dnnl_provider_factory;   /* providers/dnnl */
+#endif
+
 const onyx_provider_factory *const onyx_provider_factories[] = {
+#ifdef ONYX_HAVE_DNNL
+    &onyx_dnnl_provider_factory,
+#endif
     &onyx_cpu_provider_factory,
     NULL,
 };

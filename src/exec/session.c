@@ -86,7 +86,11 @@ onyx_status *onyx_options_create(onyx_options **out) {
   if (!o) return onyx_error_oom();
   o->opt_level = 3;
   o->log_level = ONYX_LOG_WARNING;
+#ifdef ONYX_HAVE_DNNL
+  strcpy(o->providers, "dnnl,cpu");
+#else
   strcpy(o->providers, "cpu");
+#endif
   *out = o;
   return NULL;
 }
@@ -493,6 +497,7 @@ void onyx_session_stats_get(onyx_session *s, onyx_session_stats *out) {
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
   pthread_mutex_unlock(&s->lock);
+  out->arena_bytes = onyx_plan_arena_bytes(s->plan);
 }
 
 int64_t onyx_session_profile_count(onyx_session *s) {
@@ -570,6 +575,8 @@ onyx_status *onyx_session_run_observed(onyx_session *s, int n_inputs, const char
                                        onyx_status *(*observe)(void *arg, int value, const onyx_tensor *t),
                                        void *observe_arg, int n_outputs, const char *const *out_names,
                                        onyx_tensor **out) {
+  if (!s || (n_inputs && (!in_names || !inputs)) || (n_outputs && !out) || n_inputs < 0 || n_outputs < 0)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "onyx_session_run: NULL session or arrays");
   const onyx_graph *g = s->model->graph;
   onyx_status *st = NULL;
   int n_sym = s->model->n_symbols;

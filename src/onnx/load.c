@@ -25,10 +25,13 @@
 #define MAX_ONNX_OPSET 21
 /* Subgraphs nest (If in Loop in Scan ...); deeper than this is refused. */
 #define MAX_GRAPH_DEPTH 64
+/* Protobuf message nesting accepted before decoding (see depth_ok). */
+#define MAX_MSG_DEPTH 256
 
 typedef struct loader {
   onyx_model *m;
   const Onnx__ModelProto *mp;
+  onyx_ext_files ext;
 } loader;
 
 static const char *const known_domains[] = {"", "ai.onnx", "ai.onnx.ml", "ai.onyx", "com.microsoft"};
@@ -160,7 +163,7 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
       return a->s ? NULL : onyx_error_oom();
     case ONYX_ATTR_TENSOR:
       if (!ap->t) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: tensor attribute without a tensor", what);
-      return onyx_tensor_from_proto(ap->t, l->m->dir, what, &a->t);
+      return onyx_tensor_from_proto(ap->t, l->m->dir, &l->ext, what, &a->t);
     case ONYX_ATTR_GRAPH:
       return graph_attr(l, g, ap->g, depth, &a->g);
     case ONYX_ATTR_FLOATS: n = ap->n_floats; break;
@@ -208,7 +211,7 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
       if (!(a->tensors = onyx_calloc(n, sizeof *a->tensors))) return onyx_error_oom();
       a->n = (int)n;
       for (size_t i = 0; i < n && !s; i++)
-        s = onyx_tensor_from_proto(ap->tensors[i], l->m->dir, what, &a->tensors[i]);
+        s = onyx_tensor_from_proto(ap->tensors[i], l->m->dir, &l->ext, what, &a->tensors[i]);
       break;
     default: /* GRAPHS */
       if (!(a->graphs = onyx_calloc(n, sizeof *a->graphs))) return onyx_error_oom();
@@ -347,7 +350,7 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
       goto done;
     }
     onyx_tensor *t;
-    if ((s = onyx_tensor_from_proto(tp, l->m->dir, what, &t))) goto done;
+    if ((s = onyx_tensor_from_proto(tp, l->m->dir, &l->ext, what, &t))) goto done;
     onyx_value *val = &g->values[v];
     val->init = t;
     val->kind = ONYX_KIND_TENSOR;
@@ -412,7 +415,7 @@ done:
 static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, onyx_model **out) {
   onyx_model *m;
   ONYX_TRY(onyx_model_new(&m));
-  loader l = {m, mp};
+  loader l = {m, mp, {m, NULL}};
   onyx_status *s = NULL;
   m->ir_version = mp->ir_version;
   m->model_version = mp->model_version;
@@ -472,6 +475,7 @@ static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, o
   }
   s = convert_graph(&l, mp->graph, NULL, 0, &m->graph);
 done:
+  onyx_free(l.ext.path);
   if (s) {
     onyx_model_destroy(m);
     return s;
@@ -480,9 +484,61 @@ done:
   return NULL;
 }
 
+/* ---- nesting guard ---------------------------------------------------------------- */
+
+/* protobuf-c decodes nested messages recursively without a depth limit, so a
+ * crafted file with graphs nested a hundred thousand deep would overflow the
+ * stack. Before unpacking, the message types that can nest (the cycles
+ * Graph -> Node -> Attribute -> Graph and TypeProto -> Sequence/Map/Optional
+ * -> TypeProto, plus the paths into them) are walked on the wire and the
+ * depth is capped. Other fields (tensors, strings) are skipped, not read. */
+typedef enum { M_MODEL, M_GRAPH, M_NODE, M_ATTR, M_FUNCTION, M_TRAINING, M_VALUE_INFO, M_TYPE,
+               M_TYPE_WRAP, M_NONE } msg_kind;
+
+/* Kind of field `number` of a `kind` message, or M_NONE when it cannot nest. */
+static msg_kind child_kind(msg_kind kind, uint32_t number) {
+  switch (kind) {
+    case M_MODEL:
+      return number == 7 ? M_GRAPH : number == 20 ? M_TRAINING : number == 25 ? M_FUNCTION : M_NONE;
+    case M_GRAPH:
+      return number == 1 ? M_NODE : (number >= 11 && number <= 13) ? M_VALUE_INFO : M_NONE;
+    case M_NODE:
+      return number == 5 ? M_ATTR : M_NONE;
+    case M_FUNCTION:
+      return number == 7 ? M_NODE : M_NONE;
+    case M_ATTR:
+      return (number == 6 || number == 11) ? M_GRAPH : (number == 14 || number == 15) ? M_TYPE : M_NONE;
+    case M_TRAINING:
+      return number == 1 || number == 2 ? M_GRAPH : M_NONE;
+    case M_VALUE_INFO:
+      return number == 2 ? M_TYPE : M_NONE;
+    case M_TYPE:
+      return number == 4 || number == 5 || number == 9 ? M_TYPE_WRAP : M_NONE;
+    case M_TYPE_WRAP: /* Sequence.elem_type = 1, Optional.elem_type = 1, Map.value_type = 2 */
+      return number == 1 || number == 2 ? M_TYPE : M_NONE;
+    default:
+      return M_NONE;
+  }
+}
+
+/* False when messages nest deeper than MAX_MSG_DEPTH. Malformed bytes pass
+ * (protobuf-c reports them). */
+static bool depth_ok(const uint8_t *p, const uint8_t *end, msg_kind kind, int depth) {
+  if (depth > MAX_MSG_DEPTH) return false;
+  onyx_wire_field f;
+  while (p < end && onyx_wire_next(&p, end, &f)) {
+    if (f.wire_type != 2) continue;
+    msg_kind child = child_kind(kind, f.number);
+    if (child != M_NONE && !depth_ok(f.data, f.data + f.len, child, depth + 1)) return false;
+  }
+  return true;
+}
+
 /* Unpacks and converts; `file` names the source in messages. */
 static onyx_status *load_bytes(const void *data, size_t len, const char *dir, const char *file,
                                onyx_model **out) {
+  if (!depth_ok(data, (const uint8_t *)data + len, M_MODEL, 0))
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: messages nested more than %d deep", file, MAX_MSG_DEPTH);
   onyx_pb_alloc pa;
   onyx_pb_alloc_init(&pa);
   Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa.base, len, data);

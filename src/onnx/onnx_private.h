@@ -45,19 +45,33 @@ char *onyx_arena_strdup(onyx_arena *a, const char *s);
 /* Maps `path` read-only. An empty file maps to a non-NULL dummy with *len 0.
  * Errors: NOT_FOUND (missing file), IO. Release with onyx_unmap_file. */
 onyx_status *onyx_map_file(const char *path, void **data, size_t *len);
+/* Maps all of the open file `fd` (of `len` > 0 bytes) private and writable:
+ * writes stay in this process. NULL on failure. */
+void *onyx_map_fd_cow(int fd, size_t len);
 void onyx_unmap_file(void *p, size_t n);
 /* Writes `len` bytes to `path` (created or truncated). */
 onyx_status *onyx_write_file(const char *path, const void *data, size_t len);
 
 /* ---- tensors ---------------------------------------------------------------- */
 
-/* Converts a TensorProto into a new owned tensor. `dir` is the folder external
- * data resolves against (NULL refuses external data); `what` names the
- * tensor's role for messages ("initializer 'w'"). Errors: INVALID_MODEL for
- * malformed or inconsistent data, NOT_IMPLEMENTED for unsupported encodings
- * (segments, unknown dtypes), NOT_FOUND for a missing external file. */
+/* Where external data goes during one model load. The first external file
+ * that holds a 64-byte aligned tensor is mapped whole, copy-on-write, and
+ * the mapping handed to the model (model->map, released with it); aligned
+ * tensors of that file then borrow it instead of being copied. */
+typedef struct onyx_ext_files {
+  onyx_model *model;          /* receives the mapping */
+  char *path;                 /* resolved path of the mapped file (owned), or NULL */
+} onyx_ext_files;
+
+/* Converts a TensorProto into a new tensor (owning its data, or borrowing
+ * the model's mapping of an external file when `ext` is given). `dir` is
+ * the folder external data resolves against (NULL refuses external data);
+ * `what` names the tensor's role for messages ("initializer 'w'"). Errors:
+ * INVALID_MODEL for malformed or inconsistent data, NOT_IMPLEMENTED for
+ * unsupported encodings (segments, unknown dtypes), NOT_FOUND for a missing
+ * external file. */
 onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
-                                    const char *what, onyx_tensor **out);
+                                    onyx_ext_files *ext, const char *what, onyx_tensor **out);
 /* Fills `tp` (initialised by the caller) from a dense tensor, raw_data
  * borrowing t's bytes (t must outlive tp). `name` may be NULL. Strings go to
  * string_data, allocated in `a`. */

@@ -115,6 +115,11 @@ onyx_status *onyx_map_file(const char *path, void **data, size_t *len) {
   return s;
 }
 
+void *onyx_map_fd_cow(int fd, size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 void onyx_unmap_file(void *p, size_t n) {
   if (p && n) munmap(p, n);
 }

@@ -7,8 +7,11 @@
  * external files. Counts are checked against the shape before anything is
  * allocated, so a malformed file yields INVALID_MODEL naming the tensor, never
  * a huge allocation or an overread. Writing always uses raw_data (strings:
- * string_data). SequenceProto/OptionalProto are not in the system's
- * onnx.proto, so they go through the small wire codec of pb_util.c. */
+ * string_data). External data is read into owned memory or, for a model,
+ * borrowed from a copy-on-write mapping of the file that the model keeps
+ * (so weights of large models are not copied). SequenceProto/OptionalProto
+ * are not in the system's onnx.proto, so they go through the small wire
+ * codec of pb_util.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "ir/ir.h"
 #include "onnx_private.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -50,8 +54,10 @@ static bool location_is_safe(const char *loc) {
   return true;
 }
 
-static onyx_status *read_external(const Onnx__TensorProto *tp, const char *dir, const char *what,
-                                  size_t nbytes, void *dst) {
+/* Fills t (a header without data) from its external file: borrowing the
+ * model's mapping where possible, else reading into new memory. */
+static onyx_status *read_external(const Onnx__TensorProto *tp, const char *dir, onyx_ext_files *ext,
+                                  const char *what, size_t nbytes, onyx_tensor *t) {
   const char *loc = NULL;
   int64_t offset = 0, length = -1;
   for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -114,8 +120,29 @@ static onyx_status *read_external(const Onnx__TensorProto *tp, const char *dir, 
                    what, (long long)length, nbytes);
     goto done;
   }
+  if (ext && nbytes && offset % 64 == 0) {
+    if (!ext->path && !ext->model->map) {
+      void *map = onyx_map_fd_cow(fd, (size_t)st.st_size);
+      if (map && !(ext->path = onyx_strdup(rfile))) {
+        onyx_unmap_file(map, (size_t)st.st_size);
+        s = onyx_error_oom();
+        goto done;
+      }
+      if (map) {
+        ext->model->map = map;
+        ext->model->map_len = (size_t)st.st_size;
+      }
+    }
+    if (ext->path && !strcmp(ext->path, rfile)) {
+      t->data = (char *)ext->model->map + offset;
+      t->nbytes = nbytes;
+      t->owns_data = false;
+      goto done;
+    }
+  }
+  if ((s = onyx_tensor_alloc(t, t->rank, NULL))) goto done;
   for (size_t got = 0; got < nbytes;) {
-    ssize_t r = pread(fd, (char *)dst + got, nbytes - got, (off_t)(offset + (int64_t)got));
+    ssize_t r = pread(fd, (char *)t->data + got, nbytes - got, (off_t)(offset + (int64_t)got));
     if (r <= 0) {
       s = onyx_error(ONYX_ERR_IO, "%s: reading '%s' failed: %s", what, path,
                      r < 0 ? strerror(errno) : "unexpected end of file");
@@ -152,7 +179,7 @@ static size_t typed_count(const Onnx__TensorProto *tp, onyx_dtype dt, int64_t nu
 /* Copies the typed field into t->data (counts already checked). */
 static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size_t count) {
   void *d = t->data;
-  if (!count) return NULL; /* empty tensors: the repeated fields may be NULL */
+  if (!count) return NULL;
   switch (t->dtype) {
     case ONYX_DTYPE_FLOAT: case ONYX_DTYPE_COMPLEX64:
       memcpy(d, tp->float_data, count * sizeof(float));
@@ -181,10 +208,10 @@ static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size
       break;
     case ONYX_DTYPE_STRING: {
       char **s = d;
-      for (size_t i = 0; i < count; i++)
-        if (!(s[i] = onyx_strndup(tp->string_data[i].data ? (const char *)tp->string_data[i].data : "",
-                                  tp->string_data[i].len)))
-          return onyx_error_oom();
+      for (size_t i = 0; i < count; i++) {
+        const ProtobufCBinaryData *b = &tp->string_data[i];
+        if (!(s[i] = onyx_strndup(b->data ? (const char *)b->data : "", b->len))) return onyx_error_oom();
+      }
       break;
     }
     default: /* one byte per value: int8, uint8, float8 kinds, packed int4 pairs */
@@ -195,7 +222,7 @@ static onyx_status *fill_typed(const Onnx__TensorProto *tp, onyx_tensor *t, size
 }
 
 onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
-                                    const char *what, onyx_tensor **out) {
+                                    onyx_ext_files *ext, const char *what, onyx_tensor **out) {
   int dt = tp->has_data_type ? tp->data_type : 0;
   if (dt == 0) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: tensor has no data type", what);
   if (dt < 0 || dt >= ONYX_DTYPE_COUNT_)
@@ -232,11 +259,11 @@ onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir
                       what, field, have, onyx_dtype_name(dtype), (long long)numel, want);
   onyx_tensor *t;
   ONYX_TRY(onyx_tensor_new_empty(dtype, (int)tp->n_dims, tp->dims, &t));
-  onyx_status *s = onyx_tensor_alloc(t, t->rank, NULL);
-  if (!s) {
-    if (external) {
-      s = read_external(tp, dir, what, nbytes, t->data);
-    } else if (dtype != ONYX_DTYPE_STRING && tp->has_raw_data) {
+  onyx_status *s = NULL;
+  if (external) {
+    s = read_external(tp, dir, ext, what, nbytes, t);
+  } else if (!(s = onyx_tensor_alloc(t, t->rank, NULL))) {
+    if (dtype != ONYX_DTYPE_STRING && tp->has_raw_data) {
       if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes);
       if (dtype == ONYX_DTYPE_BOOL)
         for (size_t i = 0; i < nbytes; i++) ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
@@ -299,7 +326,7 @@ static onyx_status *tensor_from_bytes(const uint8_t *p, size_t len, const char *
     return pa.failed ? onyx_error_oom() : onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a valid TensorProto", what);
   /* Nothing writes segments; one here means the bytes are a SequenceProto. */
   onyx_status *s = tp->segment ? onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a TensorProto", what)
-                               : onyx_tensor_from_proto(tp, dir, what, out);
+                               : onyx_tensor_from_proto(tp, dir, NULL, what, out);
   if (!s && name && !(*name = onyx_strdup(tp->name ? tp->name : ""))) {
     onyx_tensor_free(*out);
     s = onyx_error_oom();

@@ -8,6 +8,7 @@
 #include "base/tensor.h"
 #include "ops.h"
 #include "reduce_ops.h"
+#include "linalg.h"
 
 /* ---- reductions ------------------------------------------------------------ */
 
@@ -400,55 +401,6 @@ onyx_status *onyx_infer_qlinear_matmul(onyx_infer_ctx *c) {
   return NULL;
 }
 
-onyx_status *onyx_qconv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp, const int64_t *w_sp,
-                                onyx_conv_geom *g) {
-  memset(g, 0, sizeof *g);
-  g->nsp = nsp;
-  g->group = onyx_attr_int(n, "group", 1);
-  int cnt;
-  const int64_t *v;
-  for (int d = 0; d < nsp; d++) {
-    g->kernel[d] = w_sp[d];
-    g->stride[d] = g->dilation[d] = 1;
-  }
-  if (onyx_attr_ints(n, "kernel_shape", &cnt, &v) && cnt == nsp) memcpy(g->kernel, v, (size_t)nsp * sizeof *v);
-  if (onyx_attr_ints(n, "strides", &cnt, &v) && cnt == nsp) memcpy(g->stride, v, (size_t)nsp * sizeof *v);
-  if (onyx_attr_ints(n, "dilations", &cnt, &v) && cnt == nsp) memcpy(g->dilation, v, (size_t)nsp * sizeof *v);
-  if (onyx_attr_ints(n, "pads", &cnt, &v)) {
-    if (cnt != 2 * nsp)
-      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "'pads' has %d values, expected %d", cnt, 2 * nsp);
-    memcpy(g->pad_begin, v, (size_t)nsp * sizeof *v);
-    memcpy(g->pad_end, v + nsp, (size_t)nsp * sizeof *v);
-  }
-  const char *ap = onyx_attr_string(n, "auto_pad", "NOTSET");
-  bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
-  if (!same && !valid && strcmp(ap, "NOTSET"))
-    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "unknown auto_pad '%s'", ap);
-  for (int d = 0; d < nsp; d++) {
-    if (g->stride[d] < 1 || g->dilation[d] < 1)
-      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "strides and dilations must be >= 1");
-    int64_t ext = g->dilation[d] * (g->kernel[d] - 1) + 1;
-    if (in_sp[d] < 0 || g->kernel[d] < 0) {
-      g->out[d] = ONYX_DIM_UNKNOWN;
-      continue;
-    }
-    if (same) {
-      g->out[d] = (in_sp[d] + g->stride[d] - 1) / g->stride[d];
-      int64_t total = (g->out[d] - 1) * g->stride[d] + ext - in_sp[d];
-      if (total < 0) total = 0;
-      g->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
-      g->pad_end[d] = total - g->pad_begin[d];
-    } else {
-      if (valid) g->pad_begin[d] = g->pad_end[d] = 0;
-      int64_t span = in_sp[d] + g->pad_begin[d] + g->pad_end[d] - ext;
-      if (span < 0)
-        return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "kernel larger than padded input in dim %d", d);
-      g->out[d] = span / g->stride[d] + 1;
-    }
-  }
-  return NULL;
-}
-
 onyx_status *onyx_infer_qlinear_conv(onyx_infer_ctx *c) {
   const onyx_vinfo *x = &c->in[0], *w = &c->in[3];
   onyx_vinfo *y = &c->out[0];
@@ -458,7 +410,7 @@ onyx_status *onyx_infer_qlinear_conv(onyx_infer_ctx *c) {
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input 'x' has rank %d and 'w' rank %d",
                            x->rank, w->rank);
   onyx_conv_geom g;
-  ONYX_TRY(onyx_qconv_geometry(c->node, x->rank - 2, x->dims + 2, w->dims + 2, &g));
+  ONYX_TRY(onyx_conv_geometry(c->node, false, x->rank, x->dims, w->dims, &g));
   y->rank = x->rank;
   y->dims[0] = x->dims[0];
   y->dims[1] = w->dims[0];

@@ -46,22 +46,4 @@ typedef struct onyx_einsum {
  * does not fit the inputs. */
 onyx_status *onyx_einsum_parse(const onyx_node *n, int n_in, const int *ranks, onyx_einsum *out);
 
-/* ---- convolution geometry (QLinearConv) ------------------------------------ */
-
-typedef struct onyx_conv_geom {
-  int nsp;                             /* spatial dims */
-  int64_t kernel[ONYX_MAX_RANK];
-  int64_t stride[ONYX_MAX_RANK], dilation[ONYX_MAX_RANK];
-  int64_t pad_begin[ONYX_MAX_RANK], pad_end[ONYX_MAX_RANK];
-  int64_t out[ONYX_MAX_RANK];          /* output spatial dims; -1 where unknown */
-  int64_t group;
-} onyx_conv_geom;
-
-/* Reads a Conv-style node's attributes (kernel_shape, strides, dilations,
- * pads, auto_pad, group) against input spatial dims `in_sp` (IR encoding,
- * unknown dims allowed) and weight spatial dims `w_sp`, and computes the
- * output spatial dims and the effective pads. */
-onyx_status *onyx_qconv_geometry(const onyx_node *n, int nsp, const int64_t *in_sp,
-                                const int64_t *w_sp, onyx_conv_geom *out);
-
 #endif

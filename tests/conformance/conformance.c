@@ -12,7 +12,11 @@
  *
  * Each test runs in a forked child (unless --no-fork), so a crash, hang or
  * sanitizer report in one kernel fails that test only and the rest still
- * run. The child reports its verdict through a pipe. */
+ * run. The child reports its verdict through a pipe.
+ *
+ * --providers LIST runs every session on that provider list (e.g.
+ * "dnnl,cpu"); passing tests then say how many of their nodes ran on a
+ * provider other than cpu, so a provider's coverage of the suite shows. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -44,7 +48,8 @@ typedef struct options {
   int n_filters;
   int threads;
   int timeout;
-  bool verbose, list_skips, fork;
+  const char *providers;   /* NULL: the library's default list */
+  bool verbose, list_skips, fork, round_trip;
 } options;
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -305,6 +310,20 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
   onyx_model *m;
   onyx_status *s = onyx_model_load(path, &m);
   if (s) return status_verdict(s, "load", why, wn);
+  if (o->round_trip) {
+    /* Run what the writer produced: saving must not change results. */
+    void *buf;
+    size_t len;
+    onyx_model *m2 = NULL;
+    s = onyx_model_save_to_buffer(m, &buf, &len);
+    if (!s) {
+      s = onyx_model_load_from_buffer(buf, len, test_dir, &m2);
+      onyx_buffer_free(buf);
+    }
+    onyx_model_destroy(m);
+    if (s) return status_verdict(s, "round trip", why, wn);
+    m = m2;
+  }
   onyx_kind in_kind[MAX_IO] = {0}, out_kind[MAX_IO] = {0};
   const onyx_graph *g = m->graph;
   for (int i = 0; i < g->n_inputs && i < MAX_IO; i++) in_kind[i] = g->values[g->inputs[i]].kind;
@@ -315,10 +334,27 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
     return status_verdict(s, "options", why, wn);
   }
   onyx_options_set_intra_op_threads(opts, o->threads);
+  if (o->providers && (s = onyx_options_set_providers(opts, o->providers))) {
+    onyx_options_destroy(opts);
+    onyx_model_destroy(m);
+    return status_verdict(s, "options", why, wn);
+  }
   onyx_session *sess;
   s = onyx_session_create_from_model(m, opts, &sess);
   onyx_options_destroy(opts);
   if (s) return status_verdict(s, "session", why, wn);
+  /* placement note for a passing test: nodes that did not run on cpu */
+  char placed[256] = "";
+  int off_cpu = 0, n_nodes = onyx_session_node_count(sess);
+  const char *where = NULL;
+  for (int i = 0; i < n_nodes; i++) {
+    onyx_node_info ni;
+    if (onyx_session_node_info(sess, i, &ni) == NULL && strcmp(ni.provider, "cpu")) {
+      off_cpu++;
+      where = ni.provider;
+    }
+  }
+  if (off_cpu) fmt(placed, sizeof placed, "%s: %d/%d nodes", where, off_cpu, n_nodes);
   char **sets;
   int n = list_dir(test_dir, "test_data_set_", true, &sets);
   verdict v = R_PASS;
@@ -333,6 +369,7 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
   }
   free_list(sets, n);
   onyx_session_destroy(sess);
+  if (v == R_PASS) fmt(why, wn, "%s", placed);
   return v;
 }
 
@@ -475,8 +512,10 @@ static void usage(FILE *f) {
           "  --expected-failures FILE  lines 'test_name  # reason'; such failures do not fail the run\n"
           "  --filter SUBSTRING        run tests whose name contains it (repeatable: any matches)\n"
           "  --threads N               intra-op threads per session (default 1)\n"
+          "  --providers LIST          execution providers in priority order (default: the library's)\n"
           "  --timeout SEC             per-test time limit when forking (default 120)\n"
           "  --no-fork                 run tests in this process (for debugging)\n"
+          "  --round-trip              run each model after saving and reloading it\n"
           "  --verbose                 print per-data-set detail\n"
           "  --list-skips              summarise skip reasons by op\n"
           "  --help                    this text\n"
@@ -498,8 +537,12 @@ static bool parse_args(int argc, char **argv, options *o) {
       o->filters[o->n_filters++] = argv[++i];
     } else if (!strcmp(a, "--threads") && more) {
       o->threads = atoi(argv[++i]);
+    } else if (!strcmp(a, "--providers") && more) {
+      o->providers = argv[++i];
     } else if (!strcmp(a, "--timeout") && more) {
       o->timeout = atoi(argv[++i]);
+    } else if (!strcmp(a, "--round-trip")) {
+      o->round_trip = true;
     } else if (!strcmp(a, "--no-fork")) {
       o->fork = false;
     } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -534,7 +577,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "conformance: cannot read %s: %s\n", o.dir, strerror(errno));
     return 2;
   }
-  int pass = 0, fail = 0, skip = 0, xfailed = 0, xpassed = 0;
+  int pass = 0, fail = 0, skip = 0, xfailed = 0, xpassed = 0, placed = 0;
   skip_count *skips = calloc((size_t)n_tests + 1, sizeof *skips);
   int n_skips = 0;
   for (int t = 0; t < n_tests; t++) {
@@ -554,8 +597,9 @@ int main(int argc, char **argv) {
       xpassed++;
       pass++;
     } else if (v == R_PASS) {
-      printf("PASS %s\n", name);
+      printf("PASS %s%s%s%s\n", name, why[0] ? " (" : "", why, why[0] ? ")" : "");
       pass++;
+      placed += why[0] != 0;
     } else if (v == R_SKIP) {
       printf("SKIP %s: %s\n", name, why);
       skip++;
@@ -585,7 +629,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_xf; i++)
       if (!xf[i].seen) printf("note: expected failure '%s' names no test\n", xf[i].name);
   printf("expected failures: %d (%d now pass)\n", xfailed, xpassed);
+  if (o.providers) printf("passing tests with nodes off cpu (providers %s): %d\n", o.providers, placed);
   printf("conformance: %d passed, %d failed, %d skipped\n", pass, fail, skip);
+  /* a run that found nothing to test must not look green */
+  bool none = pass + fail + skip + xfailed + xpassed == 0;
+  if (none) fprintf(stderr, "conformance: no test found under %s\n", o.dir);
   free(skips);
   for (int i = 0; i < n_xf; i++) {
     free(xf[i].name);
@@ -593,5 +641,5 @@ int main(int argc, char **argv) {
   }
   free(xf);
   free_list(tests, n_tests);
-  return fail ? 1 : 0;
+  return fail || none ? 1 : 0;
 }

@@ -256,6 +256,48 @@ static void test_reduce_dtypes(void) {
   }
 }
 
+/* NaN and infinities, and reductions over an empty dim */
+static void test_reduce_edge(void) {
+  int64_t dims[2] = {4, 3}, ax[1] = {1}, one[1] = {1};
+  float v[12] = {1, NAN, 2,  -INFINITY, -INFINITY, -INFINITY,  INFINITY, 0, 1,  -INFINITY, 5, 7};
+  const char *ops[3] = {"ReduceMax", "ReduceLogSumExp", "ReduceSum"};
+  float want[3][4] = {{NAN, -INFINITY, INFINITY, 7},
+                      {NAN, -INFINITY, INFINITY, 0},
+                      {NAN, -INFINITY, INFINITY, -INFINITY}};
+  want[1][3] = (float)(7 + log(1 + exp(-2.0)));
+  for (int o = 0; o < 3; o++) {
+    tu_node t = tu_node_new(ops[o], 18, 2, 1);
+    tu_input(&t, 0, ONYX_DTYPE_FLOAT, 2, dims);
+    tu_const(&t, 1, ONYX_DTYPE_INT64, 1, one, ax);
+    tu_attr_int(&t, "keepdims", 0);
+    onyx_tensor *x = mk(ONYX_DTYPE_FLOAT, 2, dims, v), *y = NULL;
+    CHECK_OK(tu_run(&t, 1, 1, &x, 1, &y));
+    for (int r = 0; y && r < 4; r++) {
+      float g = ((float *)onyx_tensor_data(y))[r];
+      bool ok = near_rel(g, want[o][r], 1e-6);
+      if (!ok) fprintf(stderr, "%s row %d: got %g want %g\n", ops[o], r, g, want[o][r]);
+      CHECK(ok);
+    }
+    onyx_tensor_free(x);
+    onyx_tensor_free(y);
+  }
+  /* reducing a dim of size 0: the identity of each reduction */
+  int64_t ed[2] = {3, 0};
+  const char *eops[4] = {"ReduceSum", "ReduceProd", "ReduceMax", "ReduceMin"};
+  float ewant[4] = {0, 1, -INFINITY, INFINITY};
+  for (int o = 0; o < 4; o++) {
+    tu_node t = tu_node_new(eops[o], 18, 2, 1);
+    tu_input(&t, 0, ONYX_DTYPE_FLOAT, 2, ed);
+    tu_const(&t, 1, ONYX_DTYPE_INT64, 1, one, ax);
+    onyx_tensor *x = mk(ONYX_DTYPE_FLOAT, 2, ed, NULL), *y = NULL;
+    CHECK_OK(tu_run(&t, 1, 1, &x, 1, &y));
+    CHECK(y && onyx_tensor_dims(y)[0] == 3 && onyx_tensor_dims(y)[1] == 1);
+    for (int r = 0; y && r < 3; r++) CHECK(((float *)onyx_tensor_data(y))[r] == ewant[o]);
+    onyx_tensor_free(x);
+    onyx_tensor_free(y);
+  }
+}
+
 /* ---- ArgMax / ArgMin / TopK / CumSum ---------------------------------------------------- */
 
 static void test_arg(void) {
@@ -891,6 +933,7 @@ int main(void) {
   test_reduce_random();
   test_reduce_large();
   test_reduce_dtypes();
+  test_reduce_edge();
   test_arg();
   test_topk();
   test_cumsum();

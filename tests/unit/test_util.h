@@ -151,6 +151,8 @@ static inline onyx_status *tu_run(tu_node *t, int threads, int n_in, onyx_tensor
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_intra_op_threads(o, threads);
+  /* these helpers test the cpu kernels: keep other providers (dnnl) out */
+  onyx_options_set_providers(o, "cpu");
   const char *names[16];
   for (int i = 0; i < n_in; i++) names[i] = t->m->graph->values[t->m->graph->inputs[i]].name;
   onyx_session *s = NULL;

@@ -11,8 +11,14 @@
  * because its GEMMs would be 1 row high. ConvInteger is a plain direct loop. */
 #include <string.h>
 
+#include "base/cpu_features.h"
 #include "linalg.h"
 #include "ops/linalg.h"
+
+#if defined(__x86_64__)
+void cpu_dwconv_row_f32__avx2(const float *x, int64_t wp, const float *w, int64_t kh, int64_t kw,
+                              int64_t dh, int64_t dw, int64_t sw, float bias, float *y, int64_t ow);
+#endif
 
 void cpu_conv_release(void *state) {
   conv_state *st = state;
@@ -97,15 +103,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
       r /= g->out[i];
     }
     float *dp = dst + p * nr;
-    int lane = 0;
-#define PUT(v)            \
-  do {                    \
-    dp[lane] = (v);       \
-    if (++lane == nr) {   \
-      lane = 0;           \
-      dp += panel;        \
-    }                     \
-  } while (0)
+    int64_t lane = 0;
     for (int64_t j = 0; j < nc;) {
       int64_t run = g->out[last] - o[last];
       if (run > nc - j) run = nc - j;
@@ -119,7 +117,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
       /* input column of output column o: o * s + base; valid for r in [lo, hi) */
       int64_t s = g->stride[last], w = g->in[last];
       int64_t base = kk[last] * g->dilation[last] - g->pad_begin[last] + o[last] * s;
-      int64_t lo = 0, hi = 0;
+      int64_t lo = run, hi = run;
       if (ok) {
         lo = base >= 0 ? 0 : (-base + s - 1) / s;
         hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
@@ -128,13 +126,23 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
         if (hi < lo) hi = lo;
       }
       const float *xr = xc + off + base;
-      int64_t r = 0;
-      for (; r < lo; r++) PUT(0.0f);
-      if (s == 1)
-        for (; r < hi; r++) PUT(xr[r]);
-      else
-        for (; r < hi; r++) PUT(xr[r * s]);
-      for (; r < run; r++) PUT(0.0f);
+      /* zeros, inputs, zeros; each piece split where it crosses a panel */
+      for (int64_t r = 0; r < run;) {
+        int64_t seg_end = r < lo ? lo : r < hi ? hi : run;
+        int64_t len = seg_end - r;
+        if (len > nr - lane) len = nr - lane;
+        float *d = dp + lane;
+        if (r < lo || r >= hi) memset(d, 0, (size_t)len * sizeof *d);
+        else if (s == 1) memcpy(d, xr + r, (size_t)len * sizeof *d);
+        else
+          for (int64_t e = 0; e < len; e++) d[e] = xr[(r + e) * s];
+        r += len;
+        lane += len;
+        if (lane == nr) {
+          lane = 0;
+          dp += panel;
+        }
+      }
       j += run;
       o[last] += run;
       for (int i = last; i > 0 && o[i] == g->out[i]; i--) {
@@ -142,8 +150,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
         o[i - 1]++;
       }
     }
-    for (int64_t j = nc; j % nr; j++) PUT(0.0f);
-#undef PUT
+    if (lane) memset(dp + lane, 0, (size_t)(nr - lane) * sizeof *dp);
   }
 }
 
@@ -217,6 +224,7 @@ typedef struct dw_job {
   int64_t h, wd, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
   int64_t hp, wp;                  /* padded plane */
   bool padded;
+  bool avx2;                       /* row kernel: cpu_dwconv_row_f32__avx2 */
   float *ws;                       /* per thread: hp * wp floats */
   cpu_sgemm_epilogue_fn ep;        /* run on each finished plane, or NULL */
   void *ep_arg;
@@ -229,11 +237,19 @@ static void dw_run(void *arg, size_t begin, size_t end, int tid) {
     const float *xp = j->x + (int64_t)t * j->h * j->wd;
     if (j->padded) {
       float *pp = j->ws + (size_t)tid * (size_t)(j->hp * j->wp);
-      memset(pp, 0, (size_t)(j->hp * j->wp) * sizeof *pp);
-      for (int64_t r = 0; r < j->h; r++)
-        if (r + j->ph >= 0 && r + j->ph < j->hp)
-          for (int64_t q = 0; q < j->wd; q++)
-            if (q + j->pw >= 0 && q + j->pw < j->wp) pp[(r + j->ph) * j->wp + q + j->pw] = xp[r * j->wd + q];
+      /* padded row rr holds input row rr - ph at columns [pw, pw + wd), clipped */
+      int64_t q0 = j->pw, q1 = j->pw + j->wd < j->wp ? j->pw + j->wd : j->wp;
+      for (int64_t rr = 0; rr < j->hp; rr++) {
+        float *d = pp + rr * j->wp;
+        int64_t r = rr - j->ph;
+        if (r < 0 || r >= j->h || q1 <= q0) {
+          memset(d, 0, (size_t)j->wp * sizeof *d);
+          continue;
+        }
+        memset(d, 0, (size_t)q0 * sizeof *d);
+        memcpy(d + q0, xp + r * j->wd, (size_t)(q1 - q0) * sizeof *d);
+        memset(d + q1, 0, (size_t)(j->wp - q1) * sizeof *d);
+      }
       xp = pp;
     }
     const float *wc = j->w + c * j->kh * j->kw;
@@ -241,6 +257,13 @@ static void dw_run(void *arg, size_t begin, size_t end, int tid) {
     float *yp = j->y + (int64_t)t * j->oh * j->ow;
     for (int64_t r = 0; r < j->oh; r++) {
       float *yr = yp + r * j->ow;
+#if defined(__x86_64__)
+      if (j->avx2) {
+        cpu_dwconv_row_f32__avx2(xp + r * j->sh * j->wp, j->wp, wc, j->kh, j->kw, j->dh, j->dw,
+                                 j->sw, b, yr, j->ow);
+        continue;
+      }
+#endif
       for (int64_t q = 0; q < j->ow; q++) yr[q] = b;
       for (int64_t a = 0; a < j->kh; a++) {
         const float *xr = xp + (r * j->sh + a * j->dh) * j->wp;
@@ -266,7 +289,8 @@ static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, int64_t
               two ? g->in[0] : 1, g->in[g->nsp - 1], two ? g->out[0] : 1, g->out[g->nsp - 1],
               two ? g->kernel[0] : 1, g->kernel[g->nsp - 1], two ? g->stride[0] : 1,
               g->stride[g->nsp - 1], two ? g->dilation[0] : 1, g->dilation[g->nsp - 1],
-              two ? g->pad_begin[0] : 0, g->pad_begin[g->nsp - 1], 0, 0, false, NULL, ep, ep_arg};
+              two ? g->pad_begin[0] : 0, g->pad_begin[g->nsp - 1], 0, 0, false, false, NULL, ep, ep_arg};
+  j.avx2 = onyx_cpu()->avx2 && onyx_cpu()->fma;
   if (c->n_in > 2 && c->in[2]) j.bias = c->in[2]->data;
   /* the rows and columns the windows reach, padding included */
   j.hp = (j.oh - 1) * j.sh + (j.kh - 1) * j.dh + 1;

@@ -9,6 +9,8 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_linalg,
     cpu_kernels_control,
     cpu_kernels_fused,
+    cpu_kernels_loss,
+    cpu_kernels_rnn,
 };
 
 const cpu_kernel *cpu_kernel_find(int op) {

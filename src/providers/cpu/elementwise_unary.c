@@ -9,7 +9,9 @@
  * double from the same expression; float16/bfloat16 compute in float32. */
 #include <tgmath.h>
 
+#include "base/cpu_features.h"
 #include "elementwise.h"
+#include "elementwise_fastmath.h"
 
 /* Same-dtype row: y = OP(x). `p` (the node's ew_params) is in scope. */
 #define UN_ROW(S, NAME, OP)                                                                   \
@@ -44,16 +46,23 @@
 /* A typed constant, so float rows stay in float and double rows keep precision. */
 #define EWK(S, c) ((EW_C_##S)(c))
 
-static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
+/* Runs tbl's row for the input dtype; `avx2` (may be NULL) replaces the
+ * float32 row when the cpu has AVX2 and FMA. */
+static onyx_status *unary_isa(cpu_ctx *c, const ew_row_fn *tbl, ew_row_fn avx2, const void *ctx) {
   const onyx_tensor *x = c->in[0];
   ew_row_fn fn = x->dtype > 0 && x->dtype < ONYX_DTYPE_COUNT_ ? tbl[x->dtype] : NULL;
   if (!fn) return ew_bad_dtype(c, 0);
+  if (avx2 && x->dtype == ONYX_DTYPE_FLOAT && onyx_cpu()->avx2 && onyx_cpu()->fma) fn = avx2;
   onyx_tensor *y = c->out[0];
   if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, x->rank, x->dims));
   ew_iter it;
   ew_iter_init(&it, y, 1, &x);
   ew_iter_run(&it, c->pool, fn, ctx);
   return NULL;
+}
+
+static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
+  return unary_isa(c, tbl, NULL, ctx);
 }
 
 /* An op over the float dtypes only: rows, table and kernel. */
@@ -83,7 +92,6 @@ static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
 #define OP_ASINH(S, v) asinh(v)
 #define OP_ACOSH(S, v) acosh(v)
 #define OP_ATANH(S, v) atanh(v)
-FLOAT_UNARY(Exp, exp, OP_EXP)
 FLOAT_UNARY(Log, log, OP_LOG)
 FLOAT_UNARY(Sqrt, sqrt, OP_SQRT)
 FLOAT_UNARY(Reciprocal, recip, OP_RECIP)
@@ -124,10 +132,8 @@ FLOAT_UNARY(Atanh, atanh, OP_ATANH)
                       (EWK(S, 1) + tanh(EWK(S, 0.7978845608028654) *                           \
                                         ((v) + EWK(S, 0.044715) * (v) * (v) * (v))))          \
                 : EWK(S, 0.5) * (v) * (EWK(S, 1) + erf((v) * EWK(S, 0.7071067811865476))))
-FLOAT_UNARY(Sigmoid, sigmoid, OP_SIGMOID)
 FLOAT_UNARY(HardSigmoid, hardsigmoid, OP_HARDSIGMOID)
 FLOAT_UNARY(HardSwish, hardswish, OP_HARDSWISH)
-FLOAT_UNARY(Tanh, tanh, OP_TANH)
 FLOAT_UNARY(LeakyRelu, leakyrelu, OP_LEAKYRELU)
 FLOAT_UNARY(Elu, elu, OP_ELU)
 FLOAT_UNARY(Selu, selu, OP_SELU)
@@ -137,6 +143,30 @@ FLOAT_UNARY(Softsign, softsign, OP_SOFTSIGN)
 FLOAT_UNARY(ThresholdedRelu, thresholdedrelu, OP_THRESHOLDEDRELU)
 FLOAT_UNARY(Mish, mish, OP_MISH)
 FLOAT_UNARY(Gelu, gelu, OP_GELU)
+
+/* Exp, Sigmoid and Tanh: float32 (and float16/bfloat16, which compute in
+ * float32) use elementwise_fastmath.h, or its AVX2 rows; double keeps libm. */
+#define FAST_ROW(S, NAME, FAST)                                                               \
+  static void NAME##_##S(const void *ctx, void *yv, const void *const *xv, const int64_t *st, \
+                         int64_t n) {                                                         \
+    (void)ctx;                                                                                \
+    (void)st;                                                                                 \
+    EW_T_##S *restrict y = yv;                                                                \
+    const EW_T_##S *restrict x = xv[0];                                                       \
+    EW_LOOP(n, y[i] = EW_ST_##S(FAST(EW_LD_##S(x[i]))));                                      \
+  }
+#define FAST_UNARY(Name, name, OP, FAST)                                                      \
+  UN_ROW(f64, name, OP)                                                                       \
+  FAST_ROW(f32, name, FAST)                                                                   \
+  FAST_ROW(f16, name, FAST)                                                                   \
+  FAST_ROW(bf16, name, FAST)                                                                  \
+  static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, name)};         \
+  onyx_status *cpu_ew_##Name(cpu_ctx *c) {                                                    \
+    return unary_isa(c, name##_tbl, cpu_ew_##name##_f32__avx2, c->state);                     \
+  }
+FAST_UNARY(Exp, exp, OP_EXP, ew_fast_exp)
+FAST_UNARY(Sigmoid, sigmoid, OP_SIGMOID, ew_fast_sigmoid)
+FAST_UNARY(Tanh, tanh, OP_TANH, ew_fast_tanh)
 
 /* ---- ops that also take integers ------------------------------------------- */
 

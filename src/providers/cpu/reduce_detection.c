@@ -95,7 +95,8 @@ onyx_status *cpu_nms_run(cpu_ctx *c) {
       qsort(cand, (size_t)nc, sizeof *cand, by_score);
       for (int64_t i = 0; i < nc && np < max_out; i++) {
         bool keep = true;
-        for (int64_t p = 0; p < np && keep; p++) keep = !suppresses(cn + picked[p] * 4, cn + cand[i].index * 4, iou);
+        for (int64_t p = 0; p < np && keep; p++)
+          keep = !suppresses(cn + picked[p] * 4, cn + cand[i].index * 4, iou);
         if (!keep) continue;
         picked[np++] = cand[i].index;
         if (nsel == cap) {
@@ -142,7 +143,7 @@ typedef struct sample {
 /* Bilinear taps of point (y, x) in an h x w map, ONNX Runtime's rules. */
 static sample bilinear_taps(double y, double x, int64_t h, int64_t w) {
   sample s = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-  if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w) return s;
+  if (!(y >= -1.0 && y <= (double)h && x >= -1.0 && x <= (double)w)) return s;  /* NaN too */
   if (y <= 0) y = 0;
   if (x <= 0) x = 0;
   int64_t yl = (int64_t)y, xl = (int64_t)x, yh, xh;
@@ -173,14 +174,17 @@ static sample bilinear_taps(double y, double x, int64_t h, int64_t w) {
 onyx_status *cpu_roialign_run(cpu_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *rois = c->in[1], *bi = c->in[2];
-  if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || !bi || onyx_numel(bi->rank, bi->dims) != rois->dims[0])
+  if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || !bi ||
+      onyx_numel(bi->rank, bi->dims) != rois->dims[0])
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT,
                            "expected X [N,C,H,W], rois [R,4] and batch_indices [R]");
   const char *mode = onyx_attr_string(nd, "mode", "avg");
   bool is_max = !strcmp(mode, "max");
   if (!is_max && strcmp(mode, "avg"))
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "unknown mode '%s'", mode);
-  const char *ctm = onyx_attr_string(nd, "coordinate_transformation_mode", nd->opset >= 16 ? "half_pixel" : "output_half_pixel");
+  /* opset 10 had no attribute and behaved as output_half_pixel */
+  const char *ctm = onyx_attr_string(nd, "coordinate_transformation_mode",
+                                     nd->opset >= 16 ? "half_pixel" : "output_half_pixel");
   bool half = !strcmp(ctm, "half_pixel");
   if (!half && strcmp(ctm, "output_half_pixel"))
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "unknown coordinate_transformation_mode '%s'", ctm);
@@ -209,6 +213,10 @@ onyx_status *cpu_roialign_run(cpu_ctx *c) {
     double x0 = rd[r * 4] * scale - off, y0 = rd[r * 4 + 1] * scale - off;
     double x1 = rd[r * 4 + 2] * scale - off, y1 = rd[r * 4 + 3] * scale - off;
     double rw = x1 - x0, rh = y1 - y0;
+    if (!isfinite(rw) || !isfinite(rh) || !isfinite(x0) || !isfinite(y0)) {
+      s = onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "roi %lld is not finite", (long long)r);
+      goto done;
+    }
     if (!half) {
       rw = fmax(rw, 1.0);
       rh = fmax(rh, 1.0);
@@ -272,8 +280,8 @@ static double reflect(double v, double twice_low, double twice_high) {
   double lo = twice_low / 2, span = (twice_high - twice_low) / 2;
   v = fabs(v - lo);
   double extra = fmod(v, span);
-  int64_t flips = (int64_t)floor(v / span);
-  return flips % 2 == 0 ? extra + lo : span - extra + lo;
+  bool even = fmod(floor(v / span), 2.0) == 0;
+  return even ? extra + lo : span - extra + lo;
 }
 
 /* Applies the padding mode to a source coordinate (PyTorch's compute_coordinates). */
@@ -313,6 +321,9 @@ static void gs_fn(void *arg, size_t u0, size_t u1, int tid) {
       double gv = g[j->k - 1 - d];  /* grid's last axis lists x (innermost dim) first */
       double v = j->align ? (gv + 1) / 2 * (double)(size - 1) : ((gv + 1) * (double)size - 1) / 2;
       if (j->mode != GS_CUBIC) v = pad_coord(v, size, j->pad, j->align);
+      /* keeps the integer casts below defined for huge or NaN coordinates */
+      if (!(v >= -1e9)) v = -1e9;
+      if (v > 1e9) v = 1e9;
       if (j->mode == GS_NEAREST) {
         nt[d] = 1;
         tidx[d][0] = (int64_t)nearbyint(v);

@@ -93,8 +93,10 @@ static void mm_fn(void *arg, size_t u0, size_t u1, int tid) {
 /* Contracts A and B into *r, keeping labels with keep[l] set. */
 static onyx_status *contract(const operand *A, const operand *B, const bool *keep, const int64_t *size,
                              const onyx_threadpool *pool, operand *r) {
-  int bl[ONYX_EINSUM_MAX_LABELS], ml[ONYX_EINSUM_MAX_LABELS], kl[ONYX_EINSUM_MAX_LABELS], nl[ONYX_EINSUM_MAX_LABELS];
-  int sa[ONYX_EINSUM_MAX_LABELS], sb[ONYX_EINSUM_MAX_LABELS];
+  /* labels by role: batch (both, kept), m (A only, kept), k (both, summed),
+   * n (B only, kept), sa/sb (one side only, summed while packing) */
+  int bl[ONYX_EINSUM_MAX_LABELS], ml[ONYX_EINSUM_MAX_LABELS], kl[ONYX_EINSUM_MAX_LABELS];
+  int nl[ONYX_EINSUM_MAX_LABELS], sa[ONYX_EINSUM_MAX_LABELS], sb[ONYX_EINSUM_MAX_LABELS];
   int nb = 0, nm = 0, nk = 0, nn = 0, nsa = 0, nsb = 0;
   int64_t Bt = 1, M = 1, K = 1, N = 1;
   for (int i = 0; i < A->nl; i++) {

@@ -2,6 +2,7 @@
  * ArgMin, TopK and CumSum. Each views its input as [outer, n, inner] around
  * the axis and splits the (outer, inner) lines over threads. TopK orders ties
  * by index (smaller first), as the ONNX reference does. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,9 +115,18 @@ typedef struct kv {
   int64_t i;
 } kv;
 
+/* Value order with NaN above +inf (as numpy sorts), so the comparators are
+ * consistent whatever the data. */
+static bool greater(double a, double b) { return isnan(a) ? !isnan(b) : a > b; }
+static bool same(double a, double b) { return isnan(a) ? isnan(b) : a == b; }
+
 /* a comes before b in the output: larger (or smaller) value, then smaller index */
-static bool before_largest(const kv *a, const kv *b) { return a->v > b->v || (a->v == b->v && a->i < b->i); }
-static bool before_smallest(const kv *a, const kv *b) { return a->v < b->v || (a->v == b->v && a->i < b->i); }
+static bool before_largest(const kv *a, const kv *b) {
+  return greater(a->v, b->v) || (same(a->v, b->v) && a->i < b->i);
+}
+static bool before_smallest(const kv *a, const kv *b) {
+  return greater(b->v, a->v) || (same(a->v, b->v) && a->i < b->i);
+}
 static int cmp_largest(const void *a, const void *b) { return before_largest(a, b) ? -1 : 1; }
 static int cmp_smallest(const void *a, const void *b) { return before_smallest(a, b) ? -1 : 1; }
 
@@ -218,7 +228,7 @@ typedef struct cumjob {
   bool exclusive, reverse;
 } cumjob;
 
-#define DEFINE_CUMSUM(SFX, T)                                                            \
+#define DEFINE_CUMSUM(SFX, T, U)                                                          \
   static void cumsum_##SFX(void *arg, size_t u0, size_t u1, int tid) {                   \
     (void)tid;                                                                           \
     const cumjob *j = arg;                                                               \
@@ -235,17 +245,18 @@ typedef struct cumjob {
           for (int64_t i = 0; i < m; i++) yk[i] = j->exclusive ? (T)0 : xs[i];           \
         } else {                                                                         \
           const T *yp = y + prev * j->inner;                                             \
-          for (int64_t i = 0; i < m; i++) yk[i] = yp[i] + xs[i];                         \
+          for (int64_t i = 0; i < m; i++) yk[i] = (T)((U)yp[i] + (U)xs[i]);              \
         }                                                                                \
       }                                                                                  \
     }                                                                                    \
   }
-DEFINE_CUMSUM(f32, float)
-DEFINE_CUMSUM(f64, double)
-DEFINE_CUMSUM(i32, int32_t)
-DEFINE_CUMSUM(u32, uint32_t)
-DEFINE_CUMSUM(i64, int64_t)
-DEFINE_CUMSUM(u64, uint64_t)
+/* U: the type the sum is formed in (unsigned for integers: overflow wraps) */
+DEFINE_CUMSUM(f32, float, float)
+DEFINE_CUMSUM(f64, double, double)
+DEFINE_CUMSUM(i32, int32_t, uint32_t)
+DEFINE_CUMSUM(u32, uint32_t, uint32_t)
+DEFINE_CUMSUM(i64, int64_t, uint64_t)
+DEFINE_CUMSUM(u64, uint64_t, uint64_t)
 
 onyx_status *cpu_cumsum_run(cpu_ctx *c) {
   const onyx_node *nd = c->node;

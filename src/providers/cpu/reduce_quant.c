@@ -13,6 +13,7 @@
 #include "base/half.h"
 #include "ops/reduce_ops.h"
 #include "reduce_kernels.h"
+#include "ops/linalg.h"
 
 static bool is_q8(onyx_dtype dt) { return dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8; }
 
@@ -81,7 +82,8 @@ static void fput(onyx_dtype dt, void *p, int64_t i, float v) {
 onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0];
   if (x->dtype != ONYX_DTYPE_FLOAT)
-    return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s is not supported", onyx_dtype_name(x->dtype));
+    return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s is not supported",
+                           onyx_dtype_name(x->dtype));
   int64_t zero = 0;
   ONYX_TRY(cpu_reduce_ensure(c->out[0], x->rank, x->dims));
   if (c->n_out > 1 && c->out[1]) ONYX_TRY(cpu_reduce_ensure(c->out[1], 0, &zero));
@@ -95,11 +97,8 @@ onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   }
   float scale = (hi - lo) / 255.0f;
   float zpf = scale > 0 ? nearbyintf(fminf(fmaxf(0.0f - lo / scale, 0.0f), 255.0f)) : 0.0f;
-  uint8_t *y = c->out[0]->data;
-  for (int64_t i = 0; i < n; i++) {
-    float q = scale > 0 ? nearbyintf(xv[i] / scale) + zpf : 0.0f;
-    y[i] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
-  }
+  for (int64_t i = 0; i < n; i++)
+    qput(ONYX_DTYPE_UINT8, c->out[0]->data, i, scale > 0 ? nearbyintf(xv[i] / scale) + zpf : 0.0f);
   if (c->n_out > 1 && c->out[1]) *(float *)c->out[1]->data = scale;
   if (c->n_out > 2 && c->out[2]) *(uint8_t *)c->out[2]->data = (uint8_t)zpf;
   return NULL;
@@ -127,7 +126,8 @@ static onyx_status *qlayout_of(const onyx_node *nd, const onyx_tensor *x, const 
   q->n = 1;
   q->inner = onyx_numel(x->rank, x->dims);
   if (ns == 1 && q->block == 0 && scale->rank <= 1) return NULL;
-  if (x->rank == 0) return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "scale must be a scalar for a scalar input");
+  if (x->rank == 0)
+    return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "scale must be a scalar for a scalar input");
   int axis;
   ONYX_TRY(onyx_norm_axis(nd, onyx_attr_int(nd, "axis", 1), x->rank, &axis));
   q->outer = onyx_numel(axis, x->dims);
@@ -162,7 +162,8 @@ typedef struct qjob {
   int64_t chunk, nchunk;
 } qjob;
 
-/* Runs lines (o, j) of x in chunks of the inner dim; `quant` picks the op. */
+/* Runs lines (o, j) of x in chunks of the inner dim; BODY does one element
+ * e with its scale s and zero point z. */
 #define DEFINE_QLOOP(NAME, BODY)                                                         \
   static void NAME(void *arg, size_t u0, size_t u1, int tid) {                           \
     (void)tid;                                                                           \
@@ -294,7 +295,8 @@ onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c) {
       int32_t za = zval(az, m);
       float sam = pval(as, m);
       for (int64_t n = 0; n < N; n++) {
-        int32_t zb = zval(bz, n), acc = 0;
+        int32_t zb = zval(bz, n);
+        int64_t acc = 0;  /* int64: long K cannot overflow */
         for (int64_t k = 0; k < K; k++)
           acc += (qget(a->dtype, a->data, oa + m * K + k) - za) * (qget(b->dtype, b->data, ob + k * N + n) - zb);
         float mult = sam * pval(bs, n) / ysc;
@@ -323,11 +325,11 @@ static void qconv_fn(void *arg, size_t u0, size_t u1, int tid) {
   int64_t cg = j->C / g->group, mg = j->M / g->group;
   for (size_t u = u0; u < u1; u++) {
     int64_t n = (int64_t)u / j->M, m = (int64_t)u % j->M, grp = m / mg;
-    int32_t bias = j->bias ? ((const int32_t *)j->bias->data)[m] : 0;
+    int64_t bias = j->bias ? ((const int32_t *)j->bias->data)[m] : 0;
     float mult = j->xs * pval(j->ws, m) / j->ys;
     int64_t o[ONYX_MAX_RANK] = {0};
     for (int64_t op = 0; op < j->out_n; op++) {
-      int32_t acc = bias;
+      int64_t acc = bias;
       for (int64_t t = 0; t < j->k_n; t++) {
         int64_t off = 0;
         bool in = true;
@@ -338,7 +340,7 @@ static void qconv_fn(void *arg, size_t u0, size_t u1, int tid) {
         }
         if (!in) continue;
         for (int64_t ci = 0; ci < cg; ci++)
-          acc += j->x[(n * j->C + grp * cg + ci) * j->in_n + off] * j->w[(m * cg + ci) * j->k_n + t];
+          acc += (int64_t)j->x[(n * j->C + grp * cg + ci) * j->in_n + off] * j->w[(m * cg + ci) * j->k_n + t];
       }
       qput(j->y->dtype, j->y->data, (n * j->M + m) * j->out_n + op, nearbyintf((float)acc * mult) + j->yzp);
       for (int d = g->nsp - 1; d >= 0; d--) {
@@ -360,7 +362,7 @@ onyx_status *cpu_qlinear_conv_run(cpu_ctx *c) {
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "bias must be int32");
   int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0];
   onyx_conv_geom g;
-  ONYX_TRY(onyx_qconv_geometry(nd, x->rank - 2, x->dims + 2, w->dims + 2, &g));
+  ONYX_TRY(onyx_conv_geometry(nd, false, x->rank, x->dims, w->dims, &g));
   if (g.group < 1 || C % g.group || M % g.group || w->dims[1] != C / g.group)
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "channels %lld / group %lld do not match weights",
                            (long long)C, (long long)g.group);

@@ -23,11 +23,17 @@ static RT R_FN(init)(rkind k) {
   }
 }
 
+/* RU: the type sums and products are formed in. For integers it is
+ * unsigned, so an overflowing sum wraps (as ONNX Runtime's does in practice)
+ * instead of being undefined behaviour. */
 #if R_IS_INT
 #define R_ISNAN(v) 0
+#define RU uint64_t
 #else
 #define R_ISNAN(v) ((v) != (v))
+#define RU RT
 #endif
+#define R_UABS(v) ((v) < 0 ? (RU)0 - (RU)(v) : (RU)(v))
 
 /* max/min that propagate NaN like numpy's maximum.reduce; branch-free */
 static inline RT R_FN(rmax)(RT a, RT v) { return ((v > a) | R_ISNAN(v)) ? v : a; }
@@ -37,7 +43,8 @@ static inline RT R_FN(rmin)(RT a, RT v) { return ((v < a) | R_ISNAN(v)) ? v : a;
  * compiler keep partial results in vector lanes (reassociation a plain loop
  * may not do); max/min track NaN apart so the lanes can use max/min. */
 static RT R_FN(contig)(rkind k, const RT *p, int64_t n, RT acc, RT s) {
-  RT r = 0, m = acc;
+  RU r = 0;
+  RT m = acc;
   int nan = 0;
   switch (k) {
     case R_MAX:
@@ -59,25 +66,25 @@ static RT R_FN(contig)(rkind k, const RT *p, int64_t n, RT acc, RT s) {
     case R_PROD:
       r = 1;
 #pragma omp simd reduction(* : r)
-      for (int64_t i = 0; i < n; i++) r *= p[i];
-      return acc * r;
+      for (int64_t i = 0; i < n; i++) r *= (RU)p[i];
+      return (RT)((RU)acc * r);
     case R_L1:
 #pragma omp simd reduction(+ : r)
-      for (int64_t i = 0; i < n; i++) r += p[i] < 0 ? -p[i] : p[i];
-      return acc + r;
+      for (int64_t i = 0; i < n; i++) r += R_UABS(p[i]);
+      return (RT)((RU)acc + r);
     case R_L2:
     case R_SUMSQ:
 #pragma omp simd reduction(+ : r)
-      for (int64_t i = 0; i < n; i++) r += p[i] * p[i];
-      return acc + r;
+      for (int64_t i = 0; i < n; i++) r += (RU)p[i] * (RU)p[i];
+      return (RT)((RU)acc + r);
     case R_LOGSUMEXP:
 #pragma omp simd reduction(+ : r)
-      for (int64_t i = 0; i < n; i++) r += (RT)R_EXP(p[i] - s);
-      return acc + r;
+      for (int64_t i = 0; i < n; i++) r += (RU)R_EXP(p[i] - s);
+      return (RT)((RU)acc + r);
     default:
 #pragma omp simd reduction(+ : r)
-      for (int64_t i = 0; i < n; i++) r += p[i];
-      return acc + r;
+      for (int64_t i = 0; i < n; i++) r += (RU)p[i];
+      return (RT)((RU)acc + r);
   }
 }
 
@@ -91,20 +98,20 @@ static void R_FN(rows)(rkind k, RT *restrict y, const RT *restrict p, int64_t n,
       for (int64_t j = 0; j < n; j++) y[j] = R_FN(rmin)(y[j], p[j]);
       break;
     case R_PROD:
-      for (int64_t j = 0; j < n; j++) y[j] *= p[j];
+      for (int64_t j = 0; j < n; j++) y[j] = (RT)((RU)y[j] * (RU)p[j]);
       break;
     case R_L1:
-      for (int64_t j = 0; j < n; j++) y[j] += p[j] < 0 ? -p[j] : p[j];
+      for (int64_t j = 0; j < n; j++) y[j] = (RT)((RU)y[j] + R_UABS(p[j]));
       break;
     case R_L2:
     case R_SUMSQ:
-      for (int64_t j = 0; j < n; j++) y[j] += p[j] * p[j];
+      for (int64_t j = 0; j < n; j++) y[j] = (RT)((RU)y[j] + (RU)p[j] * (RU)p[j]);
       break;
     case R_LOGSUMEXP:
-      for (int64_t j = 0; j < n; j++) y[j] += (RT)R_EXP(p[j] - s[j]);
+      for (int64_t j = 0; j < n; j++) y[j] = (RT)((RU)y[j] + (RU)R_EXP(p[j] - s[j]));
       break;
     default:
-      for (int64_t j = 0; j < n; j++) y[j] += p[j];
+      for (int64_t j = 0; j < n; j++) y[j] = (RT)((RU)y[j] + (RU)p[j]);
       break;
   }
 }
@@ -177,6 +184,8 @@ static void R_FN(reduce)(const rplan *p, rkind k, const RT *x, RT *y, const RT *
 }
 
 #undef R_ISNAN
+#undef RU
+#undef R_UABS
 #undef R_FN
 #undef R_CAT
 #undef R_CAT2

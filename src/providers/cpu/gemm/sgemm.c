@@ -6,6 +6,9 @@
  * MC-high row block pack op(A) and sweep NR x MR micro-tiles, the NR panel of
  * B staying in L1 while MR panels of A stream from L2. Pre-packed operands
  * skip their packing step: whole-K panels make every K slice contiguous.
+ * When C is short (all rows in one MC block: conv layers, small batches) the
+ * nest turns K-slice-outer so A is packed once per slice and B is packed in
+ * L2-sized blocks right before their single use.
  * Threads own disjoint rectangles of C (rows in multiples of MR, columns in
  * multiples of NR) and pack their own blocks, so they never synchronise. */
 #include "sgemm.h"
@@ -190,6 +193,56 @@ static void scale_block(const cpu_sgemm_args *a, int64_t i0, int64_t mc, int64_t
   finish_block(a, i0, mc, j0, nc);
 }
 
+/* the K-slice [pc, pc+kc) of op(A) rows [i0, i0+mc): pre-packed or packed into ap */
+static const float *a_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t i0,
+                            int64_t mc, int64_t pc, int64_t kc, float *ap, int64_t *stride) {
+  if (a->a.packed) {
+    *stride = isa->mr * a->k;
+    return a->a.packed->data + (i0 / isa->mr) * isa->mr * a->k + pc * isa->mr;
+  }
+  pack_a_block(a->a.trans, a->a.data, a->a.ld, i0, mc, pc, kc, isa->mr, ap);
+  *stride = kc * isa->mr;
+  return ap;
+}
+
+/* the K-slice [pc, pc+kc) of op(B) columns [j0, j0+nc): pre-packed or packed into bp */
+static const float *b_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t j0,
+                            int64_t nc, int64_t pc, int64_t kc, float *bp, int64_t *stride) {
+  if (a->b.packed) {
+    *stride = isa->nr * a->k;
+    return a->b.packed->data + (j0 / isa->nr) * isa->nr * a->k + pc * isa->nr;
+  }
+  if (a->b.pack) a->b.pack(a->b.pack_ctx, pc, kc, j0, nc, isa->nr, bp);
+  else pack_b_block(a->b.trans, a->b.data, a->b.ld, pc, kc, j0, nc, isa->nr, bp);
+  *stride = kc * isa->nr;
+  return bp;
+}
+
+/* all micro-tiles of C[i0:i0+mc, j0:j0+nc] for one K-slice; each NR panel of
+ * B stays in L1 while the MR panels of A stream past it */
+static void sweep(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, const float *ablk,
+                  int64_t astride, const float *bblk, int64_t bstride, int64_t i0, int64_t mc,
+                  int64_t j0, int64_t nc, int64_t kc, float beta) {
+  const int mr = isa->mr, nr = isa->nr;
+  for (int64_t jr = 0; jr < nc; jr += nr) {
+    const float *bpan = bblk + (jr / nr) * bstride;
+    size_t nn = (size_t)min64(nr, nc - jr);
+    float *cc = a->c + i0 * a->ldc + j0 + jr;
+    for (int64_t ir = 0; ir < mc; ir += mr)
+      isa->ukernel((size_t)kc, ablk + (ir / mr) * astride, bpan, cc + ir * a->ldc, (size_t)a->ldc,
+                   (size_t)min64(mr, mc - ir), nn, a->alpha, beta);
+  }
+}
+
+/* Columns per B block when all rows fit one MC block: the packed block then
+ * feeds a single sweep, so it is kept small enough to stay in L2 (~128 KB)
+ * between being packed and being used. */
+static int64_t short_nc(const cpu_sgemm_isa *isa, int64_t kc) {
+  int64_t nc = ((int64_t)32768 / kc) / isa->nr * isa->nr;
+  if (nc < isa->nr) nc = isa->nr;
+  return min64(nc, isa->nc);
+}
+
 void cpu_sgemm_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t row0,
                      int64_t rows, int64_t col0, int64_t cols, float *ws) {
   if (rows <= 0 || cols <= 0) return;
@@ -197,49 +250,39 @@ void cpu_sgemm_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t 
     scale_block(a, row0, rows, col0, cols);
     return;
   }
-  const int mr = isa->mr, nr = isa->nr;
   const int64_t K = a->k;
-  int64_t kc_max = min64(isa->kc, K);
+  const bool fin = a->bias_row || a->bias_col || a->epilogue;
+  int64_t kc_max = min64(isa->kc, K), astride, bstride;
   float *ap = ws;
-  float *bp = ws + round_up(min64(isa->mc, round_up(rows, mr)) * kc_max, 16);
+  float *bp = ws + round_up(min64(isa->mc, round_up(rows, isa->mr)) * kc_max, 16);
+  if (rows <= isa->mc) {
+    /* short C (conv layers, small batches): A packed once per K-slice, B in
+     * L2-sized blocks packed right before their only use */
+    int64_t ncb = short_nc(isa, kc_max);
+    for (int64_t pc = 0; pc < K; pc += isa->kc) {
+      int64_t kc = min64(isa->kc, K - pc);
+      const float *ablk = a_block(isa, a, row0, rows, pc, kc, ap, &astride);
+      float beta = pc == 0 ? a->beta : 1.0f;
+      for (int64_t jc = 0; jc < cols; jc += ncb) {
+        int64_t nc = min64(ncb, cols - jc), j0 = col0 + jc;
+        const float *bblk = b_block(isa, a, j0, nc, pc, kc, bp, &bstride);
+        sweep(isa, a, ablk, astride, bblk, bstride, row0, rows, j0, nc, kc, beta);
+        if (pc + kc == K && fin) finish_block(a, row0, rows, j0, nc);
+      }
+    }
+    return;
+  }
   for (int64_t jc = 0; jc < cols; jc += isa->nc) {
     int64_t nc = min64(isa->nc, cols - jc), j0 = col0 + jc;
     for (int64_t pc = 0; pc < K; pc += isa->kc) {
       int64_t kc = min64(isa->kc, K - pc);
-      const float *bblk;
-      int64_t bstride;
-      if (a->b.packed) {
-        bblk = a->b.packed->data + (j0 / nr) * nr * K + pc * nr;
-        bstride = nr * K;
-      } else {
-        if (a->b.pack) a->b.pack(a->b.pack_ctx, pc, kc, j0, nc, nr, bp);
-        else pack_b_block(a->b.trans, a->b.data, a->b.ld, pc, kc, j0, nc, nr, bp);
-        bblk = bp;
-        bstride = kc * nr;
-      }
+      const float *bblk = b_block(isa, a, j0, nc, pc, kc, bp, &bstride);
       float beta = pc == 0 ? a->beta : 1.0f;
       for (int64_t ic = 0; ic < rows; ic += isa->mc) {
         int64_t mc = min64(isa->mc, rows - ic), i0 = row0 + ic;
-        const float *ablk;
-        int64_t astride;
-        if (a->a.packed) {
-          ablk = a->a.packed->data + (i0 / mr) * mr * K + pc * mr;
-          astride = mr * K;
-        } else {
-          pack_a_block(a->a.trans, a->a.data, a->a.ld, i0, mc, pc, kc, mr, ap);
-          ablk = ap;
-          astride = kc * mr;
-        }
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          const float *bpan = bblk + (jr / nr) * bstride;
-          size_t nn = (size_t)min64(nr, nc - jr);
-          float *cc = a->c + i0 * a->ldc + j0 + jr;
-          for (int64_t ir = 0; ir < mc; ir += mr)
-            isa->ukernel((size_t)kc, ablk + (ir / mr) * astride, bpan, cc + ir * a->ldc,
-                         (size_t)a->ldc, (size_t)min64(mr, mc - ir), nn, a->alpha, beta);
-        }
-        if (pc + kc == K && (a->bias_row || a->bias_col || a->epilogue))
-          finish_block(a, i0, mc, j0, nc);
+        const float *ablk = a_block(isa, a, i0, mc, pc, kc, ap, &astride);
+        sweep(isa, a, ablk, astride, bblk, bstride, i0, mc, j0, nc, kc, beta);
+        if (pc + kc == K && fin) finish_block(a, i0, mc, j0, nc);
       }
     }
   }

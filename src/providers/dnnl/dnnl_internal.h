@@ -1,0 +1,152 @@
+/* dnnl_internal.h — what the files of the dnnl provider share: the provider
+ * context, the per-op parameter readers that both `supports` (load time) and
+ * the partition compiler use, so that a node accepted at partitioning time
+ * compiles with the same reading of its attributes, and the compiler entry.
+ *
+ * The provider is compile-style: each connected group of supported nodes is
+ * lowered to a list of oneDNN primitives (dnnl_compile.c, builders per op in
+ * dnnl_ops.c). Only nodes whose tensor shapes are all static at load time are
+ * accepted, so every primitive is created once at compile, not per run. */
+#ifndef ONYX_DNNL_INTERNAL_H
+#define ONYX_DNNL_INTERNAL_H
+
+#include <dnnl.h>
+#include <pthread.h>
+
+#include "providers/provider.h"
+
+/* The provider's context: one engine for the process-wide CPU, and the
+ * precision chosen by options. */
+typedef struct dn_provider {
+  dnnl_engine_t engine;
+  bool bf16;   /* precision=bf16: Conv/ConvTranspose/MatMul/Gemm read bf16 */
+} dn_provider;
+
+/* An activation as oneDNN eltwise steps applied in order: Relu is one step,
+ * HardSigmoid two (linear, then clip to [0, 1]). */
+typedef struct dn_eltwise {
+  int n;
+  struct { dnnl_alg_kind_t alg; float alpha, beta; } f[2];
+} dn_eltwise;
+
+/* Convolution parameters in oneDNN's terms (dilation 0 = dense). */
+typedef struct dn_conv {
+  int nsp;
+  int64_t group;
+  dnnl_dims_t strides, dilates, pad_l, pad_r;
+} dn_conv;
+
+/* Pooling parameters (window over the spatial dims). */
+typedef struct dn_pool {
+  dnnl_alg_kind_t alg;
+  dnnl_dims_t kernel, strides, dilates, pad_l, pad_r;
+} dn_pool;
+
+/* Reduce parameters: which axes (mask) and the oneDNN algorithm; `log` adds
+ * a log after the reduction (ReduceLogSum). */
+typedef struct dn_reduce {
+  dnnl_alg_kind_t alg;
+  float p;
+  bool log;
+  bool axis[ONYX_MAX_RANK];
+} dn_reduce;
+
+/* Each reader returns NULL and fills its out-parameter when the node maps
+ * onto oneDNN, else a NOT_IMPLEMENTED status naming what does not (op,
+ * dtype, attribute, shape). They assume static input/output shapes. */
+onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *out);
+onyx_status *dn_conv_of(const onyx_graph *g, const onyx_node *n, dn_conv *out);
+onyx_status *dn_pool_of(const onyx_graph *g, const onyx_node *n, dn_pool *out);
+onyx_status *dn_reduce_of(const onyx_graph *g, const onyx_node *n, dn_reduce *out);
+/* True when op_type is an activation dnnl maps to eltwise steps. */
+bool dn_is_eltwise_op(const char *op_type);
+/* binary ops: the algorithm of Add/Sub/Mul/Div/Max/Min, else -1 */
+int dn_binary_alg(const onyx_node *n);
+
+/* NULL when node n can run on dnnl (see dnnl_provider.c for the list). */
+onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n);
+
+/* Lowers a partition to primitives (see dnnl_compile.c). */
+onyx_status *dn_compile(onyx_provider *p, const onyx_graph *g, const onyx_partition *part,
+                        onyx_fused *out);
+
+/* A oneDNN status as an onyx status naming node n (may be NULL) and the
+ * call that failed; dnnl_unimplemented maps to NOT_IMPLEMENTED. */
+onyx_status *dn_error(const onyx_node *n, dnnl_status_t st, const char *what);
+
+/* ---- the program a partition compiles to (dnnl_compile.c) ----------------- */
+
+/* Where a tensor lives during a run. */
+enum { DN_B_IN = 1, DN_B_OUT, DN_B_ARENA, DN_B_CONST, DN_B_SCRATCH };
+
+typedef struct dn_buf {
+  int kind;
+  int idx;            /* IN/OUT: partition input/output index; ARENA: buffer id */
+  const void *ptr;    /* CONST */
+} dn_buf;
+
+typedef struct dn_builder dn_builder;
+
+/* Builder services for the op builders (dnnl_ops.c). Values are graph value
+ * indices; each materialized value has a layout (md) and a buffer. */
+
+/* The layout value v has in the program (NULL when not materialized yet). */
+const dnnl_memory_desc_t *dn_val_md(const dn_builder *b, int v);
+/* A buffer holding value v in layout md, reordering (once) if needed.
+ * Constants are reordered at compile time. */
+onyx_status *dn_want(dn_builder *b, const onyx_node *n, int v, const dnnl_memory_desc_t *md,
+                     dn_buf *out);
+/* (src_md, src) in layout dst_md: src itself when the layouts agree, else a
+ * reorder — done now, into a new constant, when src is a constant. */
+onyx_status *dn_convert(dn_builder *b, const onyx_node *n, const dnnl_memory_desc_t *src_md, dn_buf src,
+                        const dnnl_memory_desc_t *dst_md, dn_buf *out);
+/* A plain row-major view of value v with other dims (same element count)
+ * and data type dt: the buffer and the md of the view. */
+onyx_status *dn_want_view(dn_builder *b, const onyx_node *n, int v, int ndims, const int64_t *dims,
+                          dnnl_data_type_t dt, dnnl_memory_desc_t *md, dn_buf *out);
+/* A constant made by the compiler (folded weights): takes ownership of
+ * `data` (onyx_malloc_aligned) and describes it with md. */
+onyx_status *dn_const(dn_builder *b, void *data, dn_buf *out);
+/* Declares that value v is produced in layout md; returns the buffer to write
+ * (the partition output itself when v leaves the partition in plain layout). */
+onyx_status *dn_define(dn_builder *b, int v, const dnnl_memory_desc_t *md, dn_buf *out);
+/* A temporary arena buffer of md's size. */
+onyx_status *dn_temp(dn_builder *b, const dnnl_memory_desc_t *md, dn_buf *out);
+
+typedef struct dn_arg {
+  int arg;                    /* DNNL_ARG_* */
+  dnnl_memory_desc_t md;
+  dn_buf b;
+} dn_arg;
+
+/* Creates the primitive of pd and appends it with its arguments (copied);
+ * the scratchpad argument is added when pd needs one. */
+onyx_status *dn_add_step(dn_builder *b, const onyx_node *n, const_dnnl_primitive_desc_t pd, int n_args,
+                         const dn_arg *args);
+/* Appends a reorder from (src md, buf) to (dst md, buf). */
+onyx_status *dn_add_reorder(dn_builder *b, const onyx_node *n, const dnnl_memory_desc_t *src_md, dn_buf src,
+                            const dnnl_memory_desc_t *dst_md, dn_buf dst);
+/* A new attribute with user scratchpad and the given post-ops (may be NULL). */
+onyx_status *dn_attr(const onyx_node *n, const_dnnl_post_ops_t po, dnnl_primitive_attr_t *out);
+
+/* Context for builders. */
+dnnl_engine_t dn_engine(const dn_builder *b);
+bool dn_bf16(const dn_builder *b);
+const onyx_graph *dn_graph(const dn_builder *b);
+/* True when value v leaves the partition (consumed outside or graph output). */
+bool dn_is_part_out(const dn_builder *b, int v);
+/* Number of consumers of v in the whole graph (+1 when a graph output). */
+int dn_uses(const dn_builder *b, int v);
+/* The node consuming v when it has exactly one consumer inside the partition
+ * that is not built yet, else -1. */
+int dn_sole_consumer(const dn_builder *b, int v);
+/* Marks node index ni as built (absorbed into a fused step). */
+void dn_mark_done(dn_builder *b, int ni);
+
+/* Builds node index ni (and the nodes it absorbs by fusion); dnnl_ops.c. */
+onyx_status *dn_build_node(dn_builder *b, int ni);
+
+/* A plain row-major md (rank 0 becomes [1]). */
+void dn_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
+
+#endif

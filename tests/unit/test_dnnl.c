@@ -1,0 +1,1000 @@
+/* test_dnnl.c — the dnnl provider against the cpu provider on random data.
+ *
+ * Each case builds a small model (one node or a short chain), serialises it,
+ * and runs it twice from the same bytes: providers "dnnl,cpu" and "cpu". The
+ * outputs must agree within |a - b| <= atol + rtol * |b| (rtol 1e-4 for
+ * fp32); bf16 cases compare by relative L2 error (<= 1e-2). Cases also check
+ * where nodes ran (onyx_session_node_info: "D" dnnl, "C" cpu per node), how
+ * many partitions were compiled, fallback reasons for refused nodes, option
+ * errors, symbolic dims (programs per input shape), and concurrent runs
+ * with several thread counts.
+ *
+ * Built without ONYX_DNNL the program reports itself skipped (exit 77).
+ * Cases whose ops are not in onyx's op table yet are counted as skipped. */
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "exec/exec.h"
+#include "exec/session_internal.h"
+#include "ops/ops.h"
+#include "test_util.h"
+
+#ifndef ONYX_HAVE_DNNL
+int main(void) {
+  printf("test_dnnl: skipped (built without ONYX_DNNL)\n");
+  return 77;
+}
+#else
+
+static int n_skipped;
+
+/* ---- a tiny model builder ------------------------------------------------------ */
+
+typedef struct tmb {
+  onyx_model *m;
+  unsigned seed;
+  bool missing_op;       /* an op not in the op table: the case is skipped */
+  float lo[16], hi[16];  /* value range of each fed input */
+} tmb;
+
+static tmb tm_new(int opset) {
+  tmb t = {0};
+  onyx_model_new(&t.m);
+  t.m->ir_version = 8;
+  onyx_model_set_opset(t.m, "", opset);
+  onyx_graph_new(t.m, NULL, &t.m->graph);
+  t.seed = 1;
+  return t;
+}
+
+static int tm_value(tmb *t, const char *name, int rank, const int64_t *dims) {
+  int v;
+  onyx_graph_value(t->m->graph, name, &v);
+  onyx_value *val = &t->m->graph->values[v];
+  val->dtype = ONYX_DTYPE_FLOAT;
+  val->rank = rank;
+  if (rank > 0) memcpy(val->dims, dims, (size_t)rank * sizeof *dims);
+  return v;
+}
+
+/* A fed float input with values in [lo, hi). */
+static void tm_in(tmb *t, const char *name, float lo, float hi, int rank, const int64_t *dims) {
+  onyx_graph *g = t->m->graph;
+  int v = tm_value(t, name, rank, dims);
+  int *idx = malloc((size_t)(g->n_inputs + 1) * sizeof *idx);
+  if (g->n_inputs) memcpy(idx, g->inputs, (size_t)g->n_inputs * sizeof *idx);
+  t->lo[g->n_inputs] = lo;
+  t->hi[g->n_inputs] = hi;
+  idx[g->n_inputs] = v;
+  onyx_graph_set_inputs(g, g->n_inputs + 1, idx);
+  free(idx);
+}
+
+/* A float initializer with random values in [lo, hi). */
+static void tm_const(tmb *t, const char *name, float lo, float hi, int rank, const int64_t *dims) {
+  int v = tm_value(t, name, rank, dims);
+  onyx_tensor *c;
+  onyx_tensor_create(ONYX_DTYPE_FLOAT, rank, dims, &c);
+  float *p = onyx_tensor_data(c);
+  size_t n = (size_t)onyx_tensor_numel(c);
+  tu_fill_random(p, n, t->seed++ * 7919u);
+  for (size_t i = 0; i < n; i++) p[i] = lo + (p[i] + 1) * 0.5f * (hi - lo);
+  t->m->graph->values[v].init = c;
+}
+
+static void tm_const_i64(tmb *t, const char *name, int n, const int64_t *vals) {
+  int v;
+  onyx_graph_value(t->m->graph, name, &v);
+  int64_t d = n;
+  onyx_tensor *c;
+  onyx_tensor_create(ONYX_DTYPE_INT64, 1, &d, &c);
+  memcpy(onyx_tensor_data(c), vals, (size_t)n * sizeof *vals);
+  onyx_value *val = &t->m->graph->values[v];
+  val->init = c;
+  val->dtype = ONYX_DTYPE_INT64;
+  val->rank = 1;
+  val->dims[0] = n;
+}
+
+static void tm_const_scalar(tmb *t, const char *name, float x) {
+  int v = tm_value(t, name, 0, NULL);
+  onyx_tensor *c;
+  onyx_tensor_create(ONYX_DTYPE_FLOAT, 0, NULL, &c);
+  *(float *)onyx_tensor_data(c) = x;
+  t->m->graph->values[v].init = c;
+}
+
+/* Adds node `op` with comma-separated input names ("" = omitted) and one
+ * output; returns the node index. */
+static int tm_node(tmb *t, const char *op, const char *ins, const char *out) {
+  onyx_graph *g = t->m->graph;
+  if (onyx_op_lookup("", op) < 0) t->missing_op = true;
+  int in[16], n_in = 0, o;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", ins);
+  for (char *p = buf;; n_in++) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = 0;
+    if (*p) onyx_graph_value(g, p, &in[n_in]);
+    else in[n_in] = -1;
+    if (!comma) {
+      n_in++;
+      break;
+    }
+    p = comma + 1;
+  }
+  onyx_graph_value(g, out, &o);
+  char name[64];
+  snprintf(name, sizeof name, "n%d_%s", g->n_nodes, op);
+  int ni;
+  onyx_graph_add_node(g, name, op, "", n_in, in, 1, &o, &ni);
+  return ni;
+}
+
+static onyx_attr *tm_attr(tmb *t, int ni, const char *name) {
+  onyx_attr *a;
+  onyx_node_add_attr(&t->m->graph->nodes[ni], name, &a);
+  return a;
+}
+static void tm_int(tmb *t, int ni, const char *name, int64_t v) {
+  onyx_attr *a = tm_attr(t, ni, name);
+  a->type = ONYX_ATTR_INT;
+  a->i = v;
+}
+static void tm_float(tmb *t, int ni, const char *name, float v) {
+  onyx_attr *a = tm_attr(t, ni, name);
+  a->type = ONYX_ATTR_FLOAT;
+  a->f = v;
+}
+static void tm_str(tmb *t, int ni, const char *name, const char *v) {
+  onyx_attr *a = tm_attr(t, ni, name);
+  a->type = ONYX_ATTR_STRING;
+  a->s = strdup(v);
+  a->s_len = strlen(v);
+}
+static void tm_ints(tmb *t, int ni, const char *name, int n, ...) {
+  onyx_attr *a = tm_attr(t, ni, name);
+  a->type = ONYX_ATTR_INTS;
+  a->n = n;
+  a->ints = malloc((size_t)(n ? n : 1) * sizeof *a->ints);
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++) a->ints[i] = va_arg(ap, int);
+  va_end(ap);
+}
+
+static void tm_out(tmb *t, const char *name) {
+  onyx_graph *g = t->m->graph;
+  int v = onyx_graph_find(g, name), *idx = malloc((size_t)(g->n_outputs + 1) * sizeof *idx);
+  if (g->n_outputs) memcpy(idx, g->outputs, (size_t)g->n_outputs * sizeof *idx);
+  idx[g->n_outputs] = v;
+  onyx_graph_set_outputs(g, g->n_outputs + 1, idx);
+  free(idx);
+}
+
+/* ---- running and comparing ------------------------------------------------------------ */
+
+typedef struct cmp_opts {
+  const char *placement;   /* expected "D"/"C" per node, NULL: all D */
+  int partitions;          /* expected dnnl partitions, < 0: any */
+  bool bf16;
+  int threads;
+} cmp_opts;
+
+static onyx_session *session_from(const void *buf, size_t len, const char *providers, bool bf16, int threads) {
+  onyx_options *o;
+  onyx_options_create(&o);
+  onyx_options_set_intra_op_threads(o, threads);
+  CHECK_OK(onyx_options_set_providers(o, providers));
+  if (bf16) CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "precision", "bf16"));
+  onyx_session *s = NULL;
+  CHECK_OK(onyx_session_create_from_buffer(buf, len, o, &s));
+  onyx_options_destroy(o);
+  return s;
+}
+
+/* Random inputs for session s as declared (range per input from t). */
+static void make_inputs(const tmb *t, onyx_session *s, onyx_tensor **in, const char **names) {
+  for (int i = 0; i < onyx_session_input_count(s); i++) {
+    onyx_value_info vi;
+    onyx_session_input_info(s, i, &vi);
+    names[i] = vi.name;
+    in[i] = tu_f32(vi.rank, vi.dims, NULL);
+    float *p = onyx_tensor_data(in[i]);
+    size_t n = (size_t)onyx_tensor_numel(in[i]);
+    tu_fill_random(p, n, 1000u + (unsigned)i);
+    for (size_t k = 0; k < n; k++) p[k] = t->lo[i] + (p[k] + 1) * 0.5f * (t->hi[i] - t->lo[i]);
+  }
+}
+
+static void check_placement(onyx_session *s, const char *label, const char *want) {
+  char got[64] = "";
+  int nn = onyx_session_node_count(s);
+  for (int i = 0; i < nn && i < 63; i++) {
+    onyx_node_info ni;
+    CHECK_OK(onyx_session_node_info(s, i, &ni));
+    strcat(got, !strcmp(ni.provider, "dnnl") ? "D" : "C");
+    if (strcmp(ni.provider, "dnnl") && ni.fallback_reason && (!want || want[i] == 'D'))
+      fprintf(stderr, "  %s: node %d (%s) fell back: %s\n", label, i, ni.op_type, ni.fallback_reason);
+  }
+  char all[64];
+  if (!want) {
+    memset(all, 'D', (size_t)nn);
+    all[nn] = 0;
+    want = all;
+  }
+  if (strcmp(got, want)) fprintf(stderr, "%s: placement %s, expected %s\n", label, got, want);
+  CHECK(!strcmp(got, want));
+}
+
+/* Runs t's model on dnnl,cpu and on cpu and compares every output. */
+static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opts co) {
+  if (t->missing_op) {
+    n_skipped++;
+    onyx_model_destroy(t->m);
+    return;
+  }
+  void *buf;
+  size_t len;
+  CHECK_OK(onyx_model_save_to_buffer(t->m, &buf, &len));
+  onyx_model_destroy(t->m);
+  int threads = co.threads ? co.threads : 1;
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads);
+  onyx_session *sc = session_from(buf, len, "cpu", false, threads);
+  onyx_buffer_free(buf);
+  if (!sd || !sc) {
+    fprintf(stderr, "%s: no session\n", label);
+    onyx_session_destroy(sd);
+    onyx_session_destroy(sc);
+    return;
+  }
+  check_placement(sd, label, co.placement);
+  if (co.partitions >= 0) {
+    int np = onyx_plan_partition_count(onyx_session_plan(sd));
+    if (np != co.partitions) fprintf(stderr, "%s: %d partitions, expected %d\n", label, np, co.partitions);
+    CHECK(np == co.partitions);
+  }
+  int ni = onyx_session_input_count(sd), no = onyx_session_output_count(sd);
+  onyx_tensor *in[16], *yd[8] = {0}, *yc[8] = {0};
+  const char *names[16];
+  make_inputs(t, sd, in, names);
+  CHECK_OK(onyx_session_run(sd, ni, names, in, no, NULL, yd));
+  CHECK_OK(onyx_session_run(sc, ni, names, in, no, NULL, yc));
+  for (int o = 0; o < no; o++) {
+    if (!yd[o] || !yc[o]) continue;
+    CHECK(onyx_tensor_rank(yd[o]) == onyx_tensor_rank(yc[o]));
+    CHECK(!memcmp(onyx_tensor_dims(yd[o]), onyx_tensor_dims(yc[o]), (size_t)onyx_tensor_rank(yc[o]) * 8));
+    int64_t n = onyx_tensor_numel(yc[o]);
+    CHECK(onyx_tensor_numel(yd[o]) == n);
+    const float *a = onyx_tensor_data(yd[o]), *b = onyx_tensor_data(yc[o]);
+    int64_t bad = 0, first = -1;
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double d = fabs((double)a[i] - b[i]);
+      num += d * d;
+      den += (double)b[i] * b[i];
+      if (!co.bf16 && !(d <= atol + rtol * fabs(b[i]))) {
+        if (first < 0) first = i;
+        bad++;
+      }
+    }
+    if (co.bf16 && !(sqrt(num) <= rtol * sqrt(den) + atol)) bad = 1, first = 0;
+    if (bad)
+      fprintf(stderr, "%s: output %d: %lld of %lld differ; first at %lld: dnnl %.9g cpu %.9g (rel L2 %.3g)\n", label,
+              o, (long long)bad, (long long)n, (long long)first, a[first], b[first], den > 0 ? sqrt(num / den) : 0);
+    CHECK(bad == 0);
+    onyx_tensor_free(yd[o]);
+    onyx_tensor_free(yc[o]);
+  }
+  for (int i = 0; i < ni; i++) onyx_tensor_free(in[i]);
+  onyx_session_destroy(sd);
+  onyx_session_destroy(sc);
+}
+
+#define FP32 1e-4, 1e-5
+static const cmp_opts ONE = {NULL, 1, false, 0};
+
+static const int64_t *D(int n, ...) {
+  static int64_t pool[64][ONYX_MAX_RANK];
+  static int next;
+  int64_t *d = pool[next++ % 64];
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++) d[i] = va_arg(ap, int);
+  va_end(ap);
+  return d;
+}
+
+/* ---- cases --------------------------------------------------------------------------------- */
+
+static void conv_case(const char *label, int rank, const int64_t *x, const int64_t *w, bool bias, bool w_const,
+                      void (*attrs)(tmb *, int)) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, rank, x);
+  if (w_const) tm_const(&t, "w", -0.5f, 0.5f, rank, w);
+  else tm_in(&t, "w", -0.5f, 0.5f, rank, w);
+  if (bias) tm_const(&t, "b", -1, 1, 1, D(1, (int)w[0]));
+  int n = tm_node(&t, "Conv", bias ? "x,w,b" : "x,w", "y");
+  if (attrs) attrs(&t, n);
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void a_pads1(tmb *t, int n) { tm_ints(t, n, "pads", 4, 1, 1, 1, 1); }
+static void a_strided(tmb *t, int n) {
+  tm_ints(t, n, "strides", 2, 2, 1);
+  tm_ints(t, n, "dilations", 2, 2, 1);
+  tm_ints(t, n, "pads", 4, 1, 0, 2, 1);
+}
+static void a_same_upper(tmb *t, int n) {
+  tm_str(t, n, "auto_pad", "SAME_UPPER");
+  tm_ints(t, n, "strides", 2, 2, 2);
+}
+static void a_same_lower(tmb *t, int n) {
+  tm_str(t, n, "auto_pad", "SAME_LOWER");
+  tm_ints(t, n, "strides", 2, 2, 2);
+}
+static void a_valid(tmb *t, int n) {
+  tm_str(t, n, "auto_pad", "VALID");
+  tm_ints(t, n, "strides", 2, 3, 2);
+}
+static void a_dw(tmb *t, int n) {
+  tm_int(t, n, "group", 8);
+  tm_ints(t, n, "pads", 4, 1, 1, 1, 1);
+}
+static void a_g2(tmb *t, int n) { tm_int(t, n, "group", 2); }
+static void a_1d(tmb *t, int n) { tm_ints(t, n, "pads", 2, 1, 2); }
+
+static void test_conv(void) {
+  conv_case("conv 3x3", 4, D(4, 2, 8, 14, 14), D(4, 16, 8, 3, 3), true, true, a_pads1);
+  conv_case("conv strided dilated asym pads", 4, D(4, 1, 4, 13, 11), D(4, 6, 4, 3, 2), true, true, a_strided);
+  conv_case("conv SAME_UPPER", 4, D(4, 1, 3, 9, 10), D(4, 4, 3, 3, 3), false, true, a_same_upper);
+  conv_case("conv SAME_LOWER", 4, D(4, 1, 3, 9, 10), D(4, 4, 3, 4, 4), false, true, a_same_lower);
+  conv_case("conv VALID", 4, D(4, 1, 3, 10, 9), D(4, 5, 3, 3, 2), true, true, a_valid);
+  conv_case("conv depthwise", 4, D(4, 1, 8, 10, 10), D(4, 8, 1, 3, 3), true, true, a_dw);
+  conv_case("conv group 2", 4, D(4, 1, 8, 9, 9), D(4, 6, 4, 3, 3), true, true, a_g2);
+  conv_case("conv 1d", 3, D(3, 2, 4, 20), D(3, 5, 4, 3), true, true, a_1d);
+  conv_case("conv 3d", 5, D(5, 1, 2, 6, 6, 6), D(5, 3, 2, 3, 3, 3), true, true, NULL);
+  conv_case("conv weights fed", 4, D(4, 1, 4, 8, 8), D(4, 6, 4, 3, 3), false, false, a_pads1);
+  conv_case("conv 1x1 resnet-like", 4, D(4, 1, 64, 14, 14), D(4, 32, 64, 1, 1), true, true, NULL);
+}
+
+static void deconv_case(const char *label, const int64_t *x, const int64_t *w, int group, bool opad) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, 4, x);
+  tm_const(&t, "w", -0.5f, 0.5f, 4, w);
+  tm_const(&t, "b", -1, 1, 1, D(1, (int)(w[1] * group)));
+  int n = tm_node(&t, "ConvTranspose", "x,w,b", "y");
+  tm_ints(&t, n, "strides", 2, 2, 2);
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  if (opad) tm_ints(&t, n, "output_padding", 2, 1, 1);
+  if (group > 1) tm_int(&t, n, "group", group);
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void test_deconv(void) {
+  deconv_case("convtranspose", D(4, 1, 4, 5, 5), D(4, 4, 3, 3, 3), 1, true);
+  deconv_case("convtranspose group 2", D(4, 2, 4, 6, 5), D(4, 4, 2, 3, 3), 2, false);
+}
+
+static void matmul_case(const char *label, int ra, const int64_t *a, int rb, const int64_t *b, bool b_const) {
+  tmb t = tm_new(13);
+  tm_in(&t, "a", -1, 1, ra, a);
+  if (b_const) tm_const(&t, "b", -1, 1, rb, b);
+  else tm_in(&t, "b", -1, 1, rb, b);
+  tm_node(&t, "MatMul", "a,b", "y");
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void gemm_case(const char *label, bool ta, bool tb, float alpha, float beta, int c_kind) {
+  tmb t = tm_new(13);
+  int64_t M = 7, N = 9, K = 13;
+  tm_in(&t, "a", -1, 1, 2, ta ? D(2, K, M) : D(2, M, K));
+  tm_const(&t, "b", -1, 1, 2, tb ? D(2, N, K) : D(2, K, N));
+  if (c_kind == 1) tm_const(&t, "c", -1, 1, 1, D(1, N));
+  if (c_kind == 2) tm_in(&t, "c", -1, 1, 2, D(2, M, N));
+  int n = tm_node(&t, "Gemm", c_kind ? "a,b,c" : "a,b", "y");
+  if (ta) tm_int(&t, n, "transA", 1);
+  if (tb) tm_int(&t, n, "transB", 1);
+  if (alpha != 1) tm_float(&t, n, "alpha", alpha);
+  if (beta != 1) tm_float(&t, n, "beta", beta);
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void test_matmul(void) {
+  matmul_case("matmul 2d", 2, D(2, 7, 13), 2, D(2, 13, 9), true);
+  matmul_case("matmul batched", 3, D(3, 3, 7, 13), 3, D(3, 3, 13, 9), false);
+  matmul_case("matmul broadcast batch", 4, D(4, 2, 1, 5, 6), 3, D(3, 3, 6, 4), false);
+  matmul_case("matmul vector a", 1, D(1, 13), 2, D(2, 13, 9), true);
+  matmul_case("matmul vector b", 3, D(3, 3, 7, 13), 1, D(1, 13), false);
+  matmul_case("matmul batch folded into rows", 4, D(4, 2, 3, 7, 13), 2, D(2, 13, 9), true);
+  gemm_case("gemm", false, false, 1, 1, 0);
+  gemm_case("gemm transA transB alpha", true, true, 0.5f, 1, 1);
+  gemm_case("gemm const C beta", false, true, 1, 0.25f, 1);
+  gemm_case("gemm fed C alpha beta", true, false, 0.25f, 0.35f, 2);
+}
+
+static void pool_case(const char *label, const char *op, void (*attrs)(tmb *, int)) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, 4, D(4, 2, 3, 11, 12));
+  int n = tm_node(&t, op, "x", "y");
+  if (attrs) attrs(&t, n);
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void p_k3s2p1(tmb *t, int n) {
+  tm_ints(t, n, "kernel_shape", 2, 3, 3);
+  tm_ints(t, n, "strides", 2, 2, 2);
+  tm_ints(t, n, "pads", 4, 1, 1, 1, 1);
+}
+static void p_ceil(tmb *t, int n) {
+  tm_ints(t, n, "kernel_shape", 2, 3, 2);
+  tm_ints(t, n, "strides", 2, 2, 2);
+  tm_int(t, n, "ceil_mode", 1);
+}
+static void p_dil(tmb *t, int n) {
+  tm_ints(t, n, "kernel_shape", 2, 2, 2);
+  tm_ints(t, n, "dilations", 2, 2, 2);
+}
+static void p_incl(tmb *t, int n) {
+  p_k3s2p1(t, n);
+  tm_int(t, n, "count_include_pad", 1);
+}
+static void p_same(tmb *t, int n) {
+  tm_ints(t, n, "kernel_shape", 2, 3, 3);
+  tm_ints(t, n, "strides", 2, 2, 2);
+  tm_str(t, n, "auto_pad", "SAME_UPPER");
+}
+
+static void test_pool(void) {
+  pool_case("maxpool k3s2p1", "MaxPool", p_k3s2p1);
+  pool_case("maxpool ceil", "MaxPool", p_ceil);
+  pool_case("maxpool dilated", "MaxPool", p_dil);
+  pool_case("maxpool same_upper", "MaxPool", p_same);
+  pool_case("avgpool exclude pad", "AveragePool", p_k3s2p1);
+  pool_case("avgpool include pad", "AveragePool", p_incl);
+  pool_case("avgpool ceil", "AveragePool", p_ceil);
+  pool_case("global avg", "GlobalAveragePool", NULL);
+  pool_case("global max", "GlobalMaxPool", NULL);
+}
+
+static void test_norms(void) {
+  {
+    tmb t = tm_new(15);
+    tm_in(&t, "x", -2, 2, 4, D(4, 2, 5, 7, 7));
+    tm_const(&t, "s", 0.5f, 1.5f, 1, D(1, 5));
+    tm_const(&t, "b", -1, 1, 1, D(1, 5));
+    tm_const(&t, "m", -0.5f, 0.5f, 1, D(1, 5));
+    tm_const(&t, "v", 0.5f, 2, 1, D(1, 5));
+    int n = tm_node(&t, "BatchNormalization", "x,s,b,m,v", "y");
+    tm_float(&t, n, "epsilon", 1e-3f);
+    tm_out(&t, "y");
+    compare("batchnorm", &t, FP32, ONE);
+  }
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -2, 2, 4, D(4, 1, 10, 6, 6));
+    int n = tm_node(&t, "LRN", "x", "y");
+    tm_int(&t, n, "size", 5);
+    tm_float(&t, n, "alpha", 1e-2f);
+    tm_out(&t, "y");
+    compare("lrn", &t, FP32, ONE);
+  }
+  for (int axis = -1; axis <= 1; axis += 2) {
+    tmb t = tm_new(17);
+    tm_in(&t, "x", -2, 2, 3, D(3, 2, 5, 16));
+    tm_const(&t, "s", 0.5f, 1.5f, axis == 1 ? 2 : 1, axis == 1 ? D(2, 5, 16) : D(1, 16));
+    tm_const(&t, "b", -1, 1, axis == 1 ? 2 : 1, axis == 1 ? D(2, 5, 16) : D(1, 16));
+    int n = tm_node(&t, "LayerNormalization", "x,s,b", "y");
+    tm_int(&t, n, "axis", axis);
+    tm_out(&t, "y");
+    compare(axis == 1 ? "layernorm axis 1" : "layernorm axis -1", &t, FP32, ONE);
+  }
+  const char *sm[] = {"Softmax", "LogSoftmax"};
+  for (int k = 0; k < 2; k++)
+    for (int opset = 11; opset <= 13; opset += 2) {
+      tmb t = tm_new(opset);
+      tm_in(&t, "x", -3, 3, 3, D(3, 2, 5, 7));
+      int n = tm_node(&t, sm[k], "x", "y");
+      tm_int(&t, n, "axis", 1);
+      tm_out(&t, "y");
+      char label[64];
+      snprintf(label, sizeof label, "%s opset %d axis 1", sm[k], opset);
+      compare(label, &t, FP32, ONE);
+    }
+}
+
+static void test_eltwise(void) {
+  static const struct { const char *op; float lo, hi; int opset; } ops[] = {
+      {"Relu", -1, 1, 13},      {"LeakyRelu", -1, 1, 13},  {"Sigmoid", -4, 4, 13},   {"Tanh", -3, 3, 13},
+      {"Elu", -2, 2, 13},       {"Selu", -2, 2, 13},       {"HardSigmoid", -4, 4, 13}, {"HardSwish", -4, 4, 14},
+      {"Exp", -3, 3, 13},       {"Sqrt", 0.01f, 5, 13},   {"Abs", -1, 1, 13},
+      {"Neg", -1, 1, 13},       {"Reciprocal", 0.5f, 3, 13}, {"Softplus", -3, 3, 13}, {"Mish", -3, 3, 18},
+      {"Gelu", -3, 3, 20},      {"Clip", -2, 2, 13}};
+  for (size_t i = 0; i < 2 * sizeof ops / sizeof ops[0]; i++) {
+    /* each op on a middle-sized tensor and on a tiny one (vector tails) */
+    bool tiny = i >= sizeof ops / sizeof ops[0];
+    if (tiny) i -= sizeof ops / sizeof ops[0];
+    tmb t = tm_new(ops[i].opset);
+    tm_in(&t, "x", ops[i].lo, ops[i].hi, tiny ? 1 : 3, tiny ? D(1, 3) : D(3, 2, 17, 9));
+    bool clip = !strcmp(ops[i].op, "Clip");
+    if (clip) {
+      tm_const_scalar(&t, "lo", -0.5f);
+      tm_const_scalar(&t, "hi", 0.75f);
+    }
+    int n = tm_node(&t, ops[i].op, clip ? "x,lo,hi" : "x", "y");
+    if (!strcmp(ops[i].op, "LeakyRelu")) tm_float(&t, n, "alpha", 0.1f);
+    tm_out(&t, "y");
+    char label[64];
+    snprintf(label, sizeof label, "%s%s", ops[i].op, tiny ? " tiny" : "");
+    compare(label, &t, FP32, ONE);
+    if (tiny) i += sizeof ops / sizeof ops[0];
+  }
+  {   /* binary ops absorb the activations after them, also on tiny tensors */
+    for (int tiny = 0; tiny <= 1; tiny++) {
+      tmb t = tm_new(13);
+      tm_in(&t, "a", -2, 2, 2, tiny ? D(2, 1, 3) : D(2, 5, 33));
+      tm_in(&t, "b", -2, 2, 1, tiny ? D(1, 3) : D(1, 33));
+      tm_node(&t, "Sub", "b,a", "d");
+      tm_node(&t, "HardSigmoid", "d", "h");
+      tm_node(&t, "Tanh", "h", "y");
+      tm_out(&t, "y");
+      compare(tiny ? "sub+hardsigmoid+tanh tiny" : "sub+hardsigmoid+tanh", &t, FP32, ONE);
+    }
+  }
+  {   /* Gelu tanh approximation */
+    tmb t = tm_new(20);
+    tm_in(&t, "x", -3, 3, 2, D(2, 4, 33));
+    int n = tm_node(&t, "Gelu", "x", "y");
+    tm_str(&t, n, "approximate", "tanh");
+    tm_out(&t, "y");
+    compare("gelu tanh", &t, FP32, ONE);
+  }
+}
+
+static void binary_case(const char *label, const char *op, int ra, const int64_t *a, int rb, const int64_t *b,
+                        bool b_const, float lo) {
+  tmb t = tm_new(13);
+  tm_in(&t, "a", lo, 2, ra, a);
+  if (b_const) tm_const(&t, "b", lo, 2, rb, b);
+  else tm_in(&t, "b", lo, 2, rb, b);
+  tm_node(&t, op, "a,b", "y");
+  tm_out(&t, "y");
+  compare(label, &t, FP32, ONE);
+}
+
+static void test_binary(void) {
+  binary_case("add same shape", "Add", 3, D(3, 2, 3, 17), 3, D(3, 2, 3, 17), false, -2);
+  binary_case("add channel broadcast", "Add", 4, D(4, 2, 3, 4, 5), 3, D(3, 3, 1, 1), true, -2);
+  binary_case("mul scalar", "Mul", 3, D(3, 2, 3, 17), 0, NULL, true, -2);
+  binary_case("sub first broadcast", "Sub", 1, D(1, 5), 3, D(3, 2, 3, 5), false, -2);
+  binary_case("div first broadcast", "Div", 2, D(2, 1, 5), 3, D(3, 2, 3, 5), false, 0.5f);
+  binary_case("div", "Div", 3, D(3, 2, 3, 5), 1, D(1, 5), false, 0.5f);
+  binary_case("max", "Max", 2, D(2, 4, 9), 2, D(2, 4, 9), false, -2);
+  binary_case("min broadcast", "Min", 2, D(2, 4, 9), 2, D(2, 1, 9), false, -2);
+}
+
+static void test_concat_reduce(void) {
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 4, D(4, 1, 3, 4, 5));
+    tm_in(&t, "b", -1, 1, 4, D(4, 1, 5, 4, 5));
+    tm_const(&t, "c", -1, 1, 4, D(4, 1, 2, 4, 5));
+    int n = tm_node(&t, "Concat", "a,b,c", "y");
+    tm_int(&t, n, "axis", 1);
+    tm_out(&t, "y");
+    compare("concat axis 1", &t, FP32, ONE);
+  }
+  static const struct { const char *op; float lo; } ops[] = {
+      {"ReduceSum", -1},     {"ReduceMean", -1}, {"ReduceMax", -1}, {"ReduceMin", -1},
+      {"ReduceProd", 0.8f},  {"ReduceL1", -1},   {"ReduceL2", -1},  {"ReduceSumSquare", -1},
+      {"ReduceLogSum", 0.1f}};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    for (int keep = 0; keep <= 1; keep++) {
+      tmb t = tm_new(18);
+      tm_in(&t, "x", ops[i].lo, ops[i].lo + 1.5f, 4, D(4, 2, 3, 5, 6));
+      tm_const_i64(&t, "axes", 2, (int64_t[]){1, -1});
+      int n = tm_node(&t, ops[i].op, "x,axes", "y");
+      tm_int(&t, n, "keepdims", keep);
+      tm_out(&t, "y");
+      char label[64];
+      snprintf(label, sizeof label, "%s keepdims %d", ops[i].op, keep);
+      compare(label, &t, FP32, ONE);
+    }
+  {   /* opset 13 ReduceMean: axes attribute, all axes */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 3, D(3, 4, 5, 6));
+    int n = tm_node(&t, "ReduceMean", "x", "y");
+    tm_int(&t, n, "keepdims", 0);
+    tm_out(&t, "y");
+    compare("ReduceMean all axes", &t, FP32, ONE);
+  }
+}
+
+/* ---- fusion and partitions ---------------------------------------------------------------- */
+
+static void test_fusion(void) {
+  {   /* Conv + Add(residual) + Relu: one partition, all on dnnl */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 16, 10, 10));
+    tm_in(&t, "r", -1, 1, 4, D(4, 1, 16, 10, 10));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 16, 16, 3, 3));
+    tm_const(&t, "b", -1, 1, 1, D(1, 16));
+    int n = tm_node(&t, "Conv", "x,w,b", "c");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "Add", "c,r", "s");
+    tm_node(&t, "Relu", "s", "y");
+    tm_out(&t, "y");
+    compare("conv+add+relu", &t, FP32, ONE);
+  }
+  {   /* Conv + BatchNormalization + Clip (ReLU6), then Add of the other branch */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 2, 8, 9, 9));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 8, 8, 3, 3));
+    tm_const(&t, "s", 0.5f, 1.5f, 1, D(1, 8));
+    tm_const(&t, "bb", -1, 1, 1, D(1, 8));
+    tm_const(&t, "m", -0.5f, 0.5f, 1, D(1, 8));
+    tm_const(&t, "v", 0.5f, 2, 1, D(1, 8));
+    tm_const_scalar(&t, "lo", 0);
+    tm_const_scalar(&t, "hi", 6);
+    int n = tm_node(&t, "Conv", "x,w", "c");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "BatchNormalization", "c,s,bb,m,v", "bn");
+    tm_node(&t, "Clip", "bn,lo,hi", "y1");
+    tm_node(&t, "Add", "y1,x", "y");
+    tm_out(&t, "y");
+    compare("conv+bn+clip+add", &t, FP32, ONE);
+  }
+  {   /* MatMul + Add(bias) + Relu; Gemm + HardSigmoid (two eltwise post-ops) */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 2, 7, 32));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+    tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+    tm_const(&t, "w2", -0.3f, 0.3f, 2, D(2, 24, 24));
+    tm_node(&t, "MatMul", "a,w", "m");
+    tm_node(&t, "Add", "m,bias", "mb");
+    tm_node(&t, "Relu", "mb", "y");
+    tm_node(&t, "MatMul", "y,w2", "m2");
+    tm_node(&t, "HardSigmoid", "m2", "z");
+    tm_out(&t, "z");
+    compare("matmul+add+relu, matmul+hardsigmoid", &t, FP32, ONE);
+  }
+  {   /* [b, s, k] x [k, n] folded into one product, with a full-shape Add */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 2, 5, 16));
+    tm_in(&t, "r", -1, 1, 3, D(3, 2, 5, 8));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 16, 8));
+    tm_const(&t, "bias", -1, 1, 3, D(3, 1, 1, 8));
+    tm_node(&t, "MatMul", "a,w", "m");
+    tm_node(&t, "Add", "m,bias", "mb");
+    tm_node(&t, "Add", "mb,r", "y");
+    tm_out(&t, "y");
+    compare("matmul folded + bias + residual", &t, FP32, ONE);
+  }
+  {   /* Gemm(alpha) + Relu */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 2, D(2, 5, 16));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 16, 8));
+    tm_const(&t, "c", -1, 1, 1, D(1, 8));
+    int n = tm_node(&t, "Gemm", "a,w,c", "g");
+    tm_float(&t, n, "alpha", 0.5f);
+    tm_node(&t, "Relu", "g", "y");
+    tm_out(&t, "y");
+    compare("gemm+relu", &t, FP32, ONE);
+  }
+  {   /* an intermediate that is also a graph output is not fused away */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 4, 6, 6));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 4, 4, 1, 1));
+    tm_node(&t, "Conv", "x,w", "c");
+    tm_node(&t, "Relu", "c", "y");
+    tm_out(&t, "c");
+    tm_out(&t, "y");
+    compare("conv output kept", &t, FP32, ONE);
+  }
+  {   /* a small CNN with a cpu-only node in the middle: two dnnl partitions */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 2, 3, 16, 16));
+    tm_const(&t, "w1", -0.3f, 0.3f, 4, D(4, 8, 3, 3, 3));
+    tm_const(&t, "b1", -0.1f, 0.1f, 1, D(1, 8));
+    tm_const(&t, "w2", -0.3f, 0.3f, 4, D(4, 16, 8, 3, 3));
+    tm_const(&t, "wf", -0.3f, 0.3f, 2, D(2, 16, 10));
+    tm_const(&t, "bf", -0.1f, 0.1f, 1, D(1, 10));
+    int n = tm_node(&t, "Conv", "x,w1,b1", "c1");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "Relu", "c1", "r1");
+    n = tm_node(&t, "MaxPool", "r1", "p1");
+    tm_ints(&t, n, "kernel_shape", 2, 2, 2);
+    tm_ints(&t, n, "strides", 2, 2, 2);
+    n = tm_node(&t, "Conv", "p1,w2", "c2");
+    tm_ints(&t, n, "strides", 2, 2, 2);
+    tm_node(&t, "GlobalAveragePool", "c2", "gp");
+    tm_node(&t, "Flatten", "gp", "fl");
+    tm_node(&t, "Gemm", "fl,wf,bf", "g");
+    n = tm_node(&t, "Softmax", "g", "y");
+    tm_int(&t, n, "axis", 1);
+    tm_out(&t, "y");
+    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2});
+  }
+}
+
+/* ---- refusals, options, bf16, concurrency ------------------------------------------------- */
+
+static void expect_fallback(const char *label, tmb *t, const char *needle) {
+  if (t->missing_op) {
+    n_skipped++;
+    onyx_model_destroy(t->m);
+    return;
+  }
+  onyx_options *o;
+  onyx_options_create(&o);
+  onyx_options_set_providers(o, "dnnl,cpu");
+  onyx_session *s = NULL;
+  CHECK_OK(onyx_session_create_from_model(t->m, o, &s));
+  onyx_options_destroy(o);
+  if (!s) return;
+  onyx_node_info ni;
+  CHECK_OK(onyx_session_node_info(s, 0, &ni));
+  CHECK(!strcmp(ni.provider, "cpu"));
+  bool ok = ni.fallback_reason && strstr(ni.fallback_reason, "dnnl") && strstr(ni.fallback_reason, needle);
+  if (!ok) fprintf(stderr, "%s: fallback reason '%s' lacks '%s'\n", label, ni.fallback_reason ? ni.fallback_reason : "", needle);
+  CHECK(ok);
+  onyx_session_destroy(s);
+}
+
+static void test_refusals(void) {
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 2, 8, 8));
+    int n = tm_node(&t, "AveragePool", "x", "y");
+    tm_ints(&t, n, "kernel_shape", 2, 3, 3);
+    tm_ints(&t, n, "strides", 2, 2, 2);
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_int(&t, n, "ceil_mode", 1);
+    tm_int(&t, n, "count_include_pad", 1);
+    tm_out(&t, "y");
+    expect_fallback("avgpool ceil+include", &t, "count_include_pad");
+  }
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 2, D(2, 3, 4));
+    t.m->graph->values[t.m->graph->inputs[0]].dtype = ONYX_DTYPE_DOUBLE;
+    tm_node(&t, "Relu", "x", "y");
+    tm_out(&t, "y");
+    expect_fallback("relu double", &t, "dtype");
+  }
+  {   /* an unknown (not symbolic) dim makes broadcasting undecidable */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 2, D(2, 3, 4));
+    tm_in(&t, "z", -1, 1, 2, D(2, 3, 4));
+    t.m->graph->values[t.m->graph->inputs[0]].dims[0] = ONYX_DIM_UNKNOWN;
+    tm_node(&t, "Add", "x,z", "y");
+    tm_out(&t, "y");
+    expect_fallback("add unknown dim", &t, "unknown dim");
+  }
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 2, D(2, 3, 4));
+    tm_node(&t, "Floor", "x", "y");
+    tm_out(&t, "y");
+    expect_fallback("floor", &t, "not supported");
+  }
+}
+
+static void test_options(void) {
+  CHECK(strstr(onyx_available_providers(), "dnnl") != NULL);
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, 1, D(1, 4));
+  tm_node(&t, "Relu", "x", "y");
+  tm_out(&t, "y");
+  if (t.missing_op) {
+    n_skipped++;
+    onyx_model_destroy(t.m);
+    return;
+  }
+  void *buf;
+  size_t len;
+  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
+  onyx_model_destroy(t.m);
+  onyx_options *o;
+  onyx_options_create(&o);
+  onyx_session *s = NULL;
+  /* the default list puts dnnl first */
+  CHECK_OK(onyx_session_create_from_buffer(buf, len, o, &s));
+  onyx_node_info ni;
+  if (s) {
+    CHECK_OK(onyx_session_node_info(s, 0, &ni));
+    CHECK(!strcmp(ni.provider, "dnnl"));
+  }
+  onyx_session_destroy(s);
+  CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "colour", "blue"));
+  CHECK_ERR(onyx_session_create_from_buffer(buf, len, o, &s), ONYX_ERR_INVALID_ARGUMENT);
+  onyx_options_destroy(o);
+  onyx_options_create(&o);
+  CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "precision", "fp64"));
+  CHECK_ERR(onyx_session_create_from_buffer(buf, len, o, &s), ONYX_ERR_INVALID_ARGUMENT);
+  onyx_options_destroy(o);
+  onyx_buffer_free(buf);
+}
+
+static void test_bf16(void) {
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 16, 12, 12));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 32, 16, 3, 3));
+    tm_const(&t, "b", -0.1f, 0.1f, 1, D(1, 32));
+    int n = tm_node(&t, "Conv", "x,w,b", "c");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "Relu", "c", "y");
+    tm_out(&t, "y");
+    compare("bf16 conv+relu", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0});
+  }
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 2, 16, 64));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 64, 48));
+    tm_node(&t, "MatMul", "a,w", "y");
+    tm_out(&t, "y");
+    compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0});
+  }
+}
+
+/* Symbolic batch and spatial dims: programs built per input shape. */
+static void test_dynamic(void) {
+  tmb t = tm_new(13);
+  int64_t sn, sh, sw;
+  onyx_model_symbol(t.m, "N", &sn);
+  onyx_model_symbol(t.m, "H", &sh);
+  onyx_model_symbol(t.m, "W", &sw);
+  tm_in(&t, "x", -1, 1, 4, D(4, 1, 4, 8, 8));
+  onyx_value *xv = &t.m->graph->values[t.m->graph->inputs[0]];
+  xv->dims[0] = sn;
+  xv->dims[2] = sh;
+  xv->dims[3] = sw;
+  tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 6, 4, 3, 3));
+  tm_const(&t, "b", -0.1f, 0.1f, 1, D(1, 6));
+  int n = tm_node(&t, "Conv", "x,w,b", "c");
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "Relu", "c", "r");
+  n = tm_node(&t, "MaxPool", "r", "p");
+  tm_ints(&t, n, "kernel_shape", 2, 2, 2);
+  tm_ints(&t, n, "strides", 2, 2, 2);
+  tm_node(&t, "GlobalAveragePool", "p", "y");
+  tm_out(&t, "y");
+  if (t.missing_op) {
+    n_skipped++;
+    onyx_model_destroy(t.m);
+    return;
+  }
+  void *buf;
+  size_t len;
+  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
+  onyx_model_destroy(t.m);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1), *sc = session_from(buf, len, "cpu", false, 1);
+  onyx_buffer_free(buf);
+  if (!sd || !sc) return;
+  check_placement(sd, "dynamic conv chain", NULL);
+  static const int64_t shapes[3][4] = {{1, 4, 8, 8}, {3, 4, 10, 6}, {1, 4, 8, 8}};
+  for (int k = 0; k < 3; k++) {
+    onyx_tensor *x = tu_f32(4, shapes[k], NULL), *yd = NULL, *yc = NULL;
+    tu_fill_random(onyx_tensor_data(x), (size_t)onyx_tensor_numel(x), 11u + (unsigned)k);
+    const char *nm = "x";
+    CHECK_OK(onyx_session_run(sd, 1, &nm, &x, 1, NULL, &yd));
+    CHECK_OK(onyx_session_run(sc, 1, &nm, &x, 1, NULL, &yc));
+    if (yd && yc) {
+      CHECK(onyx_tensor_numel(yd) == shapes[k][0] * 6 && onyx_tensor_numel(yc) == onyx_tensor_numel(yd));
+      const float *a = onyx_tensor_data(yd), *c = onyx_tensor_data(yc);
+      int bad = 0;
+      for (int64_t i = 0; i < onyx_tensor_numel(yc); i++) bad += !(fabsf(a[i] - c[i]) <= 1e-5f + 1e-4f * fabsf(c[i]));
+      CHECK(bad == 0);
+    }
+    onyx_tensor_free(x);
+    onyx_tensor_free(yd);
+    onyx_tensor_free(yc);
+  }
+  onyx_session_destroy(sd);
+  onyx_session_destroy(sc);
+}
+
+typedef struct run_arg {
+  onyx_session *s;
+  onyx_tensor *x;
+  const float *want;
+  int64_t n;
+  int bad;
+} run_arg;
+
+static void *run_many(void *p) {
+  run_arg *a = p;
+  const char *nm = "x";
+  for (int i = 0; i < 8; i++) {
+    onyx_tensor *y = NULL;
+    onyx_status *s = onyx_session_run(a->s, 1, &nm, &a->x, 1, NULL, &y);
+    if (s || memcmp(onyx_tensor_data(y), a->want, (size_t)a->n * sizeof(float))) a->bad++;
+    onyx_status_free(s);
+    onyx_tensor_free(y);
+  }
+  return NULL;
+}
+
+/* Concurrent runs on one session, and sessions with 1 and 2 threads, agree. */
+static void test_concurrency(void) {
+  onyx_tensor *ref = NULL;
+  for (int threads = 1; threads <= 2; threads++) {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 8, 16, 16));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 16, 8, 3, 3));
+    int n = tm_node(&t, "Conv", "x,w", "c");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "Relu", "c", "y");
+    tm_out(&t, "y");
+    if (t.missing_op) {
+      n_skipped++;
+      onyx_model_destroy(t.m);
+      return;
+    }
+    onyx_options *o;
+    onyx_options_create(&o);
+    onyx_options_set_intra_op_threads(o, threads);
+    onyx_options_set_providers(o, "dnnl,cpu");
+    onyx_session *s = NULL;
+    CHECK_OK(onyx_session_create_from_model(t.m, o, &s));
+    onyx_options_destroy(o);
+    if (!s) return;
+    onyx_tensor *x = tu_f32(4, D(4, 1, 8, 16, 16), NULL);
+    tu_fill_random(onyx_tensor_data(x), (size_t)onyx_tensor_numel(x), 5);
+    const char *nm = "x";
+    onyx_tensor *y = NULL;
+    CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &y));
+    if (!ref) {
+      ref = y;
+    } else {
+      const float *a = onyx_tensor_data(y), *b = onyx_tensor_data(ref);
+      int bad = 0;
+      for (int64_t i = 0; i < onyx_tensor_numel(y); i++) bad += !(fabsf(a[i] - b[i]) <= 1e-5f + 1e-4f * fabsf(b[i]));
+      CHECK(bad == 0);
+      onyx_tensor_free(y);
+    }
+    /* four threads at once on this session reproduce its output exactly */
+    onyx_tensor *mine = NULL;
+    CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &mine));
+    run_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4 && mine; i++) {
+      args[i] = (run_arg){s, x, onyx_tensor_data(mine), onyx_tensor_numel(mine), 0};
+      pthread_create(&th[i], NULL, run_many, &args[i]);
+    }
+    for (int i = 0; i < 4 && mine; i++) {
+      pthread_join(th[i], NULL);
+      CHECK(args[i].bad == 0);
+    }
+    onyx_tensor_free(mine);
+    onyx_tensor_free(x);
+    onyx_session_destroy(s);
+  }
+  onyx_tensor_free(ref);
+}
+
+int main(void) {
+  test_conv();
+  test_deconv();
+  test_matmul();
+  test_pool();
+  test_norms();
+  test_eltwise();
+  test_binary();
+  test_concat_reduce();
+  test_fusion();
+  test_refusals();
+  test_dynamic();
+  test_options();
+  test_bf16();
+  test_concurrency();
+  if (n_skipped) printf("test_dnnl: %d cases skipped (ops not in the op table yet)\n", n_skipped);
+  return tu_done("test_dnnl");
+}
+#endif

@@ -1,0 +1,173 @@
+/* samples.c — sample inputs from folders of .npy files (see samples.h). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "samples.h"
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Sorted full paths of the .npy files in DIR; false (with *n = 0) when DIR cannot be read. */
+static bool list_npy(const char *dir, char ***out, int *n) {
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) return false;
+  int cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 16;
+      char **nv = realloc(*out, (size_t)cap * sizeof *nv);
+      if (!nv) break;
+      *out = nv;
+    }
+    size_t plen = strlen(dir) + len + 2;
+    char *p = malloc(plen);
+    if (!p) break;
+    snprintf(p, plen, "%s/%s", dir, e->d_name);
+    (*out)[(*n)++] = p;
+  }
+  closedir(d);
+  if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+  return true;
+}
+
+int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, int64_t max_batch) {
+  memset(sp, 0, sizeof *sp);
+  sp->limit = limit;
+  sp->max_batch = max_batch > 0 ? max_batch : 64;
+  sp->n_inputs = onyx_session_input_count(s);
+  if (!(sp->in = calloc((size_t)sp->n_inputs + 1, sizeof *sp->in))) return cli_fail("out of memory");
+  if (!is_dir(dir)) return cli_fail("'%s' is not a folder of .npy files", dir);
+  for (int i = 0; i < sp->n_inputs; i++) {
+    onyx_value_info vi;
+    onyx_status *st = onyx_session_input_info(s, i, &vi);
+    if (st) return cli_fail_status(st);
+    samples_input *in = &sp->in[i];
+    if (!(in->name = strdup(vi.name))) return cli_fail("out of memory");
+    in->rank = vi.rank;
+    in->batch = vi.rank > 0 ? vi.dims[0] : -1;
+    size_t plen = strlen(dir) + strlen(vi.name) + 2;
+    char *sub = malloc(plen);
+    if (!sub) return cli_fail("out of memory");
+    snprintf(sub, plen, "%s/%s", dir, vi.name);
+    if (is_dir(sub)) list_npy(sub, &in->files, &in->n_files);
+    else if (sp->n_inputs == 1) list_npy(dir, &in->files, &in->n_files);
+    free(sub);
+    if (!in->n_files)
+      return cli_fail("no .npy files for input '%s' in '%s'%s", vi.name, dir,
+                      sp->n_inputs > 1 ? " (a model with several inputs reads DIR/<input>/*.npy)" : "");
+    if (in->n_files != sp->in[0].n_files)
+      return cli_fail("input '%s' has %d .npy files but '%s' has %d; files are matched by sorted name",
+                      vi.name, in->n_files, sp->in[0].name, sp->in[0].n_files);
+  }
+  return 0;
+}
+
+void samples_close(samples *sp) {
+  for (int i = 0; i < sp->n_inputs && sp->in; i++) {
+    for (int k = 0; k < sp->in[i].n_files; k++) free(sp->in[i].files[k]);
+    free(sp->in[i].files);
+    free(sp->in[i].name);
+    onyx_tensor_free(sp->in[i].cur);
+  }
+  free(sp->in);
+  memset(sp, 0, sizeof *sp);
+}
+
+/* Rows [r0, r0 + n) of t (batch dim first) as a new tensor; a tensor of the
+ * model's rank - 1 is one sample and gets a batch dim of 1. */
+static onyx_status *cut(const samples_input *in, onyx_tensor *t, int64_t r0, int64_t n, onyx_tensor **out) {
+  int rank = onyx_tensor_rank(t);
+  const int64_t *d = onyx_tensor_dims(t);
+  int64_t dims[ONYX_MAX_RANK];
+  if (rank == in->rank - 1) {
+    dims[0] = 1;
+    memcpy(dims + 1, d, (size_t)rank * sizeof *d);
+    rank++;
+  } else {
+    memcpy(dims, d, (size_t)rank * sizeof *d);
+    dims[0] = n;
+  }
+  onyx_status *s = onyx_tensor_create(onyx_tensor_dtype(t), rank, dims, out);
+  if (s) return s;
+  size_t row = onyx_tensor_nbytes(*out) / (size_t)(dims[0] ? dims[0] : 1);
+  if (row && n) memcpy(onyx_tensor_data(*out), (char *)onyx_tensor_data(t) + row * (size_t)r0, row * (size_t)n);
+  return NULL;
+}
+
+/* Rows in t as the model sees them (1 for a sample without batch dim). */
+static int64_t rows_of(const samples_input *in, onyx_tensor *t) {
+  return onyx_tensor_rank(t) == in->rank - 1 ? 1 : onyx_tensor_rank(t) ? onyx_tensor_dims(t)[0] : 1;
+}
+
+onyx_status *samples_next(samples *sp, onyx_tensor **inputs, int *done) {
+  *done = 0;
+  for (;;) {
+    if (sp->limit > 0 && sp->given >= sp->limit) break;
+    if (sp->file >= sp->in[0].n_files) break;
+    samples_input *first = &sp->in[0];
+    if (!first->cur) {
+      for (int i = 0; i < sp->n_inputs; i++) {
+        char err[512];
+        samples_input *in = &sp->in[i];
+        if (!npy_load(in->files[sp->file], &in->cur, err, sizeof err))
+          return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "%s", err);
+        int r = onyx_tensor_rank(in->cur);
+        if (r != in->rank && r != in->rank - 1)
+          return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "'%s' has rank %d; input '%s' has rank %d",
+                            in->files[sp->file], r, in->name, in->rank);
+      }
+      sp->row = 0;
+    }
+    int64_t rows = rows_of(first, first->cur);
+    if (sp->row >= rows) {
+      for (int i = 0; i < sp->n_inputs; i++) {
+        onyx_tensor_free(sp->in[i].cur);
+        sp->in[i].cur = NULL;
+      }
+      sp->file++;
+      continue;
+    }
+    int64_t n = first->batch > 0 ? first->batch : sp->max_batch;
+    if (n > rows - sp->row) n = rows - sp->row;
+    if (sp->limit > 0 && n > sp->limit - sp->given && first->batch <= 0) n = sp->limit - sp->given;
+    for (int i = 0; i < sp->n_inputs; i++) {
+      samples_input *in = &sp->in[i];
+      if (rows_of(in, in->cur) < sp->row + n)
+        return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "'%s' has fewer rows than '%s'", in->files[sp->file],
+                          first->files[sp->file]);
+      onyx_status *s = cut(in, in->cur, sp->row, n, &inputs[i]);
+      if (s) {
+        for (int k = 0; k < i; k++) onyx_tensor_free(inputs[k]), inputs[k] = NULL;
+        return s;
+      }
+    }
+    sp->row += n;
+    sp->given += n;
+    return NULL;
+  }
+  *done = 1;
+  return NULL;
+}
+
+onyx_status *samples_reader(void *arg, int n_inputs, const char *const *names, onyx_tensor **inputs, int *done) {
+  samples *sp = arg;
+  /* the library asks in the model's input order, which is the session's */
+  for (int i = 0; i < n_inputs; i++)
+    if (n_inputs != sp->n_inputs || strcmp(names[i], sp->in[i].name))
+      return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "calibration asks for input '%s', which the data folder does not hold", names[i]);
+  return samples_next(sp, inputs, done);
+}

@@ -1,0 +1,47 @@
+/* samples.h — sample inputs from a folder of .npy files, for `onyx quantize
+ * --calibration DIR` and `onyx compare --data DIR`.
+ *
+ * Layout: for a model with one input, DIR holds .npy files (DIR/<input>/
+ * also works); with several inputs, DIR/<input>/ holds each input's files,
+ * matched across inputs by sorted file name. A file holds one sample (the
+ * input's shape without the batch dim, or with batch 1) or a batch of them;
+ * batches are cut into the model's fixed batch size, or into chunks of at
+ * most `max_batch` rows when the batch dim is free. */
+#ifndef ONYX_TOOLS_SAMPLES_H
+#define ONYX_TOOLS_SAMPLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "onyx.h"
+
+typedef struct samples_input {
+  char *name;
+  int rank;           /* the model's rank for the input */
+  int64_t batch;      /* fixed batch dim, or -1 when free */
+  int n_files;
+  char **files;       /* full paths, sorted */
+  onyx_tensor *cur;   /* the file being cut, or NULL */
+} samples_input;
+
+typedef struct samples {
+  int n_inputs;
+  samples_input *in;
+  int file;           /* index of the current file */
+  int64_t row;        /* next row of the current file */
+  int64_t limit;      /* most rows to hand out (<= 0: all) */
+  int64_t given;      /* rows handed out so far */
+  int64_t max_batch;
+} samples;
+
+/* Lists DIR for the inputs of session s. Returns 0, or prints the error
+ * line and returns the exit status. */
+int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, int64_t max_batch);
+void samples_close(samples *sp);
+/* The next chunk: inputs[i] receive new tensors (caller owns); *done is set
+ * when there is none. names[i] are the input names. */
+onyx_status *samples_next(samples *sp, onyx_tensor **inputs, int *done);
+/* For onyx_quant_options_set_calibration_reader. */
+onyx_status *samples_reader(void *arg, int n_inputs, const char *const *names, onyx_tensor **inputs, int *done);
+
+#endif
