@@ -153,7 +153,6 @@ static onyx_session *make(onyx_model *m, onyx_provider *fake, const char *list) 
   onyx_options_set_intra_op_threads(o, 1);
   onyx_options_set_optimization_level(o, 0); /* the Identity chain must stay as built */
   onyx_options_enable_profiling(o, 1);
-  onyx_options_set_optimization_level(o, 0);   /* the Identity chain must stay as built */
   if (fake) CHECK_OK(onyx_options_add_provider(o, fake));
   CHECK_OK(onyx_options_set_providers(o, list));
   onyx_session *s = NULL;
