@@ -219,8 +219,10 @@ typedef struct onyx_optimize_stats {
   onyx_pass_stat passes[ONYX_MAX_PASS_STATS];
 } onyx_optimize_stats;
 
-/* Optimizes a loaded model in place at the options' level and pass
- * selection (opts may be NULL: level 3, all passes), as a session would;
+/* Optimizes a loaded model in place at the options' level, pass selection
+ * and providers (opts may be NULL: the defaults), as a session would: the
+ * fusions into ai.onyx ops (cpu kernels) leave alone the nodes a provider
+ * listed before cpu will take, as ORT's do;
  * stats (may be NULL) receives what each pass did. The model is sorted,
  * validated and shape-inferred first; on failure it may be left partly
  * optimized but valid. */

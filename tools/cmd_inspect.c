@@ -27,6 +27,8 @@ static const char usage[] =
     "              by what each pass did (nodes removed/added, fused, folded);\n"
     "              with --json under the key \"optimization\"\n"
     "  -O N        optimization level for --stage optimized (default 3)\n"
+    "  --providers LIST  providers assumed by --stage optimized (default: all\n"
+    "              available; the ai.onyx fusions leave their nodes to them)\n"
     "  --json      print one JSON object instead: keys model, ir_version,\n"
     "              producer_name, producer_version, opset_imports [{domain,\n"
     "              version}], inputs/outputs [{name, kind, dtype, shape}] (shape\n"
@@ -272,7 +274,7 @@ static void print_text(const char *path, const onyx_model *m, const op_table *t)
 }
 
 int cmd_inspect(int argc, char **argv) {
-  const char *path = NULL, *v;
+  const char *path = NULL, *providers = NULL, *v;
   bool json = false, optimized = false;
   int64_t level = 3;
   for (int i = 1; i < argc; i++) {
@@ -285,6 +287,9 @@ int cmd_inspect(int argc, char **argv) {
       if (!v || (strcmp(v, "model") && strcmp(v, "optimized")))
         return cli_usage_error("--stage must be 'model' or 'optimized'");
       optimized = !strcmp(v, "optimized");
+    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
+      if (!v) return cli_usage_error("--providers needs a list");
+      providers = v;
     } else if (cli_option(argc, argv, &i, "-O", &v)) {
       if (!cli_parse_int(v, 0, 3, &level)) return cli_usage_error("-O needs a level 0..3");
     }
@@ -303,7 +308,8 @@ int cmd_inspect(int argc, char **argv) {
     onyx_options *o = NULL;
     if (!(st = onyx_options_create(&o))) {
       onyx_options_set_optimization_level(o, (int)level);
-      st = onyx_model_optimize(m, o, &ost);
+      if (providers) st = onyx_options_set_providers(o, providers);
+      if (!st) st = onyx_model_optimize(m, o, &ost);
     }
     onyx_options_destroy(o);
     if (st) {

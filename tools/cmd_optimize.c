@@ -8,7 +8,8 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: onyx optimize MODEL -o OUT [-O 0|1|2|3] [--passes a,b] [--disable a,b] [--quiet]\n"
+    "usage: onyx optimize MODEL -o OUT [-O 0|1|2|3] [--passes a,b] [--disable a,b]\n"
+    "                     [--providers LIST] [--quiet]\n"
     "\n"
     "Optimizes MODEL (.onnx) as a session would and writes it to OUT.\n"
     "\n"
@@ -18,6 +19,9 @@ static const char usage[] =
     "                     fused ops), 3 all (default 3)\n"
     "  --passes LIST      run only these passes (comma-separated)\n"
     "  --disable LIST     skip these passes\n"
+    "  --providers LIST   the providers the model will run on (default: all\n"
+    "                     available): the ai.onyx fusions are cpu fusions and\n"
+    "                     leave nodes a provider before cpu takes to it\n"
     "  --list-passes      print the built-in passes and exit\n"
     "  --quiet            print nothing on success\n"
     "  -h, --help         show this help\n";
@@ -36,7 +40,7 @@ void cli_print_optimize_stats(const onyx_optimize_stats *st) {
 }
 
 int cmd_optimize(int argc, char **argv) {
-  const char *path = NULL, *out = NULL, *only = NULL, *disable = NULL, *v;
+  const char *path = NULL, *out = NULL, *only = NULL, *disable = NULL, *providers = NULL, *v;
   int64_t level = 3;
   bool quiet = false;
   for (int i = 1; i < argc; i++) {
@@ -60,6 +64,9 @@ int cmd_optimize(int argc, char **argv) {
     } else if (cli_option(argc, argv, &i, "--passes", &v)) {
       if (!v) return cli_usage_error("--passes needs a list");
       only = v;
+    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
+      if (!v) return cli_usage_error("--providers needs a list");
+      providers = v;
     } else if (cli_option(argc, argv, &i, "--disable", &v)) {
       if (!v) return cli_usage_error("--disable needs a list");
       disable = v;
@@ -82,6 +89,7 @@ int cmd_optimize(int argc, char **argv) {
     s = onyx_options_set_passes(o, only);
   }
   if (!s) s = onyx_options_disable_passes(o, disable);
+  if (!s && providers) s = onyx_options_set_providers(o, providers);
   if (!s) s = onyx_model_load(path, &m);
   if (!s) s = onyx_model_optimize(m, o, &st);
   if (!s) s = onyx_model_save(m, out);

@@ -143,8 +143,33 @@ onyx_status *onyx_options_add_pass(onyx_options *o, const char *name, int level,
   return NULL;
 }
 
-/* Runs the optimizer over m's (sorted, inferred) graph as the options say. */
+static onyx_status *make_providers(const onyx_options *o, const char *list, onyx_provider **prov,
+                                   bool *owned, int *n_out);
+static void free_providers(onyx_provider **prov, bool *owned, int n);
+
+/* The session's providers in priority order, for opt_claim_fn. */
+typedef struct claim_ctx {
+  onyx_provider *const *prov;
+  int n;
+} claim_ctx;
+
+/* Node n goes to a provider before cpu: the first that supports it. */
+static bool claimed_elsewhere(void *arg, const onyx_graph *g, const onyx_node *n) {
+  const claim_ctx *c = arg;
+  for (int i = 0; i < c->n; i++) {
+    if (!strcmp(c->prov[i]->name, "cpu")) return false;
+    onyx_status *s = c->prov[i]->iface->supports(c->prov[i], g, n);
+    if (!s) return true;
+    onyx_status_free(s);
+  }
+  return false;
+}
+
+/* Runs the optimizer over m's (sorted, inferred) graph as the options say;
+ * the ai.onyx fusions leave alone the nodes providers[0..n) put elsewhere
+ * than on cpu. */
 static onyx_status *optimize_model(onyx_model *m, const onyx_options *o, const onyx_threadpool *pool,
+                                   onyx_provider *const *providers, int n_providers,
                                    onyx_optimize_stats *stats) {
   opt_pass custom[MAX_USER_PASSES];
   char opsbuf[MAX_USER_PASSES][256];
@@ -159,7 +184,9 @@ static onyx_status *optimize_model(onyx_model *m, const onyx_options *o, const o
     ops[i][n] = NULL;
     custom[i] = (opt_pass){u->name, u->level, n ? ops[i] : NULL, NULL, u->fn, u->arg};
   }
-  opt_config cfg = {o->opt_level, o->passes_only, o->passes_disabled, o->n_user_passes, custom, pool};
+  claim_ctx cc = {providers, n_providers};
+  opt_config cfg = {o->opt_level, o->passes_only, o->passes_disabled, o->n_user_passes, custom, pool,
+                    claimed_elsewhere, &cc};
   return opt_run(m->graph, &cfg, stats);
 }
 
@@ -170,10 +197,17 @@ onyx_status *onyx_model_optimize(onyx_model *m, const onyx_options *opts, onyx_o
     opts = d;
   }
   onyx_threadpool pool = {opts->threads > 0 ? opts->threads : onyx_available_cores()};
+  onyx_provider *prov[MAX_SESSION_PROVIDERS];
+  bool owned[MAX_SESSION_PROVIDERS];
+  int n = 0;
   onyx_status *st = onyx_graph_toposort(m->graph);
   if (!st) st = onyx_graph_validate(m->graph);
   if (!st) st = onyx_graph_infer(m->graph);
-  if (!st) st = optimize_model(m, opts, &pool, stats);
+  if (!st) st = make_providers(opts, opts->providers, prov, owned, &n);
+  if (!st) {
+    st = optimize_model(m, opts, &pool, prov, n, stats);
+    free_providers(prov, owned, n);
+  }
   onyx_options_destroy(d);
   return st;
 }
@@ -326,10 +360,10 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
   if ((st = onyx_graph_toposort(g))) goto fail;
   if ((st = onyx_graph_validate(g))) goto fail;
   if ((st = onyx_graph_infer(g))) goto fail;
-  if ((st = optimize_model(m, &s->opts, &s->pool, &s->opt_stats))) goto fail;
-  if (s->opts.optimized_path[0] && (st = onyx_model_save(m, s->opts.optimized_path))) goto fail;
   if ((st = make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers)))
     goto fail;
+  if ((st = optimize_model(m, &s->opts, &s->pool, s->providers, s->n_providers, &s->opt_stats))) goto fail;
+  if (s->opts.optimized_path[0] && (st = onyx_model_save(m, s->opts.optimized_path))) goto fail;
   if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
   int nio = g->n_inputs + g->n_outputs;
   s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);

@@ -9,7 +9,8 @@
  * Activations: Relu, Clip (constant bounds), LeakyRelu, Sigmoid,
  * HardSigmoid, HardSwish, Tanh, and Gelu (ai.onnx Gelu, or ai.onyx BiasGelu
  * without bias). Every intermediate must be read only by the next node of
- * the pattern, and everything must be float. */
+ * the pattern, and everything must be float. Nodes another provider will
+ * take (opt_claimed) are left to it. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,8 +97,10 @@ static bool same_shape(const onyx_value *a, const onyx_value *b) {
  * node `like`, the activation (if any), writing value out; kills the
  * nodes of the pattern. */
 static onyx_status *emit(opt_ctx *c, const char *op, int like, int n_in, const int *in,
-                         const act_info *a, int out, const int *kill, int n_kill) {
+                         const act_info *a, int out, const int *kill, int n_kill, bool *done) {
   onyx_graph *g = c->g;
+  *done = false;
+  if (!opt_cpu_nodes(c, kill, n_kill)) return NULL;   /* another provider fuses these */
   ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   char name[256];
   snprintf(name, sizeof name, "%s_fused", g->nodes[like].name[0] ? g->nodes[like].name : op);
@@ -111,6 +114,7 @@ static onyx_status *emit(opt_ctx *c, const char *op, int like, int n_in, const i
   }
   for (int k = 0; k < n_kill; k++) ONYX_TRY(opt_kill(c, kill[k]));
   c->fused++;
+  *done = true;
   return NULL;
 }
 
@@ -139,8 +143,9 @@ onyx_status *opt_fuse_conv_activation(onyx_graph *g, opt_ctx *c, int *changed) {
       out = g->nodes[k].out[0];
     }
     if (nk == 1) continue;
-    ONYX_TRY(emit(c, "FusedConv", i, in[3] >= 0 ? 4 : 3, in, k >= 0 ? &a : NULL, out, kill, nk));
-    (*changed)++;
+    bool done;
+    ONYX_TRY(emit(c, "FusedConv", i, in[3] >= 0 ? 4 : 3, in, k >= 0 ? &a : NULL, out, kill, nk, &done));
+    *changed += done;
   }
   return NULL;
 }
@@ -154,8 +159,9 @@ onyx_status *opt_fuse_gemm_activation(onyx_graph *g, opt_ctx *c, int *changed) {
     int k = is_float(g, gm->out[0]) ? activation_after(c, gm->out[0], &a) : -1;
     if (k < 0) continue;
     int kill[2] = {i, k};
-    ONYX_TRY(emit(c, "FusedGemm", i, gm->n_in, gm->in, &a, g->nodes[k].out[0], kill, 2));
-    (*changed)++;
+    bool done;
+    ONYX_TRY(emit(c, "FusedGemm", i, gm->n_in, gm->in, &a, g->nodes[k].out[0], kill, 2, &done));
+    *changed += done;
   }
   return NULL;
 }
@@ -204,8 +210,9 @@ onyx_status *opt_fuse_matmul_bias_activation(onyx_graph *g, opt_ctx *c, int *cha
       out = g->nodes[k].out[0];
     }
     if (nk == 1) continue;
-    ONYX_TRY(emit(c, "FusedMatMul", i, in[2] >= 0 ? 3 : 2, in, k >= 0 ? &a : NULL, out, kill, nk));
-    (*changed)++;
+    bool done;
+    ONYX_TRY(emit(c, "FusedMatMul", i, in[2] >= 0 ? 3 : 2, in, k >= 0 ? &a : NULL, out, kill, nk, &done));
+    *changed += done;
   }
   return NULL;
 }

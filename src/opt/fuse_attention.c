@@ -104,6 +104,7 @@ static onyx_status *attention_at(opt_ctx *c, int sm, bool *done) {
     if (g->values[in[i]].dtype != ONYX_DTYPE_FLOAT || g->values[in[i]].rank != 4) return NULL;
   if (mask >= 0 && g->values[mask].dtype != ONYX_DTYPE_FLOAT) return NULL;
   int out = g->nodes[ot].out[0];
+  if (!opt_cpu_nodes(c, nodes, nn)) return NULL;
   ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   char name[256];
   snprintf(name, sizeof name, "%s_attention", g->nodes[sm].name[0] ? g->nodes[sm].name : "attention");

@@ -144,6 +144,8 @@ static onyx_status *try_at(opt_ctx *c, int e, bool tanh_form, bool *done) {
   int y = x, b = -1;
   int add = bias_add(c, x, reads(c, x, nodes, nn), &y, &b);
   int in[2] = {add >= 0 ? y : x, b};
+  nodes[nn] = add;
+  if (!opt_cpu_nodes(c, nodes, nn + 1)) return NULL;
   ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   char name[256];
   snprintf(name, sizeof name, "%s_gelu", g->nodes[e].name[0] ? g->nodes[e].name : "gelu");

@@ -135,6 +135,8 @@ onyx_status *opt_fuse_skip_layer_norm(onyx_graph *g, opt_ctx *c, int *changed) {
     if (a->n_in != 2 || a->in[0] < 0 || a->in[1] < 0 || g->values[a->in[0]].dtype != ONYX_DTYPE_FLOAT ||
         g->values[a->in[1]].dtype != ONYX_DTYPE_FLOAT)
       continue;
+    int pattern[2] = {i, add};
+    if (!opt_cpu_nodes(c, pattern, 2)) continue;
     int in[4] = {a->in[0], a->in[1], ln->in[1], ln->n_in > 2 ? ln->in[2] : -1};
     int out = ln->out[0];
     float eps = onyx_attr_float(ln, "epsilon", 1e-5f);

@@ -37,6 +37,7 @@ typedef struct opt_ctx {
   int64_t fused, folded;
   bool *dead;                    /* nodes marked by opt_kill, removed after the pass */
   int cap_dead;
+  const struct opt_config *cfg;  /* for opt_claimed */
 } opt_ctx;
 
 /* Applies the pass once over the whole graph; *changed receives the number
@@ -53,6 +54,12 @@ typedef struct opt_pass {
   void *custom_arg;
 } opt_pass;
 
+/* True when an execution provider other than cpu will take node n of g
+ * (it comes first in the session's provider list and supports the node).
+ * The fusions into ai.onyx ops are cpu fusions, as in ORT: they leave such
+ * nodes to that provider, which fuses in its own way (oneDNN post-ops). */
+typedef bool (*opt_claim_fn)(void *arg, const onyx_graph *g, const onyx_node *n);
+
 /* What to run: level, pass selection and user passes. */
 typedef struct opt_config {
   int level;
@@ -61,6 +68,8 @@ typedef struct opt_config {
   int n_custom;
   const opt_pass *custom;        /* user passes (borrowed) */
   const onyx_threadpool *pool;
+  opt_claim_fn claimed;          /* may be NULL: every node runs on cpu */
+  void *claim_arg;
 } opt_config;
 
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */
@@ -90,6 +99,10 @@ onyx_status *opt_fuse_matmul_bias_activation(onyx_graph *g, opt_ctx *c, int *cha
 
 /* Node n (index) is of op_type in the default domain and not marked dead. */
 bool opt_is(const opt_ctx *c, int n, const char *op_type);
+/* Node n will run on a provider other than cpu (see opt_claim_fn). */
+bool opt_claimed(const opt_ctx *c, int n);
+/* None of nodes[0..count) is claimed: a cpu fusion may take them all. */
+bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count);
 /* Marks node n for removal after the pass. */
 onyx_status *opt_kill(opt_ctx *c, int n);
 bool opt_is_dead(const opt_ctx *c, int n);

@@ -18,6 +18,16 @@ bool opt_is(const opt_ctx *c, int n, const char *op_type) {
   return !nd->domain[0] && !strcmp(nd->op_type, op_type);
 }
 
+bool opt_claimed(const opt_ctx *c, int n) {
+  return c->cfg && c->cfg->claimed && c->cfg->claimed(c->cfg->claim_arg, c->g, &c->g->nodes[n]);
+}
+
+bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count) {
+  for (int i = 0; i < count; i++)
+    if (nodes[i] >= 0 && opt_claimed(c, nodes[i])) return false;
+  return true;
+}
+
 onyx_status *opt_kill(opt_ctx *c, int n) {
   if (n >= c->cap_dead) {
     int cap = c->g->n_nodes > n + 1 ? c->g->n_nodes : n + 1;

@@ -183,7 +183,7 @@ onyx_status *opt_run(onyx_graph *g, const opt_config *cfg, onyx_optimize_stats *
     snprintf(stats->passes[i].name, sizeof stats->passes[i].name, "%s", order[i]->name);
     stats->passes[i].level = order[i]->level;
   }
-  opt_ctx c = {g, cfg->level, cfg->pool, 0, 0, NULL, 0};
+  opt_ctx c = {g, cfg->level, cfg->pool, 0, 0, NULL, 0, cfg};
   onyx_status *s = NULL;
   for (int lv = 1; lv <= cfg->level && lv <= 3 && !s; lv++) {
     for (int round = 0; round < MAX_ROUNDS && !s; round++) {

@@ -55,7 +55,7 @@ onyx_status *onyx_pass_bypass_node(onyx_graph *g, int node) {
   if (!n) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "node index %d out of range", node);
   if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
     return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "has no input 0 or output 0 to connect");
-  opt_ctx c = {g, 0, NULL, 0, 0, NULL, 0};
+  opt_ctx c = {g, 0, NULL, 0, 0, NULL, 0, NULL};
   for (int k = 1; k < n->n_out; k++)
     if (n->out[k] >= 0 && opt_uses(&c, n->out[k]))
       return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "output %d is used: the node is not a pass-through", k);

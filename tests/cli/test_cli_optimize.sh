@@ -34,7 +34,7 @@ mo = onnx.load('$tmp/o1.onnx'); onnx.checker.check_model(mo, full_check=True)
 assert [n.op_type for n in mo.graph.node] == ['Conv', 'Relu'], [n.op_type for n in mo.graph.node]
 assert all(o.domain in ('', 'ai.onnx') for o in mo.opset_import)"
 
-run_ok "optimize -O2" optimize "$m/cbr.onnx" -o "$tmp/o2.onnx" -O2 --quiet
+run_ok "optimize -O2" optimize "$m/cbr.onnx" -o "$tmp/o2.onnx" -O2 --quiet --providers cpu
 check "--quiet prints nothing" test ! -s "$tmp/out"
 pycheck "O2 fuses into ai.onyx" "
 import onnx
@@ -60,7 +60,7 @@ check "list has attention_fusion" grep -q attention_fusion "$tmp/out"
 
 run_ok "inspect --stage optimized" inspect "$m/cbr.onnx" --stage optimized -O 1
 check "inspect text has the pass table" grep -q "conv_bn_folding" "$tmp/out"
-run_ok "inspect --stage optimized --json" inspect "$m/cbr.onnx" --stage optimized --json
+run_ok "inspect --stage optimized --json" inspect "$m/cbr.onnx" --stage optimized --json --providers cpu
 pycheck "inspect optimized json" "
 j = json.load(open('$tmp/out'))
 o = j['optimization']
@@ -69,6 +69,12 @@ assert j['op_types'] == {'ai.onyx:FusedConv': 1}, j['op_types']
 p = {x['name']: x for x in o['passes']}
 assert p['conv_bn_folding']['folded'] == 1 and p['conv_activation_fusion']['fused'] == 1, p"
 
+if [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,dnnl,* ]]; then
+  run_ok "O2 with dnnl first" optimize "$m/cbr.onnx" -o "$tmp/o5.onnx" -O2 --providers dnnl,cpu
+  pycheck "dnnl keeps its conv" "
+import onnx
+assert [n.op_type for n in onnx.load('$tmp/o5.onnx').graph.node] == ['Conv', 'Relu']"
+fi
 run_err "unknown pass" "unknown optimizer pass 'nope'" optimize "$m/cbr.onnx" -o "$tmp/x.onnx" --passes nope
 run_err "no output" "usage" optimize "$m/cbr.onnx"
 run_err "bad level" "-O needs a level" optimize "$m/cbr.onnx" -o "$tmp/x.onnx" -O 7

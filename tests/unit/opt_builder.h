@@ -166,6 +166,7 @@ static inline onyx_status *gb_optimize(onyx_model *m, int level, onyx_optimize_s
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_optimization_level(o, level);
+  onyx_options_set_providers(o, "cpu");   /* the fusions are cpu fusions */
   onyx_status *s = onyx_model_optimize(m, o, st);
   onyx_options_destroy(o);
   return s;
@@ -198,6 +199,7 @@ static inline onyx_status *gb_run(gb_build_fn build, int level, int64_t sym_size
   onyx_options_create(&o);
   onyx_options_set_optimization_level(o, level);
   onyx_options_set_intra_op_threads(o, 2);
+  onyx_options_set_providers(o, "cpu");
   onyx_session *s = NULL;
   char (*keep)[64] = malloc(16 * sizeof *keep);
   for (int i = 0; i < n_in; i++) snprintf(keep[i], 64, "%s", names[i]);

@@ -47,6 +47,7 @@ static void test_levels_and_selection(void) {
 
   onyx_options *o;
   onyx_options_create(&o);
+  onyx_options_set_providers(o, "cpu");
   b = small_graph();
   CHECK_OK(onyx_options_disable_passes(o, "noop_elimination"));
   CHECK_OK(onyx_model_optimize(b.m, o, &st));
@@ -90,6 +91,7 @@ static onyx_status *failing_pass(onyx_graph *g, void *arg, int *changed) {
 static void test_user_pass(void) {
   onyx_options *o;
   onyx_options_create(&o);
+  onyx_options_set_providers(o, "cpu");
   int calls = 0;
   CHECK_OK(onyx_options_add_pass(o, "drop_abs", 1, "Abs", drop_abs, &calls));
   CHECK_ERR(onyx_options_add_pass(o, "bad", 4, NULL, drop_abs, &calls), ONYX_ERR_INVALID_ARGUMENT);
@@ -134,7 +136,7 @@ static void test_validation_names_pass(void) {
   CHECK_OK(onyx_graph_toposort(b.g));
   CHECK_OK(onyx_graph_infer(b.g));
   opt_pass bad = {"breaks_graph", 1, NULL, breaks_graph, NULL, NULL};
-  opt_config cfg = {1, "breaks_graph", NULL, 1, &bad, NULL};
+  opt_config cfg = {1, "breaks_graph", NULL, 1, &bad, NULL, NULL, NULL};
   onyx_status *s = opt_run(b.g, &cfg, NULL);
   CHECK(s && strstr(onyx_status_message(s), "breaks_graph") && strstr(onyx_status_message(s), "dangling"));
   if (s) printf("  validation: %s\n", onyx_status_message(s));
@@ -150,6 +152,7 @@ static void test_session_and_saved_model(void) {
   close(fd);
   onyx_options *o;
   onyx_options_create(&o);
+  onyx_options_set_providers(o, "cpu");
   onyx_options_set_optimization_level(o, 1);
   CHECK_OK(onyx_options_set_optimized_model_path(o, path));
   gb b = small_graph();
@@ -195,6 +198,7 @@ static void test_allocation_failures(void) {
   int failures = 0, rounds = 0;
   onyx_options *o;
   onyx_options_create(&o);
+  onyx_options_set_providers(o, "cpu");
   for (int64_t n = 0; n < 4000; n += 7, rounds++) {
     gb b = small_graph();
     onyx_alloc_fail_after(n);
@@ -214,11 +218,41 @@ static void test_allocation_failures(void) {
   CHECK(failures > 0 && rounds > failures - 1);
 }
 
+/* The ai.onyx fusions leave nodes another provider claims to it. */
+static bool claims_conv(void *arg, const onyx_graph *g, const onyx_node *n) {
+  (void)arg;
+  (void)g;
+  return !strcmp(n->op_type, "Conv");
+}
+
+static void test_claimed_nodes(void) {
+  gb b = gb_new(17);
+  int64_t xd[4] = {1, 2, 5, 5}, wd[4] = {3, 2, 3, 3}, ad[2] = {4, 6}, md[2] = {6, 5};
+  gb_input(&b, "x", ONYX_DTYPE_FLOAT, 4, xd);
+  gb_input(&b, "a", ONYX_DTYPE_FLOAT, 2, ad);
+  gb_const_rand(&b, "w", 4, wd, 1, 1, 0);
+  gb_const_rand(&b, "m", 2, md, 2, 1, 0);
+  gb_node(&b, "Conv", "x,w", "c");
+  gb_node(&b, "Relu", "c", "y");
+  gb_node(&b, "MatMul", "a,m", "p");
+  gb_node(&b, "Relu", "p", "z");
+  gb_output(&b, "y");
+  gb_output(&b, "z");
+  CHECK_OK(onyx_graph_toposort(b.g));
+  CHECK_OK(onyx_graph_infer(b.g));
+  opt_config cfg = {2, NULL, NULL, 0, NULL, NULL, claims_conv, NULL};
+  CHECK_OK(opt_run(b.g, &cfg, NULL));
+  CHECK(gb_count(b.m, "Conv") == 1 && gb_count(b.m, "FusedConv") == 0);
+  CHECK(gb_count(b.m, "FusedMatMul") == 1 && gb_count(b.m, "Relu") == 1);
+  onyx_model_destroy(b.m);
+}
+
 int main(void) {
   setenv("ONYX_VALIDATE_PASSES", "1", 1);
   test_levels_and_selection();
   test_user_pass();
   test_validation_names_pass();
+  test_claimed_nodes();
   test_session_and_saved_model();
   test_allocation_failures();
   return tu_done("test_opt_api");

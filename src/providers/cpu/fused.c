@@ -7,7 +7,8 @@
  * is in cache: residual add, then the activation. Attention runs its two
  * products per (batch, head) through the same GEMM engine with strided
  * operands, so Q, K and V are read in place and the scores of one head
- * exist only in a per-thread buffer. SkipLayerNormalization adds, then
+ * exist only in a per-thread buffer, normalized by the Softmax kernel's row
+ * function. SkipLayerNormalization adds, then
  * normalizes with the LayerNormalization row kernel of norm.c. */
 #include <math.h>
 #include <string.h>
@@ -267,18 +268,15 @@ static void attn_tasks(void *arg, size_t begin, size_t end, int tid) {
                          sc, j->skv, NULL, NULL, NULL, NULL};
     cpu_sgemm_block(j->isa, &g1, 0, j->s, 0, j->skv, gws);
     for (int64_t i = 0; i < j->s; i++) {
-      float *r = sc + i * j->skv, mx = -INFINITY, sum = 0.0f;
+      float *r = sc + i * j->skv;
       if (j->mask) {
         const float *m = j->mask + bi * j->mstr[0] + hi * j->mstr[1] + i * j->mstr[2];
-        for (int64_t x = 0; x < j->skv; x++) r[x] += m[x * j->mstr[3]];
+        if (j->mstr[3] == 1)
+          for (int64_t x = 0; x < j->skv; x++) r[x] += m[x];
+        else
+          for (int64_t x = 0; x < j->skv; x++) r[x] += m[x * j->mstr[3]];
       }
-      for (int64_t x = 0; x < j->skv; x++) mx = r[x] > mx ? r[x] : mx;
-      for (int64_t x = 0; x < j->skv; x++) {
-        r[x] = expf(r[x] - mx);
-        sum += r[x];
-      }
-      float inv = 1.0f / sum;
-      for (int64_t x = 0; x < j->skv; x++) r[x] *= inv;
+      cpu_softmax_row(r, r, j->skv);
     }
     /* O_bh = P V_bh, written in place into the [B, S, heads, dv] output */
     cpu_sgemm_args g2 = {j->s, j->dv, j->skv, 1.0f, 0.0f, {sc, j->skv, false, NULL, NULL, NULL},

@@ -48,6 +48,9 @@ onyx_status *cpu_lp_norm(cpu_ctx *c);
 onyx_status *cpu_softmax(cpu_ctx *c);
 onyx_status *cpu_log_softmax(cpu_ctx *c);
 onyx_status *cpu_hardmax(cpu_ctx *c);
+/* Softmax of one row of n floats (y may equal x), for kernels that make the
+ * row themselves (Attention). */
+void cpu_softmax_row(const float *x, float *y, int64_t n);
 
 /* dropout.c */
 onyx_status *cpu_dropout(cpu_ctx *c);

@@ -104,6 +104,12 @@ static double exp_sum(const float *x, float *y, int64_t n, float m) {
   return total;
 }
 
+void cpu_softmax_row(const float *x, float *y, int64_t n) {
+  float m = row_max(x, n);
+  float inv = (float)(1.0 / exp_sum(x, y, n, m));
+  for (int64_t i = 0; i < n; i++) y[i] *= inv;
+}
+
 typedef struct sm_job {
   int mode;
   const float *x;
