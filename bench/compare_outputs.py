@@ -120,6 +120,50 @@ def compare(a, b, rtol, atol):
     return max_abs, max_rel, max_abs / scale if scale else max_abs, ok, note
 
 
+def write_inputs(model, folder, seed):
+    """Makes the benchmark inputs of `model` as .npy files in `folder`: from NAME.inputs.json
+    beside the model when there is one, else from the declared inputs (symbolic dims 1),
+    seeded by (seed, model name) so every script and run feeds the same data.
+    Returns (["-i", "NAME=FILE", ...] for onyx and ort_run.js, output names)."""
+    name = os.path.basename(model)[:-5]
+    ins, outs = model_io(model)
+    spec_path = model[:-5] + ".inputs.json"
+    specs = json.load(open(spec_path)) if os.path.exists(spec_path) else {}
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    in_args = []
+    os.makedirs(folder, exist_ok=True)
+    for iname, dtype, dims in ins:
+        spec = specs.get(iname, {"dtype": dtype, "shape": dims})
+        p = os.path.join(folder, file_name(iname))
+        np.save(p, make_input(rng, spec))
+        in_args += ["-i", f"{iname}={p}"]
+    return in_args, outs
+
+
+def compare_dirs(onyx_dir, onyx_err, ort_dir, outs, rtol, atol):
+    """One row (output, max abs err, max rel err, abs/max|ort|, result, note) per output:
+    onyx's DIR/<name>.npy against ORT's. result is PASS, FAIL, ERROR (onyx_err: onyx
+    failed, with its message) or "-" (onyx_dir None: ORT only)."""
+    rows = []
+    for oname in outs:
+        ref = np.load(os.path.join(ort_dir, file_name(oname)))
+        desc = f"{ref.dtype}{list(ref.shape)}"
+        if onyx_dir is None:
+            rows.append((oname, "", "", "", "-", f"ORT only: {desc}"))
+            continue
+        if onyx_err:
+            rows.append((oname, "", "", "", "ERROR", onyx_err))
+            continue
+        got = find_output(onyx_dir, oname, len(outs))
+        if got is None:
+            rows.append((oname, "", "", "", "FAIL", f"onyx wrote no {file_name(oname)} in {onyx_dir}"))
+            continue
+        max_abs, max_rel, scaled, ok, note = compare(np.load(got), ref, rtol, atol)
+        rows.append((oname, f"{max_abs:.3g}", f"{max_rel:.3g}", f"{scaled:.3g}",
+                     "PASS" if ok else "FAIL", note or desc))
+    return rows
+
+
 def parse_onyx_latency(text):
     """onyx run --repeat prints its latency; take p50 if given, else mean (ms)."""
     for stat in ("p50", "median", "mean", "avg", "latency"):
@@ -167,17 +211,7 @@ def main():
     for model in models:
         name = os.path.basename(model)[:-5]
         work = os.path.join(args.work, name)
-        ins, outs = model_io(model)
-        spec_path = model[:-5] + ".inputs.json"
-        specs = json.load(open(spec_path)) if os.path.exists(spec_path) else {}
-        rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])
-        in_args = []
-        os.makedirs(os.path.join(work, "inputs"), exist_ok=True)
-        for iname, dtype, dims in ins:
-            spec = specs.get(iname, {"dtype": dtype, "shape": dims})
-            p = os.path.join(work, "inputs", file_name(iname))
-            np.save(p, make_input(rng, spec))
-            in_args += ["-i", f"{iname}={p}"]
+        in_args, outs = write_inputs(model, os.path.join(work, "inputs"), args.seed)
 
         print(f"== {name}", flush=True)
         ort_dir, onyx_dir = os.path.join(work, "ort"), os.path.join(work, "onyx")
@@ -195,25 +229,9 @@ def main():
             rc, text = run([onyx, "run", model, *in_args, "-o", onyx_dir], args.timeout)
             if rc:
                 onyx_err = f"onyx exit {rc}: " + last_lines(text)
-        for oname in outs:
-            ref = np.load(os.path.join(ort_dir, file_name(oname)))
-            desc = f"{ref.dtype}{list(ref.shape)}"
-            if not onyx:
-                rows.append((name, oname, "", "", "", "-", f"ORT only: {desc}"))
-                continue
-            if onyx_err:
-                failed = True
-                rows.append((name, oname, "", "", "", "ERROR", onyx_err))
-                continue
-            got = find_output(onyx_dir, oname, len(outs))
-            if got is None:
-                failed = True
-                rows.append((name, oname, "", "", "", "FAIL", f"onyx wrote no {file_name(oname)} in {onyx_dir}"))
-                continue
-            max_abs, max_rel, scaled, ok, note = compare(np.load(got), ref, args.rtol, args.atol)
-            failed |= not ok
-            rows.append((name, oname, f"{max_abs:.3g}", f"{max_rel:.3g}", f"{scaled:.3g}",
-                         "PASS" if ok else "FAIL", note or desc))
+        for row in compare_dirs(onyx_dir if onyx else None, onyx_err, ort_dir, outs, args.rtol, args.atol):
+            failed |= row[4] in ("FAIL", "ERROR")
+            rows.append((name, *row))
 
         if args.no_bench:
             continue

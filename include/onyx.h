@@ -431,6 +431,17 @@ void onyx_system_info_get(onyx_system_info *out);
  * this machine, in default priority order (static string). */
 const char *onyx_available_providers(void);
 
+/* Comma-separated names of every execution provider compiled into this
+ * build, usable on this machine or not, in default priority order (static
+ * string). */
+const char *onyx_compiled_providers(void);
+
+/* The libraries this build runs on and their versions, as "name version"
+ * items joined by ", ", e.g. "oneDNN 3.5.3 (OpenMP), OpenMP 201511,
+ * protobuf-c 1.4.1" (static string). Versions come from the libraries at run
+ * time where they can report one. */
+const char *onyx_library_versions(void);
+
 /* ---- value kinds: sequences and optionals ------------------------------- */
 
 /* What an onyx_tensor handle carries. A model's inputs and outputs may be

@@ -23,6 +23,7 @@ int cmd_info(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints what each optimizer pass did (cmd_optimize.c; also used by
  * `onyx inspect --stage optimized`). */

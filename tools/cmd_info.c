@@ -1,22 +1,22 @@
 /* cmd_info.c — `onyx info`: the machine as onyx sees it (CPU, cores, NUMA,
- * caches, ISA features in use) and the providers compiled in and usable. */
+ * caches, ISA features in use), the providers compiled in and those usable
+ * here, and the library versions: what a benchmark report needs beside its
+ * numbers. */
 #include <stdio.h>
 #include <string.h>
 
-#include "onyx.h"
-
-int cmd_info(int argc, char **argv);
+#include "cli.h"
 
 int cmd_info(int argc, char **argv) {
   int json = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--json")) json = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: onyx info [--json]\n  CPU, cores, NUMA nodes, caches, ISA features and providers.\n");
+      printf("usage: onyx info [--json]\n  CPU, cores, NUMA nodes, caches, ISA features, providers\n"
+             "  (compiled in, usable here) and library versions.\n");
       return 0;
     } else {
-      fprintf(stderr, "onyx: error: info: unknown argument '%s'\n", argv[i]);
-      return 2;
+      return cli_usage_error("unknown argument '%s' (see onyx info --help)", argv[i]);
     }
   }
   onyx_system_info si;
@@ -32,7 +32,8 @@ int cmd_info(int argc, char **argv) {
            "\"cache_kb\":{\"l1d\":%d,\"l2\":%d,\"l3\":%d},\"isa\":{",
            ONYX_VERSION_STRING, si.cpu_brand, si.cores, si.numa_nodes, si.l1d_kb, si.l2_kb, si.l3_kb);
     for (size_t i = 0; i < n_isa; i++) printf("%s\"%s\":%s", i ? "," : "", isa[i].name, isa[i].on ? "true" : "false");
-    printf("},\"providers\":\"%s\"}\n", onyx_available_providers());
+    printf("},\"providers\":\"%s\",\"compiled_providers\":\"%s\",\"libraries\":\"%s\"}\n",
+           onyx_available_providers(), onyx_compiled_providers(), onyx_library_versions());
     return 0;
   }
   printf("onyx %s\n", ONYX_VERSION_STRING);
@@ -44,6 +45,8 @@ int cmd_info(int argc, char **argv) {
   for (size_t i = 0; i < n_isa; i++)
     if (isa[i].on) printf(" %s", isa[i].name), any = 1;
   printf("%s\n", any ? "" : " (scalar only)");
-  printf("providers:  %s\n", onyx_available_providers());
+  printf("providers:  %s (usable here; compiled in: %s)\n", onyx_available_providers(),
+         onyx_compiled_providers());
+  printf("libraries:  %s\n", onyx_library_versions());
   return 0;
 }

@@ -3,12 +3,8 @@
  * prints a summary of each output or writes it to a folder.
  *
  * The model is loaded first on its own so its declared inputs (kind, dtype,
- * symbolic dims) are known before the session is built; symbolic dims of
- * random inputs come from --dim, else from the inputs given in files, else
- * 1, so a model whose inputs share a "batch" dim runs without any flags.
- * Input names are checked up front (so the message lists the real ones);
- * dtype and shape checks are left to the library, whose message is what the
- * user sees. */
+ * symbolic dims) are known before the session is built; inputs.c, shared
+ * with `onyx bench`, turns them and the -i/--dim options into tensors. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +15,7 @@
 
 #include "../src/base/half.h" /* header-only fp16/bf16 conversion, shared with the library */
 #include "cli.h"
+#include "inputs.h"
 #include "npy.h"
 
 static const char usage[] =
@@ -51,47 +48,16 @@ static const char usage[] =
     "Exit status 0 on success; on failure one line 'onyx: error: ...' on\n"
     "stderr and status 1 (2 for a bad command line).\n";
 
-typedef struct feed {
-  const char *name, *path;
-} feed;
-
-/* A symbolic dim's size: from --dim (user) or bound by a fed input. */
-typedef struct sym_dim {
-  const char *name;
-  int64_t value;
-  bool from_user;
-} sym_dim;
-
 typedef struct run_args {
   const char *model, *outdir, *labels, *providers;
-  int n_feeds, n_syms, cap_syms;
-  feed *feeds;
-  sym_dim *syms;
+  cli_inputs in;
   int64_t threads, repeat, seed, opt_level;
   bool timed;
 } run_args;
 
-static sym_dim *find_sym(run_args *a, const char *name) {
-  for (int i = 0; i < a->n_syms; i++)
-    if (!strcmp(a->syms[i].name, name)) return &a->syms[i];
-  return NULL;
-}
-
-/* Splits "NAME=VALUE" at the first '='; false when there is none or NAME is empty. */
-static bool split_eq(char *s, const char **name, const char **value) {
-  char *eq = strchr(s, '=');
-  if (!eq || eq == s) return false;
-  *eq = '\0';
-  *name = s;
-  *value = eq + 1;
-  return true;
-}
-
 static int parse_args(int argc, char **argv, run_args *a) {
-  a->feeds = calloc((size_t)argc, sizeof *a->feeds);
-  a->syms = calloc((size_t)argc, sizeof *a->syms);
-  if (!a->feeds || !a->syms) return cli_fail("out of memory");
-  a->cap_syms = argc;
+  int rc = inputs_init(&a->in, argc);
+  if (rc) return rc;
   a->repeat = 1;
   a->opt_level = -1;
   for (int i = 1; i < argc; i++) {
@@ -100,30 +66,12 @@ static int parse_args(int argc, char **argv, run_args *a) {
       fputs(usage, stdout);
       return -1;
     }
-    bool is_in = cli_option(argc, argv, &i, "-i", &v) || cli_option(argc, argv, &i, "--input", &v);
-    bool is_out = !is_in && (cli_option(argc, argv, &i, "-o", &v) ||
-                             cli_option(argc, argv, &i, "--output-dir", &v));
-    if (is_in || is_out) {
+    bool used;
+    if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
+    if (used) continue;
+    if (cli_option(argc, argv, &i, "-o", &v) || cli_option(argc, argv, &i, "--output-dir", &v)) {
       if (!v) return cli_usage_error("%s needs a value", opt);
-      if (is_out) {
-        a->outdir = v;
-        continue;
-      }
-      feed *f = &a->feeds[a->n_feeds];
-      if (!split_eq((char *)v, &f->name, &f->path) || !*f->path)
-        return cli_usage_error("%s expects NAME=FILE, got '%s'", opt, v);
-      for (int k = 0; k < a->n_feeds; k++)
-        if (!strcmp(a->feeds[k].name, f->name))
-          return cli_usage_error("input '%s' is given twice", f->name);
-      a->n_feeds++;
-    } else if (cli_option(argc, argv, &i, "--dim", &v)) {
-      const char *name, *val;
-      int64_t n;
-      if (!v || !split_eq((char *)v, &name, &val) || !cli_parse_int(val, 0, INT32_MAX, &n))
-        return cli_usage_error("--dim expects NAME=VALUE with VALUE a non-negative integer, got '%s'",
-                               v ? v : "");
-      if (find_sym(a, name)) return cli_usage_error("--dim '%s' is given twice", name);
-      a->syms[a->n_syms++] = (sym_dim){name, n, true};
+      a->outdir = v;
     } else if (cli_option(argc, argv, &i, "--threads", &v)) {
       if (!cli_parse_int(v, 0, 4096, &a->threads))
         return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
@@ -152,134 +100,6 @@ static int parse_args(int argc, char **argv, run_args *a) {
     }
   }
   if (!a->model) return cli_usage_error("no model given (usage: onyx run MODEL [options])");
-  return 0;
-}
-
-/* ---- inputs ------------------------------------------------------------------ */
-
-/* Reads FILE as .npy when it has the .npy magic, else as an ONNX .pb. */
-static int load_feed(const feed *f, onyx_tensor **out) {
-  FILE *fp = fopen(f->path, "rb");
-  if (!fp) return cli_fail("input '%s': cannot open '%s': %s", f->name, f->path, strerror(errno));
-  unsigned char head[6];
-  size_t n = fread(head, 1, sizeof head, fp);
-  fclose(fp);
-  char err[512];
-  if (npy_has_magic(head, n)) {
-    if (!npy_load(f->path, out, err, sizeof err)) return cli_fail("input '%s': %s", f->name, err);
-    return 0;
-  }
-  onyx_status *s = onyx_tensor_load_pb(f->path, out, NULL);
-  if (s) {
-    cli_fail("input '%s': %s", f->name, onyx_status_message(s));
-    onyx_status_free(s);
-    return CLI_EXIT_FAILURE;
-  }
-  return 0;
-}
-
-/* splitmix64: small, seedable, good enough for test inputs. */
-static uint64_t next_random(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/* Fills t with random values. Floats are built from as many random bits as
- * the format holds exactly, so they stay below 1 after rounding. */
-static bool fill_random(onyx_tensor *t, uint64_t *rng) {
-  int64_t n = onyx_tensor_numel(t);
-  void *p = onyx_tensor_data(t);
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t r = next_random(rng);
-    uint64_t small = r % 10;
-    switch (onyx_tensor_dtype(t)) {
-      case ONYX_DTYPE_FLOAT: ((float *)p)[i] = (float)(r >> 40) * 0x1p-24f; break;
-      case ONYX_DTYPE_DOUBLE: ((double *)p)[i] = (double)(r >> 11) * 0x1p-53; break;
-      case ONYX_DTYPE_FLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_f16((float)(r >> 53) * 0x1p-11f); break;
-      case ONYX_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)(r >> 56) * 0x1p-8f); break;
-      case ONYX_DTYPE_INT8: case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)small; break;
-      case ONYX_DTYPE_INT16: case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)small; break;
-      case ONYX_DTYPE_INT32: case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)small; break;
-      case ONYX_DTYPE_INT64: case ONYX_DTYPE_UINT64: ((uint64_t *)p)[i] = small; break;
-      case ONYX_DTYPE_BOOL: ((uint8_t *)p)[i] = (uint8_t)(r >> 63); break;
-      default: return false;
-    }
-  }
-  return true;
-}
-
-/* Binds the symbolic dims of a fed input to its actual sizes, unless --dim
- * or an earlier input already did (the library checks they agree). */
-static int bind_syms(run_args *a, const onyx_model_value_info *info, onyx_tensor *t) {
-  if (onyx_tensor_kind(t) != ONYX_VALUE_TENSOR || info->rank != onyx_tensor_rank(t)) return 0;
-  for (int d = 0; d < info->rank; d++) {
-    if (!info->dim_names[d] || find_sym(a, info->dim_names[d])) continue;
-    if (a->n_syms == a->cap_syms) {
-      sym_dim *p = realloc(a->syms, (size_t)(a->cap_syms * 2) * sizeof *p);
-      if (!p) return cli_fail("out of memory");
-      a->syms = p;
-      a->cap_syms *= 2;
-    }
-    a->syms[a->n_syms++] = (sym_dim){info->dim_names[d], onyx_tensor_dims(t)[d], false};
-  }
-  return 0;
-}
-
-static int make_random(run_args *a, const onyx_model_value_info *info, uint64_t *rng,
-                       onyx_tensor **out) {
-  if (info->kind != ONYX_VALUE_TENSOR)
-    return cli_fail("input '%s' is %s; onyx cannot make one up, give it with -i %s=FILE",
-                    info->name, info->kind == ONYX_VALUE_SEQUENCE ? "a sequence" : "an optional",
-                    info->name);
-  if (info->dtype == ONYX_DTYPE_UNDEFINED || info->rank < 0)
-    return cli_fail("input '%s' has no declared %s; give it with -i %s=FILE", info->name,
-                    info->rank < 0 ? "shape" : "dtype", info->name);
-  int64_t dims[ONYX_MAX_RANK];
-  for (int d = 0; d < info->rank; d++) {
-    const sym_dim *s = info->dim_names[d] ? find_sym(a, info->dim_names[d]) : NULL;
-    dims[d] = info->dims[d] >= 0 ? info->dims[d] : s ? s->value : 1;
-  }
-  onyx_status *st = onyx_tensor_create(info->dtype, info->rank, dims, out);
-  if (st) return cli_fail_status(st);
-  if (!fill_random(*out, rng)) {
-    onyx_tensor_free(*out);
-    *out = NULL;
-    return cli_fail("input '%s' has dtype %s, which onyx cannot fill with random data; give it "
-                    "with -i %s=FILE", info->name, onyx_dtype_name(info->dtype), info->name);
-  }
-  return 0;
-}
-
-/* Every --dim must name a symbolic dim of some input: a typo should not
- * silently run with the default. */
-static int check_user_dims(const run_args *a, const onyx_model_value_info *infos, int n) {
-  for (int k = 0; k < a->n_syms; k++) {
-    bool found = false;
-    for (int i = 0; i < n && !found; i++)
-      for (int d = 0; d < infos[i].rank && !found; d++)
-        found = infos[i].dim_names[d] && !strcmp(infos[i].dim_names[d], a->syms[k].name);
-    if (!found) return cli_fail("--dim '%s' names no symbolic dim of the model's inputs", a->syms[k].name);
-  }
-  return 0;
-}
-
-/* A -i name that is no input would otherwise surface only after random data
- * was made for the real inputs, possibly failing there first; say it now,
- * listing the names the model has. */
-static int check_feed_names(const run_args *a, const onyx_model_value_info *infos, int n) {
-  for (int f = 0; f < a->n_feeds; f++) {
-    bool found = false;
-    for (int i = 0; i < n && !found; i++) found = !strcmp(infos[i].name, a->feeds[f].name);
-    if (found) continue;
-    char list[512] = "";
-    size_t len = 0;
-    for (int i = 0; i < n && len < sizeof list; i++)
-      len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", infos[i].name);
-    return cli_fail("'%s' is not an input of the model (its inputs: %s)", a->feeds[f].name,
-                    n ? list : "none");
-  }
   return 0;
 }
 
@@ -480,11 +300,10 @@ int cmd_run(int argc, char **argv) {
   onyx_model *model = NULL;
   onyx_session *sess = NULL;
   onyx_options *opts = NULL;
-  onyx_model_value_info *infos = NULL;
-  onyx_tensor **inputs = NULL, **outputs = NULL;
-  const char **in_names = NULL, **out_names = NULL;
+  onyx_tensor **outputs = NULL;
+  const char **out_names = NULL;
   char (*stems)[STEM_MAX + 16] = NULL;
-  int n_in = 0, n_out = 0, n_fed = 0, rc;
+  int n_out = 0, rc;
   onyx_status *st;
 
   if ((rc = parse_args(argc, argv, &a))) {
@@ -495,31 +314,8 @@ int cmd_run(int argc, char **argv) {
     rc = cli_fail_status(st);
     goto done;
   }
-  /* Declared inputs, read before the session takes the model. The strings
-   * they borrow live in the model, which the session keeps. */
-  n_in = onyx_model_input_count(model);
-  infos = calloc((size_t)n_in + 1, sizeof *infos);
-  inputs = calloc((size_t)(n_in + a.n_feeds) + 1, sizeof *inputs);
-  in_names = calloc((size_t)(n_in + a.n_feeds) + 1, sizeof *in_names);
-  if (!infos || !inputs || !in_names) {
-    rc = cli_fail("out of memory");
-    goto done;
-  }
-  for (int i = 0; i < n_in; i++)
-    if ((st = onyx_model_input_info(model, i, &infos[i]))) {
-      rc = cli_fail_status(st);
-      goto done;
-    }
-  if ((rc = check_feed_names(&a, infos, n_in)) || (rc = check_user_dims(&a, infos, n_in)))
-    goto done;
-  for (int f = 0; f < a.n_feeds; f++) {
-    if ((rc = load_feed(&a.feeds[f], &inputs[n_fed]))) goto done;
-    in_names[n_fed++] = a.feeds[f].name;
-    for (int i = 0; i < n_in; i++)
-      if (!strcmp(infos[i].name, a.feeds[f].name) &&
-          (rc = bind_syms(&a, &infos[i], inputs[n_fed - 1])))
-        goto done;
-  }
+  a.in.seed = (uint64_t)a.seed;
+  if ((rc = inputs_load(&a.in, model))) goto done;
 
   if ((st = onyx_options_create(&opts))) {
     rc = cli_fail_status(st);
@@ -538,16 +334,9 @@ int cmd_run(int argc, char **argv) {
     goto done;
   }
 
-  /* Inputs not given: seeded random data. */
-  uint64_t rng = (uint64_t)a.seed;
-  int n_given = n_fed;
-  for (int i = 0; i < n_in; i++) {
-    bool given = false;
-    for (int f = 0; f < n_given && !given; f++) given = !strcmp(in_names[f], infos[i].name);
-    if (given) continue;
-    if ((rc = make_random(&a, &infos[i], &rng, &inputs[n_fed]))) goto done;
-    in_names[n_fed++] = infos[i].name;
-  }
+  /* Inputs not given: seeded random data, made once the session exists so
+   * its errors (unsupported ops) come first. */
+  if ((rc = inputs_make_random(&a.in))) goto done;
 
   n_out = onyx_session_output_count(sess);
   outputs = calloc((size_t)n_out + 1, sizeof *outputs);
@@ -573,7 +362,7 @@ int cmd_run(int argc, char **argv) {
       outputs[i] = NULL;
     }
     double t0 = now_ms();
-    st = onyx_session_run(sess, n_fed, in_names, inputs, n_out, NULL, outputs);
+    st = onyx_session_run(sess, a.in.n, a.in.names, a.in.tensors, n_out, NULL, outputs);
     double dt = now_ms() - t0;
     if (st) {
       rc = cli_fail_status(st);
@@ -603,17 +392,12 @@ int cmd_run(int argc, char **argv) {
 
 done:
   for (int i = 0; outputs && i < n_out; i++) onyx_tensor_free(outputs[i]);
-  for (int i = 0; inputs && i < n_fed; i++) onyx_tensor_free(inputs[i]);
   free(outputs);
   free(out_names);
   free(stems);
-  free(inputs);
-  free(in_names);
-  free(infos);
   onyx_session_destroy(sess);
   onyx_options_destroy(opts);
   onyx_model_destroy(model);
-  free(a.feeds);
-  free(a.syms);
+  inputs_deinit(&a.in);
   return rc;
 }

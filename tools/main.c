@@ -14,6 +14,7 @@ static const struct {
     {"run", cmd_run, "run a model on inputs from files or random data"},
     {"inspect", cmd_inspect, "describe a model: opsets, inputs/outputs, ops, support"},
     {"optimize", cmd_optimize, "optimize a model's graph and write it as ONNX (-O 0..3)"},
+    {"bench", cmd_bench, "time a model: latency percentiles, throughput, memory, threads"},
     {"info", cmd_info, "describe this machine: CPU, caches, ISA features, providers"},
     {"quantize", cmd_quantize, "quantize a model to INT8 (dynamic or static, QDQ or QOperator)"},
     {"compare", cmd_compare, "compare two models' outputs (and tensors) on the same inputs"},

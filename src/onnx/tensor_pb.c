@@ -398,6 +398,19 @@ static onyx_status *container_from_bytes(const uint8_t *p, size_t len, const cha
   return NULL;
 }
 
+/* The highest field number at the top level of a message (0 when empty or
+ * malformed: the decoders report malformed bytes themselves). */
+static uint32_t max_field(const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  onyx_wire_field f;
+  uint32_t top = 0;
+  while (p < end) {
+    if (!onyx_wire_next(&p, end, &f)) return 0;
+    if (f.number > top) top = f.number;
+  }
+  return top;
+}
+
 /* Writes path's folder (or ".") into a new string. */
 static char *dir_of(const char *path) {
   const char *slash = strrchr(path, '/');
@@ -415,12 +428,21 @@ onyx_status *onyx_tensor_load_pb(const char *path, onyx_tensor **out, char **nam
     s = onyx_error_oom();
     goto done;
   }
-  /* A TensorProto always has a data type; a SequenceProto misread as one
-   * fails the count checks (or shows a segment), so try the tensor first. */
+  /* The file does not say which message it holds, and the wire formats
+   * overlap: a container's name (field 1) reads as a TensorProto's packed dims,
+   * its elem_type (2) as data_type and its values (3-7) as segment or typed
+   * data. So try the tensor first and fall back to a container when that
+   * fails: a container misread as a tensor fails the count checks, shows a
+   * segment, or, when its name is longer than ONYX_MAX_RANK bytes, has "too
+   * many dims" (NOT_IMPLEMENTED). That last error is also what a real tensor
+   * of high rank gives, so then the container is taken only if it decodes and
+   * the file has no field beyond the containers' last (7): TensorProto files
+   * carry name (8) or raw_data (9). */
   s = tensor_from_bytes(data, len, dir, path, out, name);
-  if (s && onyx_status_code(s) == ONYX_ERR_INVALID_MODEL) {
+  onyx_code code = onyx_status_code(s);
+  if (code == ONYX_ERR_INVALID_MODEL || (code == ONYX_ERR_NOT_IMPLEMENTED && max_field(data, len) <= F_OPTIONAL)) {
     onyx_status *s2 = container_from_bytes(data, len, dir, path, -1, 0, out, name);
-    if (!s2 || onyx_status_code(s2) != ONYX_ERR_INVALID_MODEL) {
+    if (!s2 || (code == ONYX_ERR_INVALID_MODEL && onyx_status_code(s2) != ONYX_ERR_INVALID_MODEL)) {
       onyx_status_free(s);
       s = s2;
     } else {

@@ -56,6 +56,22 @@ onyx_status *onyx_infer_scan(onyx_infer_ctx *c) {
   return NULL;
 }
 
+onyx_status *onyx_infer_sequence_map(onyx_infer_ctx *c) {
+  const onyx_attr *b = onyx_node_attr(c->node, "body");
+  if (!b || !b->g) return onyx_node_error(c->node, ONYX_ERR_INVALID_MODEL, "needs a body graph");
+  if (b->g->n_inputs != c->node->n_in || b->g->n_outputs != c->node->n_out)
+    return onyx_node_error(c->node, ONYX_ERR_INVALID_MODEL, "body has %d inputs and %d outputs, the node %d and %d",
+                           b->g->n_inputs, b->g->n_outputs, c->node->n_in, c->node->n_out);
+  if (c->in[0].kind != ONYX_KIND_SEQUENCE && c->in[0].dtype != ONYX_DTYPE_UNDEFINED)
+    return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input 0 must be a sequence");
+  /* each output is the sequence of one body output */
+  for (int i = 0; i < c->node->n_out; i++) {
+    const onyx_value *v = &b->g->values[b->g->outputs[i]];
+    unknown(&c->out[i], ONYX_KIND_SEQUENCE, v->dtype);
+  }
+  return NULL;
+}
+
 onyx_status *onyx_infer_seq_of_input0(onyx_infer_ctx *c) {
   unknown(&c->out[0], ONYX_KIND_SEQUENCE, c->in[0].dtype);
   return NULL;

@@ -51,3 +51,29 @@ save("odd", [helper.make_node("Identity", [odd], ["a"], name="n0"),
      inits=[numpy_helper.from_array(np.ones((2, 3), np.float32), "w"),
             numpy_helper.from_array(np.array([7], np.int64), "k")],
      opsets=(("", 13), ("com.microsoft", 1)))
+
+# A small CNN over a symbolic batch, of ops the cpu provider has: what
+# `onyx bench` times in the tests (big enough that concurrent runs overlap).
+rng = np.random.default_rng(0)
+
+
+def weight(name, *shape):
+    return numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype(np.float32), name)
+
+
+save("cnn", [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("MaxPool", ["c1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["c2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1),
+             helper.make_node("Softmax", ["logits"], ["prob"])],
+     [vi("x", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+     [vi("prob", TensorProto.FLOAT, ["batch", 10])],
+     inits=[weight("w1", 16, 3, 3, 3), weight("b1", 16), weight("w2", 32, 16, 3, 3),
+            weight("w3", 10, 32), weight("b3", 10)])
+
+# Outputs that change from run to run (RandomUniformLike without a seed):
+# `onyx bench --check` must notice.
+save("noisy", [helper.make_node("RandomUniformLike", ["x"], ["y"])],
+     [vi("x", TensorProto.FLOAT, ["batch", 4])], [vi("y", TensorProto.FLOAT, ["batch", 4])])

@@ -443,6 +443,24 @@ static onyx_status *decode(Onnx__TensorProto *tp, onyx_tensor **t) {
 }
 
 static void test_encodings(void) {
+  {
+    /* a real tensor of rank above ONYX_MAX_RANK is reported as such, not
+     * taken for a container (its name and raw_data are fields 8 and 9) */
+    int64_t big[ONYX_MAX_RANK + 1];
+    for (int i = 0; i <= ONYX_MAX_RANK; i++) big[i] = 1;
+    float one = 1;
+    Onnx__TensorProto tp = ONNX__TENSOR_PROTO__INIT;
+    tp.n_dims = ONYX_MAX_RANK + 1;
+    tp.dims = big;
+    tp.has_data_type = 1;
+    tp.data_type = ONYX_DTYPE_FLOAT;
+    tp.name = "high_rank";
+    tp.has_raw_data = 1;
+    tp.raw_data.data = (uint8_t *)&one;
+    tp.raw_data.len = sizeof one;
+    onyx_tensor *t = NULL;
+    CHECK_ERR(decode(&tp, &t), ONYX_ERR_NOT_IMPLEMENTED);
+  }
   int64_t dims[2] = {2, 2};
   /* int32_data carries int8, uint16, bool, float16, bfloat16 bit patterns */
   int32_t i32[4] = {-3, 127, 0, 5};
@@ -633,6 +651,28 @@ static void test_pb_files(void) {
   CHECK_OK(onyx_tensor_load_pb(NODE_DIR "/test_identity_opt/test_data_set_0/input_0.pb", &t, NULL));
   CHECK(t && t->n_elems == 1 && t->elems[0]->kind == ONYX_KIND_SEQUENCE);
   onyx_tensor_free(t);
+  /* A container whose name has more bytes than ONYX_MAX_RANK: read as a
+   * TensorProto, the name gives that many dims (test_optional_get_element_sequence). */
+  t = NULL;
+  CHECK_OK(onyx_tensor_load_pb(NODE_DIR "/test_optional_get_element_sequence/test_data_set_0/input_0.pb", &t, &name));
+  CHECK(t && t->kind != ONYX_KIND_TENSOR && t->n_elems == 1 && t->elems[0]->kind == ONYX_KIND_SEQUENCE);
+  CHECK(name && !strcmp(name, "optional_input"));
+  if (t && t->n_elems == 1) CHECK(t->elems[0]->n_elems == 1 && t->elems[0]->elems[0]->dtype == ONYX_DTYPE_INT32);
+  onyx_tensor_free(t);
+  onyx_buffer_free(name);
+  name = NULL;
+  {
+    int64_t d[1] = {3};
+    int32_t v[3] = {1, 2, 3};
+    onyx_tensor *a = make_tensor(ONYX_DTYPE_INT32, 1, d, v), *seq, *outer, *back = NULL;
+    onyx_sequence_new(ONYX_DTYPE_INT32, 1, &a, &seq);
+    onyx_sequence_new(ONYX_DTYPE_INT32, 1, &seq, &outer);   /* elem_type SEQUENCE, field 5 */
+    CHECK_OK(onyx_tensor_save_pb(outer, "a_name_longer_than_max_rank", path));
+    CHECK_OK(onyx_tensor_load_pb(path, &back, NULL));
+    CHECK(tensors_equal(outer, back));
+    onyx_tensor_free(outer);
+    onyx_tensor_free(back);
+  }
   /* nested: a sequence holding an optional and a sequence */
   {
     int64_t d[1] = {2};

@@ -1,7 +1,8 @@
-/* control.c — cpu kernels of the control family: If, Loop and Scan run their
- * bodies through the executor (onyx_plan_run with this node's frame as the
- * parent, so bodies see outer-scope values); sequence and optional ops build
- * and take apart ONYX_KIND_SEQUENCE / ONYX_KIND_OPTIONAL values. */
+/* control.c — cpu kernels of the control family: If, Loop, Scan (both the
+ * batched opset-8 form and the opset-9 one) and SequenceMap run their bodies
+ * through the executor (onyx_plan_run with this node's frame as the parent,
+ * so bodies see outer-scope values); sequence and optional ops build and take
+ * apart ONYX_KIND_SEQUENCE / ONYX_KIND_OPTIONAL values. */
 #include <string.h>
 
 #include "cpu.h"
@@ -193,7 +194,7 @@ done:
   return s;
 }
 
-/* ---- Scan (opset >= 9) -------------------------------------------------------------- */
+/* ---- Scan ---------------------------------------------------------------------------- */
 
 static int64_t attr_at(const onyx_node *n, const char *name, int i, int64_t def) {
   int cnt;
@@ -201,9 +202,162 @@ static int64_t attr_at(const onyx_node *n, const char *name, int i, int64_t def)
   return onyx_attr_ints(n, name, &cnt, &v) && i < cnt ? v[i] : def;
 }
 
+/* Copies block `pos` of t, seen as numel(lead dims) blocks of its remaining
+ * dims, into a new tensor of those remaining dims. */
+static onyx_status *take_block(const onyx_node *n, const onyx_tensor *t, int lead, int64_t pos, onyx_tensor **out) {
+  if (t->dtype == ONYX_DTYPE_STRING) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "string tensors");
+  ONYX_TRY(onyx_tensor_create(t->dtype, t->rank - lead, t->dims + lead, out));
+  size_t bytes = (*out)->nbytes;
+  if (bytes) memcpy((*out)->data, (const char *)t->data + (size_t)pos * bytes, bytes);
+  return NULL;
+}
+
+/* Copies `item` into block `pos` of *dst, which has dims lead[0..n_lead)
+ * followed by item's dims; *dst is made (zero-filled) on the first call.
+ * Every item must have the first one's dtype and shape. */
+static onyx_status *put_block(const onyx_node *n, onyx_tensor **dst, int n_lead, const int64_t *lead, int64_t pos,
+                              const onyx_tensor *item) {
+  if (item->kind != ONYX_KIND_TENSOR || item->dtype == ONYX_DTYPE_STRING)
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "scan outputs that are not numeric tensors");
+  if (!*dst) {
+    if (item->rank + n_lead > ONYX_MAX_RANK)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "an output of rank %d", item->rank + n_lead);
+    int64_t dims[ONYX_MAX_RANK];
+    memcpy(dims, lead, (size_t)n_lead * sizeof *dims);
+    memcpy(dims + n_lead, item->dims, (size_t)item->rank * sizeof *dims);
+    ONYX_TRY(onyx_tensor_create(item->dtype, item->rank + n_lead, dims, dst));
+  }
+  const onyx_tensor *d = *dst;
+  if (d->dtype != item->dtype || d->rank != item->rank + n_lead ||
+      memcmp(d->dims + n_lead, item->dims, (size_t)item->rank * sizeof *item->dims))
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "iterations produced values of different shapes or dtypes");
+  size_t bytes = onyx_dtype_bytes(item->dtype, onyx_numel(item->rank, item->dims));
+  if (bytes) memcpy((char *)d->data + (size_t)pos * bytes, item->data, bytes);
+  return NULL;
+}
+
+/* A scan output that no iteration produced: sized from the body's declared
+ * shape, which must then be fully known. */
+static onyx_status *empty_scan_output(const onyx_node *n, const onyx_value *v, int n_lead, const int64_t *lead,
+                                      onyx_tensor **out) {
+  if (v->rank < 0 || v->rank + n_lead > ONYX_MAX_RANK || v->dtype == ONYX_DTYPE_UNDEFINED)
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "sizing scan output '%s' with no iterations", v->name);
+  int64_t dims[ONYX_MAX_RANK];
+  memcpy(dims, lead, (size_t)n_lead * sizeof *dims);
+  for (int d = 0; d < v->rank; d++) {
+    if (v->dims[d] < 0)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "sizing scan output '%s' with no iterations", v->name);
+    dims[n_lead + d] = v->dims[d];
+  }
+  return onyx_tensor_create(v->dtype, v->rank + n_lead, dims, out);
+}
+
+/* Scan before opset 9: input 0 is the optional sequence_lens, then the
+ * states and the scan inputs, all with a leading batch dim; scan inputs are
+ * [batch, sequence, ...] and scanned along the sequence dim (backwards for
+ * `directions` 1), only over the first sequence_lens[b] steps of batch b.
+ * Scan outputs are [batch, sequence, ...] with zeros past a batch's length. */
+static onyx_status *scan_batched_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
+  const onyx_attr *battr = onyx_node_attr(n, "body");
+  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  const onyx_graph *bg = battr->g;
+  int n_scan_in = (int)onyx_attr_int(n, "num_scan_inputs", 0);
+  int n_state = c->n_in - 1 - n_scan_in, n_scan_out = c->n_out - n_state;
+  if (n_scan_in <= 0 || n_state < 0 || n_scan_out < 0 || bg->n_inputs != c->n_in - 1 || bg->n_outputs != c->n_out)
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "inputs/outputs do not match num_scan_inputs and the body");
+  int64_t batch = -1, seq_len = -1;
+  for (int j = 0; j < n_scan_in; j++) {
+    const onyx_tensor *t = c->in[1 + n_state + j];
+    if (!t || t->kind != ONYX_KIND_TENSOR || t->rank < 2)
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "scan input %d must be a tensor [batch, sequence, ...]", j);
+    if ((batch >= 0 && t->dims[0] != batch) || (seq_len >= 0 && t->dims[1] != seq_len))
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "scan inputs have different batch or sequence sizes");
+    batch = t->dims[0];
+    seq_len = t->dims[1];
+  }
+  for (int i = 0; i < n_state; i++)
+    if (!c->in[1 + i] || c->in[1 + i]->kind != ONYX_KIND_TENSOR || c->in[1 + i]->rank < 1 ||
+        c->in[1 + i]->dims[0] != batch)
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "state %d must be a tensor with the batch dim first", i);
+  const onyx_tensor *lens = c->in[0];
+  if (lens && onyx_numel(lens->rank, lens->dims) != batch)
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "sequence_lens has %lld values for a batch of %lld",
+                           (long long)onyx_numel(lens->rank, lens->dims), (long long)batch);
+  onyx_status *s = NULL;
+  onyx_tensor **feed = onyx_calloc((size_t)n_state + (size_t)n_scan_in + 1, sizeof *feed);
+  onyx_tensor **state = onyx_calloc((size_t)n_state + 1, sizeof *state);
+  onyx_tensor **res = onyx_calloc((size_t)c->n_out + 1, sizeof *res);
+  onyx_tensor **outs = onyx_calloc((size_t)c->n_out + 1, sizeof *outs);   /* stacked results */
+  if (!feed || !state || !res || !outs) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  int64_t lead[2] = {batch, seq_len};
+  for (int64_t b = 0; b < batch; b++) {
+    int64_t len = lens ? onyx_tensor_get_i64(lens, b) : seq_len;
+    if (len < 0 || len > seq_len) {
+      s = onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "sequence_lens[%lld] = %lld is outside [0, %lld]",
+                          (long long)b, (long long)len, (long long)seq_len);
+      goto done;
+    }
+    for (int i = 0; i < n_state; i++) {
+      onyx_tensor_free(state[i]);
+      state[i] = NULL;
+      if ((s = take_block(n, c->in[1 + i], 1, b, &state[i]))) goto done;
+    }
+    for (int64_t t = 0; t < len; t++) {
+      for (int j = 0; j < n_scan_in; j++) {
+        int64_t pos = attr_at(n, "directions", j, 0) ? len - 1 - t : t;
+        onyx_tensor_free(feed[n_state + j]);
+        feed[n_state + j] = NULL;
+        if ((s = take_block(n, c->in[1 + n_state + j], 2, b * seq_len + pos, &feed[n_state + j]))) goto done;
+      }
+      for (int i = 0; i < n_state; i++) feed[i] = state[i];
+      if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+      for (int i = 0; i < n_state; i++) {
+        onyx_tensor_free(state[i]);
+        state[i] = res[i];
+        res[i] = NULL;
+      }
+      for (int k = n_state; k < c->n_out; k++) {
+        s = put_block(n, &outs[k], 2, lead, b * seq_len + t, res[k]);
+        onyx_tensor_free(res[k]);
+        res[k] = NULL;
+        if (s) goto done;
+      }
+    }
+    for (int i = 0; i < n_state; i++)
+      if ((s = put_block(n, &outs[i], 1, lead, b, state[i]))) goto done;
+  }
+  for (int k = 0; k < c->n_out; k++) {
+    if (!outs[k]) {
+      /* no batch, or no steps at all: states keep their (empty) input,
+       * scan outputs take the body's declared shape */
+      s = k < n_state ? onyx_tensor_clone(c->in[1 + k], &outs[k])
+                      : empty_scan_output(n, &bg->values[bg->outputs[k]], 2, lead, &outs[k]);
+      if (s) goto done;
+    }
+    give(c, k, outs[k]);
+    outs[k] = NULL;
+  }
+done:
+  free_all(state, n_state);
+  free_all(feed + n_state, n_scan_in);
+  free_all(res, c->n_out);
+  free_all(outs, c->n_out);
+  onyx_free(feed);
+  onyx_free(state);
+  onyx_free(res);
+  onyx_free(outs);
+  return s;
+}
+
+/* Scan from opset 9: no batch dim, per-input scan axes and directions. */
 static onyx_status *scan_run(cpu_ctx *c) {
   const onyx_node *n = c->node;
-  if (n->opset < 9) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "Scan before opset 9 (batched form)");
+  if (n->opset < 9) return scan_batched_run(c);
   const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
   const onyx_attr *battr = onyx_node_attr(n, "body");
   if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
@@ -277,6 +431,62 @@ done:
   onyx_free(feed);
   onyx_free(state);
   onyx_free(slices);
+  onyx_free(res);
+  return s;
+}
+
+/* ---- SequenceMap -------------------------------------------------------------------- */
+
+/* Runs the body once per element of input 0; other inputs are either
+ * sequences of the same length (element i is fed) or tensors (fed whole to
+ * every iteration). Output k is the sequence of the body's k-th results. */
+static onyx_status *sequence_map_run(cpu_ctx *c) {
+  const onyx_node *n = c->node;
+  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
+  const onyx_attr *battr = onyx_node_attr(n, "body");
+  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  const onyx_graph *bg = battr->g;
+  if (bg->n_inputs != c->n_in || bg->n_outputs != c->n_out)
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body has %d inputs and %d outputs, the node %d and %d",
+                           bg->n_inputs, bg->n_outputs, c->n_in, c->n_out);
+  if (!c->in[0] || c->in[0]->kind != ONYX_KIND_SEQUENCE)
+    return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "input 0 must be a sequence");
+  int len = c->in[0]->n_elems;
+  for (int j = 1; j < c->n_in; j++) {
+    if (!c->in[j]) return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "input %d is missing", j);
+    if (c->in[j]->kind == ONYX_KIND_SEQUENCE && c->in[j]->n_elems != len)
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "input %d has %d elements, input 0 has %d", j,
+                             c->in[j]->n_elems, len);
+  }
+  onyx_status *s = NULL;
+  onyx_tensor **feed = onyx_calloc((size_t)c->n_in + 1, sizeof *feed);
+  onyx_tensor **res = onyx_calloc((size_t)c->n_out + 1, sizeof *res);
+  tlist *outs = onyx_calloc((size_t)c->n_out + 1, sizeof *outs);
+  if (!feed || !res || !outs) {
+    s = onyx_error_oom();
+    goto done;
+  }
+  for (int i = 0; i < len; i++) {
+    for (int j = 0; j < c->n_in; j++)
+      feed[j] = c->in[j]->kind == ONYX_KIND_SEQUENCE ? c->in[j]->elems[i] : c->in[j];
+    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    for (int k = 0; k < c->n_out; k++) {
+      if ((s = tlist_push(&outs[k], res[k]))) goto done;
+      res[k] = NULL;
+    }
+  }
+  for (int k = 0; k < c->n_out; k++) {
+    onyx_dtype dt = outs[k].n ? outs[k].items[0]->dtype : bg->values[bg->outputs[k]].dtype;
+    onyx_tensor *seq;
+    if ((s = onyx_sequence_new(dt, outs[k].n, outs[k].items, &seq))) goto done;
+    outs[k].n = 0;   /* the sequence owns the elements now */
+    give(c, k, seq);
+  }
+done:
+  free_all(res, c->n_out);
+  for (int k = 0; outs && k < c->n_out; k++) tlist_free(&outs[k]);
+  onyx_free(outs);
+  onyx_free(feed);
   onyx_free(res);
   return s;
 }
@@ -502,6 +712,7 @@ const cpu_kernel cpu_kernels_control[] = {
     {onyx_op_If, NULL, if_run, NULL},
     {onyx_op_Loop, NULL, loop_run, NULL},
     {onyx_op_Scan, NULL, scan_run, NULL},
+    {onyx_op_SequenceMap, NULL, sequence_map_run, NULL},
     {onyx_op_SequenceConstruct, NULL, seq_construct_run, NULL},
     {onyx_op_SequenceEmpty, NULL, seq_empty_run, NULL},
     {onyx_op_SequenceAt, NULL, seq_at_run, NULL},

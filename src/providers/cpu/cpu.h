@@ -52,6 +52,8 @@ extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
 extern const cpu_kernel cpu_kernels_linalg[];
 extern const cpu_kernel cpu_kernels_control[];
+extern const cpu_kernel cpu_kernels_signal[];
+extern const cpu_kernel cpu_kernels_text[];
 extern const cpu_kernel cpu_kernels_fused[];     /* ai.onyx ops of the optimizer */
 extern const cpu_kernel cpu_kernels_loss[];
 extern const cpu_kernel cpu_kernels_rnn[];

@@ -8,6 +8,8 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_reduce,
     cpu_kernels_linalg,
     cpu_kernels_control,
+    cpu_kernels_signal,
+    cpu_kernels_text,
     cpu_kernels_fused,
     cpu_kernels_loss,
     cpu_kernels_rnn,
