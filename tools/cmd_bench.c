@@ -743,9 +743,10 @@ static void print_point(const bench_args *a, const point *p) {
   printf("throughput: %.2f runs/s", runs_per_s(p));
   if (p->batch) printf(", %.2f samples/s (batch %lld)\n", runs_per_s(p) * (double)p->batch, (long long)p->batch);
   else printf(" (batch unknown: the first input's first dim is fixed)\n");
-  printf("memory:     peak RSS %.1f MiB%s, arena %.3f MiB (peak activations %.3f MiB, weights %.3f MiB)\n",
+  printf("memory:     peak RSS %.1f MiB%s, arena %.3f MiB (peak activations %.3f MiB, no reuse %.3f MiB, "
+         "weights %.3f MiB)\n",
          mib(p->peak_rss), p->rss_from_hwm ? "" : " (ru_maxrss)", mib(p->stats.arena_bytes),
-         mib(p->stats.peak_activation_bytes), mib(p->stats.weight_bytes));
+         mib(p->stats.peak_activation_bytes), mib(p->stats.naive_activation_bytes), mib(p->stats.weight_bytes));
   printf("cpu:        %.3f s cpu / %.3f s wall / %lld threads = %.0f%% efficiency\n", p->cpu_s, p->wall_s,
          (long long)(p->threads * a->concurrency), 100 * cpu_efficiency(p, a->concurrency));
   if (a->check)
@@ -822,9 +823,10 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
   else fputs("null", f);
   fprintf(f, ",\n%s  \"peak_rss_bytes\": %lld,\n%s  \"peak_rss_source\": \"%s\",\n", ind, (long long)p->peak_rss,
           ind, p->rss_from_hwm ? "VmHWM" : "ru_maxrss");
-  fprintf(f, "%s  \"arena_bytes\": %lld,\n%s  \"peak_activation_bytes\": %lld,\n%s  \"weight_bytes\": %lld,\n",
+  fprintf(f, "%s  \"arena_bytes\": %lld,\n%s  \"peak_activation_bytes\": %lld,\n%s  \"naive_activation_bytes\": %lld,\n"
+             "%s  \"weight_bytes\": %lld,\n",
           ind, (long long)p->stats.arena_bytes, ind, (long long)p->stats.peak_activation_bytes, ind,
-          (long long)p->stats.weight_bytes);
+          (long long)p->stats.naive_activation_bytes, ind, (long long)p->stats.weight_bytes);
   fprintf(f, "%s  \"cpu_efficiency\": %.6g,\n%s  \"check\": %s\n%s}", ind, cpu_efficiency(p, a->concurrency),
           ind, a->check ? "true" : "false", ind);
 }
