@@ -823,6 +823,20 @@ static void test_fused_ops(void) {
     snprintf(label, sizeof label, "BiasGelu %s", k == 0 ? "erf" : k == 1 ? "tanh" : "without bias");
     compare(label, &t, FP32, ONE);
   }
+  for (int k = 0; k < 3; k++) {   /* SkipLayerNormalization: gamma only, + beta, + beta + bias */
+    tmb t = tm_new(17);
+    tm_in(&t, "x", -2, 2, 3, D(3, 2, 5, 48));
+    tm_in(&t, "skip", -2, 2, 3, D(3, 2, 5, 48));
+    tm_const(&t, "gamma", 0.5f, 1.5f, 1, D(1, 48));
+    tm_const(&t, "beta", -1, 1, 1, D(1, 48));
+    tm_const(&t, "bias", -1, 1, 1, D(1, 48));
+    int n = tm_node_d(&t, "ai.onyx", "SkipLayerNormalization",
+                      k == 0 ? "x,skip,gamma" : k == 1 ? "x,skip,gamma,beta" : "x,skip,gamma,beta,bias", "y");
+    tm_float(&t, n, "epsilon", 1e-5f);
+    tm_out(&t, "y");
+    snprintf(label, sizeof label, "SkipLayerNormalization %d optional inputs", k);
+    compare(label, &t, FP32, ONE);
+  }
 }
 
 /* ---- refusals, options, bf16, concurrency ------------------------------------------------- */
@@ -885,6 +899,15 @@ static void test_refusals(void) {
     tm_node(&t, "Floor", "x", "y");
     tm_out(&t, "y");
     expect_fallback("floor", &t, "not supported");
+  }
+  {   /* a fused activation without an eltwise counterpart stays on cpu */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 2, 5, 5));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 3, 2, 1, 1));
+    int n = tm_node_d(&t, "ai.onyx", "FusedConv", "x,w", "y");
+    tm_str(&t, n, "activation", "Softsign");
+    tm_out(&t, "y");
+    expect_fallback("FusedConv Softsign", &t, "Softsign");
   }
 }
 

@@ -17,7 +17,9 @@
  * is dropped): FusedConv is a Conv with its residual Z as the `sum` post-op
  * and its activation as eltwise steps, FusedGemm a Gemm with the
  * activation, FusedMatMul a MatMul with the bias as a binary add post-op,
- * BiasGelu a binary add (or, without bias, an eltwise) with Gelu. */
+ * BiasGelu a binary add (or, without bias, an eltwise) with Gelu, and
+ * SkipLayerNormalization a binary add (bias as its post-op) into a
+ * temporary, then the LayerNormalization builder. */
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -1181,19 +1183,58 @@ static onyx_status *build_reduce(dn_builder *b, int ni) {
   return finish(b, n, pd, n->out[0], &y_md, args, 1);
 }
 
+/* SkipLayerNormalization's X + skip (+ bias over the last axis, a binary
+ * post-op), both viewed as [rows, N] (md, src): the sum goes to a temporary
+ * that becomes *src, the source of the layer normalization. */
+static onyx_status *skip_sum(dn_builder *b, const onyx_node *n, const int64_t *dims, const dnnl_memory_desc_t *md,
+                             dn_buf *src) {
+  dnnl_memory_desc_t skip_md;
+  dn_buf skip, dst;
+  ONYX_TRY(dn_want_view(b, n, n->in[1], 2, dims, dnnl_f32, &skip_md, &skip));
+  chain c = {.end = n->out[0], .bn = -1};
+  if (n->n_in > 4 && n->in[4] >= 0) {
+    post *p = &c.p[c.n_post++];
+    memset(p, 0, sizeof *p);
+    p->kind = P_BIN;
+    p->alg = dnnl_binary_add;
+    p->v = n->in[4];
+    p->rank = 2;
+    p->dims[0] = 1;
+    p->dims[1] = dims[1];
+  }
+  dnnl_binary_desc_t d;
+  dnnl_status_t st = dnnl_binary_desc_init(&d, dnnl_binary_add, md, &skip_md, md);
+  if (st != dnnl_success) return dn_error(n, st, "binary");
+  dnnl_primitive_desc_t pd;
+  ONYX_TRY(make_pd(b, n, &d, &c, "binary", &pd));
+  dn_arg args[4] = {{DNNL_ARG_SRC_0, *md, *src}, {DNNL_ARG_SRC_1, skip_md, skip}};
+  int na = 2;
+  onyx_status *s = dn_temp(b, md, &dst);
+  if (!s) {
+    args[na++] = (dn_arg){DNNL_ARG_DST, *md, dst};
+    s = post_args(b, n, &c, md, dst, args, &na);
+  }
+  if (!s) s = dn_add_step(b, n, pd, na, args);
+  dnnl_primitive_desc_destroy(pd);
+  if (!s) *src = dst;
+  return s;
+}
+
 static onyx_status *build_lnorm(dn_builder *b, int ni) {
   const onyx_graph *g = dn_graph(b);
   const onyx_node *n = &g->nodes[ni];
   const onyx_value *x = &g->values[n->in[0]];
-  int axis;
-  ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", -1), x->rank, &axis));
+  bool skip = !strcmp(n->op_type, "SkipLayerNormalization");   /* over the last axis of X + skip */
+  int axis = x->rank - 1, sc = skip ? 2 : 1;   /* sc: the scale input, the shift follows */
+  if (!skip) ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", -1), x->rank, &axis));
   int64_t dims[2] = {onyx_numel(axis, x->dims), onyx_numel(x->rank - axis, x->dims + axis)};
   dnnl_memory_desc_t md, stat_md, y_md;
   dn_buf src;
   ONYX_TRY(dn_want_view(b, n, n->in[0], 2, dims, dnnl_f32, &md, &src));
+  if (skip) ONYX_TRY(skip_sum(b, n, dims, &md, &src));
   dn_plain_md(&stat_md, 1, dims, dnnl_f32);
   dn_plain_md(&y_md, x->rank, x->dims, dnnl_f32);
-  bool shift = n->n_in > 2 && n->in[2] >= 0;
+  bool shift = n->n_in > sc + 1 && n->in[sc + 1] >= 0;
   dnnl_layer_normalization_desc_t d;
   dnnl_status_t st = dnnl_layer_normalization_forward_desc_init(
       &d, dnnl_forward_inference, &md, &stat_md, onyx_attr_float(n, "epsilon", 1e-5f),
@@ -1205,9 +1246,9 @@ static onyx_status *build_lnorm(dn_builder *b, int ni) {
   dn_arg args[8] = {{DNNL_ARG_SRC, md, src}};
   int na = 1;
   onyx_status *s = NULL;
-  for (int k = 1; k <= (shift ? 2 : 1) && !s; k++) {
-    args[na].arg = k == 1 ? DNNL_ARG_SCALE : DNNL_ARG_SHIFT;
-    s = dn_want_view(b, n, n->in[k], 1, dims + 1, dnnl_f32, &args[na].md, &args[na].b);
+  for (int k = 0; k < (shift ? 2 : 1) && !s; k++) {
+    args[na].arg = k == 0 ? DNNL_ARG_SCALE : DNNL_ARG_SHIFT;
+    s = dn_want_view(b, n, n->in[sc + k], 1, dims + 1, dnnl_f32, &args[na].md, &args[na].b);
     na++;
   }
   /* statistics the primitive computes on its way (inference keeps none) */
@@ -1239,7 +1280,7 @@ onyx_status *dn_build_node(dn_builder *b, int ni) {
   if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) return build_softmax(b, ni);
   if (!strcmp(op, "Concat")) return build_concat(b, ni);
   if (!strncmp(op, "Reduce", 6)) return build_reduce(b, ni);
-  if (!strcmp(op, "LayerNormalization")) return build_lnorm(b, ni);
+  if (!strcmp(op, "LayerNormalization") || !strcmp(op, "SkipLayerNormalization")) return build_lnorm(b, ni);
   if (dn_binary_alg(n) >= 0) return build_binary(b, ni);
   if (dn_is_eltwise_op(op)) return build_eltwise(b, ni);
   return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "no dnnl builder");

@@ -8,7 +8,7 @@
  * eltwise activations, Add/Sub/Mul/Div/Max/Min with one-sided broadcasting,
  * Concat, Reduce* with constant axes, LayerNormalization; of the optimizer's
  * ai.onyx ops FusedConv, FusedGemm, FusedMatMul (activations that map onto
- * eltwise post-ops) and BiasGelu. Everything else is refused with a reason,
+ * eltwise post-ops), BiasGelu and SkipLayerNormalization (skip of X's shape). Everything else is refused with a reason,
  * so the node runs on the next provider.
  *
  * Options (onyx_options_set_provider_option(o, "dnnl", key, value)):
@@ -38,7 +38,7 @@ onyx_status *dn_error(const onyx_node *n, dnnl_status_t st, const char *what) {
 /* ---- capability ------------------------------------------------------------ */
 
 enum { K_NONE, K_CONV, K_DECONV, K_MATMUL, K_GEMM, K_POOL, K_GPOOL, K_BN, K_LRN, K_SOFTMAX,
-       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM, K_BIAS_GELU };
+       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM, K_BIAS_GELU, K_SKIP_LNORM };
 
 static const struct { const char *name; int kind; } op_kinds[] = {
     {"Conv", K_CONV}, {"ConvTranspose", K_DECONV}, {"MatMul", K_MATMUL}, {"Gemm", K_GEMM},
@@ -55,6 +55,7 @@ static const struct { const char *name; int kind; } op_kinds[] = {
 /* ai.onyx ops: the fused ones map onto the builders of their base op */
 static const struct { const char *name; int kind; } onyx_kinds[] = {
     {"FusedConv", K_CONV}, {"FusedGemm", K_GEMM}, {"FusedMatMul", K_MATMUL}, {"BiasGelu", K_BIAS_GELU},
+    {"SkipLayerNormalization", K_SKIP_LNORM},
 };
 
 static int op_kind(const onyx_node *n) {
@@ -203,7 +204,8 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
                            n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type);
   if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "missing first input or output");
-  if (kind != K_BIAS_GELU && !strcmp(n->domain, ONYX_DOMAIN_ONYX)) ONYX_TRY(check_fused(g, n));
+  if ((kind == K_CONV || kind == K_GEMM || kind == K_MATMUL) && !strcmp(n->domain, ONYX_DOMAIN_ONYX))
+    ONYX_TRY(check_fused(g, n));
   switch (kind) {
     case K_CONV:
     case K_DECONV: {
@@ -269,6 +271,26 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
         return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "bias '%s' is not [N] of X's static last axis",
                                bias->name);
       return check_binary(g, n);
+    }
+    case K_SKIP_LNORM: {
+      if (n->n_in < 3 || n->in[1] < 0 || n->in[2] < 0)
+        return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "needs X, skip and gamma");
+      ONYX_TRY(check_inputs(g, n, 0, 1, 1, ONYX_MAX_RANK));
+      ONYX_TRY(check_outputs(g, n, 1, 1, ONYX_MAX_RANK));
+      ONYX_TRY(check_static(g, n, 2, 4));
+      const onyx_value *x = &g->values[n->in[0]], *sk = &g->values[n->in[1]];
+      int64_t cols = x->dims[x->rank - 1];
+      if (cols < 0) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "normalized dim is not static");
+      if (sk->rank != x->rank)
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "skip '%s' is broadcast (dnnl takes X's shape)", sk->name);
+      for (int d = 0; d < x->rank; d++)
+        if (sk->dims[d] != x->dims[d] || x->dims[d] == ONYX_DIM_UNKNOWN)
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "skip '%s' is broadcast (dnnl takes X's shape)",
+                                 sk->name);
+      for (int i = 2; i < n->n_in && i < 5; i++)
+        if (n->in[i] >= 0 && onyx_numel(g->values[n->in[i]].rank, g->values[n->in[i]].dims) != cols)
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "input %d has not %lld values", i, (long long)cols);
+      return n->n_in > 5 ? onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs", n->n_in) : NULL;
     }
     case K_ELTWISE: {
       ONYX_TRY(check_inputs(g, n, 0, 0, 0, ONYX_MAX_RANK));
