@@ -104,11 +104,12 @@ static void tm_const_scalar(tmb *t, const char *name, float x) {
   t->m->graph->values[v].init = c;
 }
 
-/* Adds node `op` with comma-separated input names ("" = omitted) and one
- * output; returns the node index. */
-static int tm_node(tmb *t, const char *op, const char *ins, const char *out) {
+/* Adds node `op` of `domain` with comma-separated input names ("" =
+ * omitted) and one output; returns the node index. */
+static int tm_node_d(tmb *t, const char *domain, const char *op, const char *ins, const char *out) {
   onyx_graph *g = t->m->graph;
-  if (onyx_op_lookup("", op) < 0) t->missing_op = true;
+  if (onyx_op_lookup(domain, op) < 0) t->missing_op = true;
+  if (*domain) onyx_model_set_opset(t->m, domain, 1);
   int in[16], n_in = 0, o;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", ins);
@@ -127,8 +128,12 @@ static int tm_node(tmb *t, const char *op, const char *ins, const char *out) {
   char name[64];
   snprintf(name, sizeof name, "n%d_%s", g->n_nodes, op);
   int ni;
-  onyx_graph_add_node(g, name, op, "", n_in, in, 1, &o, &ni);
+  onyx_graph_add_node(g, name, op, domain, n_in, in, 1, &o, &ni);
   return ni;
+}
+
+static int tm_node(tmb *t, const char *op, const char *ins, const char *out) {
+  return tm_node_d(t, "", op, ins, out);
 }
 
 static onyx_attr *tm_attr(tmb *t, int ni, const char *name) {
@@ -151,6 +156,13 @@ static void tm_str(tmb *t, int ni, const char *name, const char *v) {
   a->type = ONYX_ATTR_STRING;
   a->s = strdup(v);
   a->s_len = strlen(v);
+}
+static void tm_floats(tmb *t, int ni, const char *name, int n, const float *v) {
+  onyx_attr *a = tm_attr(t, ni, name);
+  a->type = ONYX_ATTR_FLOATS;
+  a->n = n;
+  a->floats = malloc((size_t)(n ? n : 1) * sizeof *a->floats);
+  memcpy(a->floats, v, (size_t)n * sizeof *v);
 }
 static void tm_ints(tmb *t, int ni, const char *name, int n, ...) {
   onyx_attr *a = tm_attr(t, ni, name);
@@ -696,7 +708,8 @@ static void test_fusion(void) {
     tm_out(&t, "y");
     compare("conv output kept", &t, FP32, ONE);
   }
-  {   /* a small CNN with a cpu-only node in the middle: two dnnl partitions */
+  {   /* a small CNN with a cpu-only node in the middle: two dnnl partitions
+       * (the optimizer makes Conv + Relu one FusedConv) */
     tmb t = tm_new(13);
     tm_in(&t, "x", -1, 1, 4, D(4, 2, 3, 16, 16));
     tm_const(&t, "w1", -0.3f, 0.3f, 4, D(4, 8, 3, 3, 3));
@@ -718,7 +731,111 @@ static void test_fusion(void) {
     n = tm_node(&t, "Softmax", "g", "y");
     tm_int(&t, n, "axis", 1);
     tm_out(&t, "y");
-    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2});
+    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDCDD", 2, false, 2});
+  }
+}
+
+/* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */
+
+/* Each activation a fused op may carry, with parameters where it takes them. */
+static const struct { const char *name; int np; float p[2]; } fused_acts[] = {
+    {"", 0, {0}}, {"Relu", 0, {0}}, {"Clip", 2, {-0.5f, 0.7f}}, {"LeakyRelu", 1, {0.2f}},
+    {"Sigmoid", 0, {0}}, {"HardSigmoid", 2, {0.3f, 0.4f}}, {"HardSwish", 0, {0}}, {"Tanh", 0, {0}},
+    {"Gelu", 0, {0}}, {"GeluTanh", 0, {0}},
+};
+#define N_FUSED_ACTS (int)(sizeof fused_acts / sizeof fused_acts[0])
+
+static void set_act(tmb *t, int n, int a) {
+  tm_str(t, n, "activation", fused_acts[a].name);
+  if (fused_acts[a].np) tm_floats(t, n, "activation_params", fused_acts[a].np, fused_acts[a].p);
+}
+
+static void test_fused_ops(void) {
+  char label[96];
+  for (int a = 0; a < N_FUSED_ACTS; a++) {
+    for (int z = 0; z < 2; z++) {   /* FusedConv with and without the residual */
+      tmb t = tm_new(13);
+      tm_in(&t, "x", -2, 2, 4, D(4, 2, 8, 9, 9));
+      if (z) tm_in(&t, "z", -1, 1, 4, D(4, 2, 16, 9, 9));
+      tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 16, 8, 3, 3));
+      tm_const(&t, "b", -0.5f, 0.5f, 1, D(1, 16));
+      int n = tm_node_d(&t, "ai.onyx", "FusedConv", z ? "x,w,b,z" : "x,w,b", "y");
+      tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+      set_act(&t, n, a);
+      tm_out(&t, "y");
+      snprintf(label, sizeof label, "FusedConv%s activation '%s'", z ? "+Z" : "", fused_acts[a].name);
+      compare(label, &t, FP32, ONE);
+    }
+    {   /* FusedGemm (transB, alpha, beta, C as a row) */
+      tmb t = tm_new(13);
+      tm_in(&t, "a", -1, 1, 2, D(2, 6, 32));
+      tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 24, 32));
+      tm_const(&t, "c", -1, 1, 1, D(1, 24));
+      int n = tm_node_d(&t, "ai.onyx", "FusedGemm", "a,w,c", "y");
+      tm_int(&t, n, "transB", 1);
+      tm_float(&t, n, "alpha", 0.7f);
+      tm_float(&t, n, "beta", 1.5f);
+      set_act(&t, n, a);
+      tm_out(&t, "y");
+      snprintf(label, sizeof label, "FusedGemm activation '%s'", fused_acts[a].name);
+      compare(label, &t, FP32, ONE);
+    }
+    {   /* FusedMatMul [b, s, k] x [k, n] + bias */
+      tmb t = tm_new(13);
+      tm_in(&t, "a", -1, 1, 3, D(3, 2, 5, 32));
+      tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+      tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+      int n = tm_node_d(&t, "ai.onyx", "FusedMatMul", "a,w,bias", "y");
+      set_act(&t, n, a);
+      tm_out(&t, "y");
+      snprintf(label, sizeof label, "FusedMatMul+bias activation '%s'", fused_acts[a].name);
+      compare(label, &t, FP32, ONE);
+    }
+  }
+  {   /* FusedMatMul of two run-time batched operands with a run-time bias */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 3, 4, 16));
+    tm_in(&t, "b", -1, 1, 3, D(3, 3, 16, 8));
+    tm_in(&t, "bias", -1, 1, 1, D(1, 8));
+    int n = tm_node_d(&t, "ai.onyx", "FusedMatMul", "a,b,bias", "y");
+    set_act(&t, n, 1);
+    tm_out(&t, "y");
+    compare("FusedMatMul batched, run-time bias", &t, FP32, ONE);
+  }
+  {   /* FusedMatMul without bias, followed by an Add of the output's shape */
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 2, D(2, 7, 16));
+    tm_in(&t, "r", -1, 1, 2, D(2, 7, 12));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 16, 12));
+    int n = tm_node_d(&t, "ai.onyx", "FusedMatMul", "a,w", "m");
+    set_act(&t, n, 7);
+    tm_node(&t, "Add", "m,r", "y");
+    tm_out(&t, "y");
+    compare("FusedMatMul tanh + add", &t, FP32, ONE);
+  }
+  for (int k = 0; k < 3; k++) {   /* BiasGelu: erf, tanh, no bias */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -3, 3, 3, D(3, 2, 5, 32));
+    tm_const(&t, "bias", -1, 1, 1, D(1, 32));
+    int n = tm_node_d(&t, "ai.onyx", "BiasGelu", k < 2 ? "x,bias" : "x", "y");
+    if (k == 1) tm_str(&t, n, "approximate", "tanh");
+    tm_out(&t, "y");
+    snprintf(label, sizeof label, "BiasGelu %s", k == 0 ? "erf" : k == 1 ? "tanh" : "without bias");
+    compare(label, &t, FP32, ONE);
+  }
+  for (int k = 0; k < 3; k++) {   /* SkipLayerNormalization: gamma only, + beta, + beta + bias */
+    tmb t = tm_new(17);
+    tm_in(&t, "x", -2, 2, 3, D(3, 2, 5, 48));
+    tm_in(&t, "skip", -2, 2, 3, D(3, 2, 5, 48));
+    tm_const(&t, "gamma", 0.5f, 1.5f, 1, D(1, 48));
+    tm_const(&t, "beta", -1, 1, 1, D(1, 48));
+    tm_const(&t, "bias", -1, 1, 1, D(1, 48));
+    int n = tm_node_d(&t, "ai.onyx", "SkipLayerNormalization",
+                      k == 0 ? "x,skip,gamma" : k == 1 ? "x,skip,gamma,beta" : "x,skip,gamma,beta,bias", "y");
+    tm_float(&t, n, "epsilon", 1e-5f);
+    tm_out(&t, "y");
+    snprintf(label, sizeof label, "SkipLayerNormalization %d optional inputs", k);
+    compare(label, &t, FP32, ONE);
   }
 }
 
@@ -782,6 +899,15 @@ static void test_refusals(void) {
     tm_node(&t, "Floor", "x", "y");
     tm_out(&t, "y");
     expect_fallback("floor", &t, "not supported");
+  }
+  {   /* a fused activation without an eltwise counterpart stays on cpu */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 2, 5, 5));
+    tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 3, 2, 1, 1));
+    int n = tm_node_d(&t, "ai.onyx", "FusedConv", "x,w", "y");
+    tm_str(&t, n, "activation", "Softsign");
+    tm_out(&t, "y");
+    expect_fallback("FusedConv Softsign", &t, "Softsign");
   }
 }
 
@@ -992,6 +1118,7 @@ int main(void) {
   test_refusals();
   test_dynamic();
   test_options();
+  test_fused_ops();
   test_bf16();
   test_concurrency();
   if (n_skipped) printf("test_dnnl: %d cases skipped (ops not in the op table yet)\n", n_skipped);

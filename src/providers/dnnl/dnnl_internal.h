@@ -58,6 +58,9 @@ onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *
 onyx_status *dn_conv_of(const onyx_graph *g, const onyx_node *n, dn_conv *out);
 onyx_status *dn_pool_of(const onyx_graph *g, const onyx_node *n, dn_pool *out);
 onyx_status *dn_reduce_of(const onyx_graph *g, const onyx_node *n, dn_reduce *out);
+/* The `activation` (+ activation_params) attribute of an ai.onyx fused op
+ * (FusedConv, FusedGemm, FusedMatMul) as eltwise steps; none: out->n = 0. */
+onyx_status *dn_fused_act_of(const onyx_node *n, dn_eltwise *out);
 /* True when op_type is an activation dnnl maps to eltwise steps. */
 bool dn_is_eltwise_op(const char *op_type);
 /* binary ops: the algorithm of Add/Sub/Mul/Div/Max/Min, else -1 */

@@ -10,7 +10,16 @@
  * (Conv: the residual is copied into the output buffer first) or a binary
  * post-op (broadcast operands, MatMul/Gemm); activations become eltwise
  * post-ops. Binary ops absorb following activations too. When oneDNN refuses
- * a fused primitive, the anchor is built alone and the chain node by node. */
+ * a fused primitive, the anchor is built alone and the chain node by node.
+ *
+ * The optimizer's ai.onyx ops arrive pre-fused and map onto the same
+ * builders, their extra work as the anchor's own posts (kept when a chain
+ * is dropped): FusedConv is a Conv with its residual Z as the `sum` post-op
+ * and its activation as eltwise steps, FusedGemm a Gemm with the
+ * activation, FusedMatMul a MatMul with the bias as a binary add post-op,
+ * BiasGelu a binary add (or, without bias, an eltwise) with Gelu, and
+ * SkipLayerNormalization a binary add (bias as its post-op) into a
+ * temporary, then the LayerNormalization builder. */
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -86,7 +95,7 @@ onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *
   else if (!strcmp(op, "Reciprocal")) elt1(e, dnnl_eltwise_pow, 1, -1);
   else if (!strcmp(op, "Softplus")) elt1(e, dnnl_eltwise_soft_relu, 0, 0);
   else if (!strcmp(op, "Mish")) elt1(e, dnnl_eltwise_mish, 0, 0);
-  else if (!strcmp(op, "Gelu")) {
+  else if (!strcmp(op, "Gelu") || !strcmp(op, "BiasGelu")) {   /* BiasGelu: the Gelu after its add */
     const char *ap = onyx_attr_string(n, "approximate", "none");
     if (!strcmp(ap, "none")) elt1(e, dnnl_eltwise_gelu_erf, 0, 0);
     else if (!strcmp(ap, "tanh")) elt1(e, dnnl_eltwise_gelu_tanh, 0, 0);
@@ -95,6 +104,32 @@ onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%s is not an activation dnnl has", op);
   }
   return NULL;
+}
+
+onyx_status *dn_fused_act_of(const onyx_node *n, dn_eltwise *e) {
+  static const struct { const char *name; int np; float a, b; dnnl_alg_kind_t alg; } t[] = {
+      {"", 0, 0, 0, dnnl_eltwise_relu},          {"Relu", 0, 0, 0, dnnl_eltwise_relu},
+      {"Clip", 2, -FLT_MAX, FLT_MAX, dnnl_eltwise_clip_v2}, {"LeakyRelu", 1, 0.01f, 0, dnnl_eltwise_relu},
+      {"Sigmoid", 0, 0, 0, dnnl_eltwise_logistic}, {"HardSigmoid", 2, 0.2f, 0.5f, dnnl_eltwise_linear},
+      {"HardSwish", 0, 0, 0, dnnl_eltwise_hardswish}, {"Tanh", 0, 0, 0, dnnl_eltwise_tanh},
+      {"Gelu", 0, 0, 0, dnnl_eltwise_gelu_erf},  {"GeluTanh", 0, 0, 0, dnnl_eltwise_gelu_tanh},
+  };
+  const char *name = onyx_attr_string(n, "activation", "");
+  int cnt = 0;
+  const float *p = NULL;
+  onyx_attr_floats(n, "activation_params", &cnt, &p);
+  e->n = 0;
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    if (strcmp(name, t[i].name)) continue;
+    if (cnt > t[i].np)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "activation %s with %d parameters (it takes %d)", name,
+                             cnt, t[i].np);
+    if (!*name) return NULL;
+    elt1(e, t[i].alg, cnt > 0 ? p[0] : t[i].a, cnt > 1 ? p[1] : t[i].b);
+    if (!strcmp(name, "HardSigmoid")) elt1(e, dnnl_eltwise_clip_v2, 0, 1);
+    return NULL;
+  }
+  return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "activation '%s' is not one dnnl has", name);
 }
 
 int dn_binary_alg(const onyx_node *n) {
@@ -298,6 +333,14 @@ static void add_elt(chain *c, dnnl_alg_kind_t alg, float a, float b) {
   p->alg = alg;
   p->a = a;
   p->b = b;
+}
+
+/* The activation of ai.onyx fused op n appended to c as eltwise posts. */
+static onyx_status *add_fused_act(const onyx_node *n, chain *c) {
+  dn_eltwise e;
+  ONYX_TRY(dn_fused_act_of(n, &e));
+  for (int k = 0; k < e.n; k++) add_elt(c, e.f[k].alg, e.f[k].alpha, e.f[k].beta);
+  return NULL;
 }
 
 enum { F_BN = 1, F_SUM = 2, F_ADD = 4 };
@@ -508,6 +551,16 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
   dnnl_memory_desc_init_by_strides(&w_view, wr, wd, dnnl_f32, ws);
 
   chain c = {.end = n->out[0], .bn = -1};
+  if (!strcmp(n->op_type, "FusedConv")) {   /* act(conv + Z): Z as the sum post-op */
+    if (n->n_in > 3 && n->in[3] >= 0) {
+      post *p = &c.p[c.n_post++];
+      memset(p, 0, sizeof *p);
+      p->kind = P_SUM;
+      p->v = n->in[3];
+    }
+    ONYX_TRY(add_fused_act(n, &c));
+    c.n_pre = c.n_post;
+  }
   find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | F_SUM | F_ADD, &c);
   bool bf16 = dn_bf16(b);
   dnnl_primitive_desc_t pd = NULL;
@@ -602,7 +655,7 @@ done:
 static onyx_status *build_matmul(dn_builder *b, int ni) {
   const onyx_graph *g = dn_graph(b);
   const onyx_node *n = &g->nodes[ni];
-  bool gemm = !strcmp(n->op_type, "Gemm");
+  bool gemm = !strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "FusedGemm");
   const onyx_value *A = &g->values[n->in[0]], *B = &g->values[n->in[1]], *Y = &g->values[n->out[0]];
   int64_t ad[ONYX_MAX_RANK + 1], bd[ONYX_MAX_RANK + 1], yd[ONYX_MAX_RANK + 1];
   dnnl_dims_t as, bs;   /* strides of A and B (Gemm transposes) */
@@ -632,6 +685,15 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
     }
     yd[r - 2] = ad[r - 2];
     yd[r - 1] = bd[r - 1];
+    if (n->n_in > 2 && n->in[2] >= 0) {   /* FusedMatMul's bias [N] on the last axis */
+      post *p = &c.p[c.n_post++];
+      memset(p, 0, sizeof *p);
+      p->kind = P_BIN;
+      p->alg = dnnl_binary_add;
+      p->v = n->in[2];
+      p->rank = r;
+      for (int i = 0; i < r; i++) p->dims[i] = i == r - 1 ? yd[r - 1] : 1;
+    }
     dnnl_dim_t sa = 1, sb = 1;
     for (int i = r - 1; i >= 0; i--) {
       as[i] = sa;
@@ -691,8 +753,9 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
       p->v = -1;
       ONYX_TRY(dn_const(b, sc, &p->cbuf));
     }
-    c.n_pre = c.n_post;
   }
+  if (strcmp(n->op_type, "Gemm") && strcmp(n->op_type, "MatMul")) ONYX_TRY(add_fused_act(n, &c));
+  c.n_pre = c.n_post;
   /* with a vector operand the output drops a dim, and broadcast operands of
    * a fused Add would no longer line up with the view: activations only */
   bool vec = !gemm && (A->rank == 1 || B->rank == 1);
@@ -885,7 +948,8 @@ static onyx_status *build_eltwise(dn_builder *b, int ni) {
 static onyx_status *build_binary(dn_builder *b, int ni) {
   const onyx_graph *g = dn_graph(b);
   const onyx_node *n = &g->nodes[ni];
-  dnnl_alg_kind_t alg = (dnnl_alg_kind_t)dn_binary_alg(n);
+  bool bias_gelu = !strcmp(n->op_type, "BiasGelu");   /* Gelu(X + bias) */
+  dnnl_alg_kind_t alg = bias_gelu ? dnnl_binary_add : (dnnl_alg_kind_t)dn_binary_alg(n);
   const onyx_value *y = &g->values[n->out[0]];
   bool swap = !same_shape(&g->values[n->in[0]], y);
   int v0 = n->in[swap], v1 = n->in[!swap];
@@ -904,6 +968,11 @@ static onyx_status *build_binary(dn_builder *b, int ni) {
   /* swapped operands: a - b = -(b - a), a / b = (b / a)^-1 */
   if (swap && alg == dnnl_binary_sub) add_elt(&c, dnnl_eltwise_linear, -1, 0);
   if (swap && alg == dnnl_binary_div) add_elt(&c, dnnl_eltwise_pow, 1, -1);
+  if (bias_gelu) {
+    dn_eltwise e;
+    ONYX_TRY(dn_eltwise_of(g, n, &e));
+    add_elt(&c, e.f[0].alg, e.f[0].alpha, e.f[0].beta);
+  }
   c.n_pre = c.n_post;
   find_chain(b, 0, &c);
   dnnl_binary_desc_t d;
@@ -1114,19 +1183,58 @@ static onyx_status *build_reduce(dn_builder *b, int ni) {
   return finish(b, n, pd, n->out[0], &y_md, args, 1);
 }
 
+/* SkipLayerNormalization's X + skip (+ bias over the last axis, a binary
+ * post-op), both viewed as [rows, N] (md, src): the sum goes to a temporary
+ * that becomes *src, the source of the layer normalization. */
+static onyx_status *skip_sum(dn_builder *b, const onyx_node *n, const int64_t *dims, const dnnl_memory_desc_t *md,
+                             dn_buf *src) {
+  dnnl_memory_desc_t skip_md;
+  dn_buf skip, dst;
+  ONYX_TRY(dn_want_view(b, n, n->in[1], 2, dims, dnnl_f32, &skip_md, &skip));
+  chain c = {.end = n->out[0], .bn = -1};
+  if (n->n_in > 4 && n->in[4] >= 0) {
+    post *p = &c.p[c.n_post++];
+    memset(p, 0, sizeof *p);
+    p->kind = P_BIN;
+    p->alg = dnnl_binary_add;
+    p->v = n->in[4];
+    p->rank = 2;
+    p->dims[0] = 1;
+    p->dims[1] = dims[1];
+  }
+  dnnl_binary_desc_t d;
+  dnnl_status_t st = dnnl_binary_desc_init(&d, dnnl_binary_add, md, &skip_md, md);
+  if (st != dnnl_success) return dn_error(n, st, "binary");
+  dnnl_primitive_desc_t pd;
+  ONYX_TRY(make_pd(b, n, &d, &c, "binary", &pd));
+  dn_arg args[4] = {{DNNL_ARG_SRC_0, *md, *src}, {DNNL_ARG_SRC_1, skip_md, skip}};
+  int na = 2;
+  onyx_status *s = dn_temp(b, md, &dst);
+  if (!s) {
+    args[na++] = (dn_arg){DNNL_ARG_DST, *md, dst};
+    s = post_args(b, n, &c, md, dst, args, &na);
+  }
+  if (!s) s = dn_add_step(b, n, pd, na, args);
+  dnnl_primitive_desc_destroy(pd);
+  if (!s) *src = dst;
+  return s;
+}
+
 static onyx_status *build_lnorm(dn_builder *b, int ni) {
   const onyx_graph *g = dn_graph(b);
   const onyx_node *n = &g->nodes[ni];
   const onyx_value *x = &g->values[n->in[0]];
-  int axis;
-  ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", -1), x->rank, &axis));
+  bool skip = !strcmp(n->op_type, "SkipLayerNormalization");   /* over the last axis of X + skip */
+  int axis = x->rank - 1, sc = skip ? 2 : 1;   /* sc: the scale input, the shift follows */
+  if (!skip) ONYX_TRY(onyx_norm_axis(n, onyx_attr_int(n, "axis", -1), x->rank, &axis));
   int64_t dims[2] = {onyx_numel(axis, x->dims), onyx_numel(x->rank - axis, x->dims + axis)};
   dnnl_memory_desc_t md, stat_md, y_md;
   dn_buf src;
   ONYX_TRY(dn_want_view(b, n, n->in[0], 2, dims, dnnl_f32, &md, &src));
+  if (skip) ONYX_TRY(skip_sum(b, n, dims, &md, &src));
   dn_plain_md(&stat_md, 1, dims, dnnl_f32);
   dn_plain_md(&y_md, x->rank, x->dims, dnnl_f32);
-  bool shift = n->n_in > 2 && n->in[2] >= 0;
+  bool shift = n->n_in > sc + 1 && n->in[sc + 1] >= 0;
   dnnl_layer_normalization_desc_t d;
   dnnl_status_t st = dnnl_layer_normalization_forward_desc_init(
       &d, dnnl_forward_inference, &md, &stat_md, onyx_attr_float(n, "epsilon", 1e-5f),
@@ -1138,9 +1246,9 @@ static onyx_status *build_lnorm(dn_builder *b, int ni) {
   dn_arg args[8] = {{DNNL_ARG_SRC, md, src}};
   int na = 1;
   onyx_status *s = NULL;
-  for (int k = 1; k <= (shift ? 2 : 1) && !s; k++) {
-    args[na].arg = k == 1 ? DNNL_ARG_SCALE : DNNL_ARG_SHIFT;
-    s = dn_want_view(b, n, n->in[k], 1, dims + 1, dnnl_f32, &args[na].md, &args[na].b);
+  for (int k = 0; k < (shift ? 2 : 1) && !s; k++) {
+    args[na].arg = k == 0 ? DNNL_ARG_SCALE : DNNL_ARG_SHIFT;
+    s = dn_want_view(b, n, n->in[sc + k], 1, dims + 1, dnnl_f32, &args[na].md, &args[na].b);
     na++;
   }
   /* statistics the primitive computes on its way (inference keeps none) */
@@ -1161,15 +1269,18 @@ static onyx_status *build_lnorm(dn_builder *b, int ni) {
 onyx_status *dn_build_node(dn_builder *b, int ni) {
   const onyx_node *n = &dn_graph(b)->nodes[ni];
   const char *op = n->op_type;
-  if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose")) return build_conv(b, ni);
-  if (!strcmp(op, "MatMul") || !strcmp(op, "Gemm")) return build_matmul(b, ni);
+  if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose") || !strcmp(op, "FusedConv")) return build_conv(b, ni);
+  if (!strcmp(op, "MatMul") || !strcmp(op, "Gemm") || !strcmp(op, "FusedMatMul") || !strcmp(op, "FusedGemm"))
+    return build_matmul(b, ni);
+  if (!strcmp(op, "BiasGelu"))
+    return n->n_in > 1 && n->in[1] >= 0 ? build_binary(b, ni) : build_eltwise(b, ni);
   if (strstr(op, "Pool")) return build_pool(b, ni);
   if (!strcmp(op, "BatchNormalization")) return build_bn(b, ni);
   if (!strcmp(op, "LRN")) return build_lrn(b, ni);
   if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) return build_softmax(b, ni);
   if (!strcmp(op, "Concat")) return build_concat(b, ni);
   if (!strncmp(op, "Reduce", 6)) return build_reduce(b, ni);
-  if (!strcmp(op, "LayerNormalization")) return build_lnorm(b, ni);
+  if (!strcmp(op, "LayerNormalization") || !strcmp(op, "SkipLayerNormalization")) return build_lnorm(b, ni);
   if (dn_binary_alg(n) >= 0) return build_binary(b, ni);
   if (dn_is_eltwise_op(op)) return build_eltwise(b, ni);
   return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "no dnnl builder");

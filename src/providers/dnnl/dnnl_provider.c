@@ -6,8 +6,10 @@
  * MatMul (batched, broadcast batch dims), Gemm, Max/AveragePool, Global
  * Average/MaxPool, BatchNormalization (inference), LRN, Softmax/LogSoftmax,
  * eltwise activations, Add/Sub/Mul/Div/Max/Min with one-sided broadcasting,
- * Concat, Reduce* with constant axes, LayerNormalization. Everything else is
- * refused with a reason, so the node runs on the next provider.
+ * Concat, Reduce* with constant axes, LayerNormalization; of the optimizer's
+ * ai.onyx ops FusedConv, FusedGemm, FusedMatMul (activations that map onto
+ * eltwise post-ops), BiasGelu and SkipLayerNormalization (skip of X's shape). Everything else is refused with a reason,
+ * so the node runs on the next provider.
  *
  * Options (onyx_options_set_provider_option(o, "dnnl", key, value)):
  *   precision=fp32 (default) | bf16 — bf16 is opt-in: convolutions and
@@ -36,7 +38,7 @@ onyx_status *dn_error(const onyx_node *n, dnnl_status_t st, const char *what) {
 /* ---- capability ------------------------------------------------------------ */
 
 enum { K_NONE, K_CONV, K_DECONV, K_MATMUL, K_GEMM, K_POOL, K_GPOOL, K_BN, K_LRN, K_SOFTMAX,
-       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM };
+       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM, K_BIAS_GELU, K_SKIP_LNORM };
 
 static const struct { const char *name; int kind; } op_kinds[] = {
     {"Conv", K_CONV}, {"ConvTranspose", K_DECONV}, {"MatMul", K_MATMUL}, {"Gemm", K_GEMM},
@@ -50,7 +52,18 @@ static const struct { const char *name; int kind; } op_kinds[] = {
     {"ReduceLogSum", K_REDUCE}, {"LayerNormalization", K_LNORM},
 };
 
+/* ai.onyx ops: the fused ones map onto the builders of their base op */
+static const struct { const char *name; int kind; } onyx_kinds[] = {
+    {"FusedConv", K_CONV}, {"FusedGemm", K_GEMM}, {"FusedMatMul", K_MATMUL}, {"BiasGelu", K_BIAS_GELU},
+    {"SkipLayerNormalization", K_SKIP_LNORM},
+};
+
 static int op_kind(const onyx_node *n) {
+  if (!strcmp(n->domain, ONYX_DOMAIN_ONYX)) {
+    for (size_t i = 0; i < sizeof onyx_kinds / sizeof onyx_kinds[0]; i++)
+      if (!strcmp(onyx_kinds[i].name, n->op_type)) return onyx_kinds[i].kind;
+    return K_NONE;
+  }
   if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return K_NONE;
   for (size_t i = 0; i < sizeof op_kinds / sizeof op_kinds[0]; i++)
     if (!strcmp(op_kinds[i].name, n->op_type)) return op_kinds[i].kind;
@@ -156,6 +169,34 @@ static onyx_status *check_binary(const onyx_graph *g, const onyx_node *n) {
   return NULL;
 }
 
+/* The extra inputs and the activation of an ai.onyx fused op: FusedConv's
+ * residual Z has the output's shape (the sum post-op), FusedMatMul's bias
+ * holds N values (a binary post-op over the last axis). */
+static onyx_status *check_fused(const onyx_graph *g, const onyx_node *n) {
+  dn_eltwise e;
+  ONYX_TRY(dn_fused_act_of(n, &e));
+  bool conv = !strcmp(n->op_type, "FusedConv"), mm = !strcmp(n->op_type, "FusedMatMul");
+  int extra = conv ? 3 : 2;
+  if (n->n_in > extra + 1) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs", n->n_in);
+  if (!conv && !mm) return NULL;
+  if (n->n_in <= extra || n->in[extra] < 0) return NULL;
+  const onyx_value *v = &g->values[n->in[extra]], *y = &g->values[n->out[0]];
+  ONYX_TRY(check_float(g, n, n->in[extra], conv ? "residual" : "bias", conv ? y->rank : 0, conv ? y->rank : ONYX_MAX_RANK));
+  if (conv) {
+    for (int d = 0; d < y->rank; d++)
+      if (v->dims[d] != y->dims[d] || v->dims[d] == ONYX_DIM_UNKNOWN)
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "residual '%s' has not the output's shape", v->name);
+    return NULL;
+  }
+  if (n->in[1] < 0) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "no second input");
+  const onyx_value *w = &g->values[n->in[1]];
+  int64_t cols = w->rank >= 2 ? w->dims[w->rank - 1] : 1;
+  if (cols < 0 || onyx_numel(v->rank, v->dims) != cols)
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "bias '%s' has not N = %lld (static) values", v->name,
+                           (long long)cols);
+  return NULL;
+}
+
 onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
   int kind = op_kind(n);
   if (kind == K_NONE)
@@ -163,6 +204,8 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
                            n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type);
   if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "missing first input or output");
+  if ((kind == K_CONV || kind == K_GEMM || kind == K_MATMUL) && !strcmp(n->domain, ONYX_DOMAIN_ONYX))
+    ONYX_TRY(check_fused(g, n));
   switch (kind) {
     case K_CONV:
     case K_DECONV: {
@@ -217,6 +260,38 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
     case K_SOFTMAX:
       ONYX_TRY(check_inputs(g, n, 0, 0, 1, ONYX_MAX_RANK));
       return check_outputs(g, n, 1, 1, ONYX_MAX_RANK);
+    case K_BIAS_GELU: {
+      ONYX_TRY(check_inputs(g, n, 0, 1, 0, ONYX_MAX_RANK));
+      ONYX_TRY(check_outputs(g, n, 1, 0, ONYX_MAX_RANK));
+      dn_eltwise e;
+      ONYX_TRY(dn_eltwise_of(g, n, &e));
+      if (n->n_in < 2 || n->in[1] < 0) return NULL;
+      const onyx_value *x = &g->values[n->in[0]], *bias = &g->values[n->in[1]];
+      if (bias->rank != 1 || x->rank < 1 || x->dims[x->rank - 1] < 0 || bias->dims[0] != x->dims[x->rank - 1])
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "bias '%s' is not [N] of X's static last axis",
+                               bias->name);
+      return check_binary(g, n);
+    }
+    case K_SKIP_LNORM: {
+      if (n->n_in < 3 || n->in[1] < 0 || n->in[2] < 0)
+        return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "needs X, skip and gamma");
+      ONYX_TRY(check_inputs(g, n, 0, 1, 1, ONYX_MAX_RANK));
+      ONYX_TRY(check_outputs(g, n, 1, 1, ONYX_MAX_RANK));
+      ONYX_TRY(check_static(g, n, 2, 4));
+      const onyx_value *x = &g->values[n->in[0]], *sk = &g->values[n->in[1]];
+      int64_t cols = x->dims[x->rank - 1];
+      if (cols < 0) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "normalized dim is not static");
+      if (sk->rank != x->rank)
+        return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "skip '%s' is broadcast (dnnl takes X's shape)", sk->name);
+      for (int d = 0; d < x->rank; d++)
+        if (sk->dims[d] != x->dims[d] || x->dims[d] == ONYX_DIM_UNKNOWN)
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "skip '%s' is broadcast (dnnl takes X's shape)",
+                                 sk->name);
+      for (int i = 2; i < n->n_in && i < 5; i++)
+        if (n->in[i] >= 0 && onyx_numel(g->values[n->in[i]].rank, g->values[n->in[i]].dims) != cols)
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "input %d has not %lld values", i, (long long)cols);
+      return n->n_in > 5 ? onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs", n->n_in) : NULL;
+    }
     case K_ELTWISE: {
       ONYX_TRY(check_inputs(g, n, 0, 0, 0, ONYX_MAX_RANK));
       ONYX_TRY(check_outputs(g, n, 1, 0, ONYX_MAX_RANK));
