@@ -2,6 +2,8 @@
  * gaussian with far outliers: percentile and entropy must clip them, minmax
  * must not), histogram re-binning when the range grows, calibration tables
  * through JSON, and calibration of a running model through the observer. */
+#include <unistd.h>
+
 #include "quant/quant.h"
 #include "test_util.h"
 
@@ -114,7 +116,11 @@ int main(void) {
     CHECK_OK(onyx_calib_table_set(&t, "relu", 0.0f, 5.0f));   /* replaces */
     CHECK(t.n == 2);
     onyx_calib_table_params(&t, ONYX_DTYPE_UINT8, false);
-    const char *path = "build/test_quant_table.json";
+    /* a private temporary file: the test runs from a fresh checkout too */
+    char path[] = "/tmp/onyx_test_quant_table_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
     CHECK_OK(onyx_calib_table_write(&t, path));
     CHECK_OK(onyx_calib_table_init(&u));
     CHECK_OK(onyx_calib_table_read(&u, path));
