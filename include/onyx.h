@@ -333,6 +333,9 @@ onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info
 
 int onyx_session_input_count(const onyx_session *s);
 int onyx_session_output_count(const onyx_session *s);
+/* The intra-op threads of the session: as set, or as chosen for 0 (one per
+ * core, or per CPU group of an affinity list, or per CPU of a NUMA node). */
+int onyx_session_intra_op_threads(const onyx_session *s);
 onyx_status *onyx_session_input_info(const onyx_session *s, int i, onyx_value_info *out);
 onyx_status *onyx_session_output_info(const onyx_session *s, int i, onyx_value_info *out);
 
@@ -480,6 +483,23 @@ typedef struct onyx_system_info {
 } onyx_system_info;
 
 void onyx_system_info_get(onyx_system_info *out);
+
+/* One NUMA node of this machine, as sysfs (/sys/devices/system/node) lists it. */
+typedef struct onyx_numa_node_info {
+  int id;           /* the node number onyx_options_set_numa_node takes */
+  int n_cpus;
+  char cpus[128];   /* Linux cpulist, e.g. "0-15,32-47"; "" for a node of
+                       memory only; ends in "..." when longer */
+} onyx_numa_node_info;
+
+/* Node i (0 <= i < onyx_system_info.numa_nodes, in node-number order).
+ * NOT_FOUND when sysfs lists no such node (no NUMA information at all:
+ * numa_nodes is then 1 with nothing to describe). */
+onyx_status *onyx_system_numa_node(int i, onyx_numa_node_info *out);
+
+/* 1 when libnuma (libnuma.so.1) can be loaded and reports NUMA support,
+ * which onyx_options_set_numa_node needs; else 0. */
+int onyx_numa_available(void);
 
 /* Comma-separated names of the execution providers compiled in and usable on
  * this machine, in default priority order (static string). */

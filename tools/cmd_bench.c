@@ -43,10 +43,7 @@ static const char usage[] =
     "them: -i files, else seeded random data of the declared shapes.\n"
     "\n"
     "options:\n"
-    "  --providers LIST       execution providers in priority order (default:\n"
-    "                         the library's; see onyx info)\n"
-    "  --threads N            intra-op threads (default 0: one per core)\n"
-    "  --opt-level N          graph optimization level 0-3 (default 3)\n"
+    CLI_SESSION_OPTIONS_HELP
     "  -i, --input NAME=FILE  feed input NAME from FILE (.npy or ONNX .pb)\n"
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -82,9 +79,10 @@ static const char usage[] =
     "last over 3 s. On a busy machine, compare figures from the same run only.\n";
 
 typedef struct bench_args {
-  const char *model, *providers, *json, *profile, *csv;
+  const char *model, *json, *profile, *csv;
   cli_inputs in;
-  int64_t threads, warmup, iters, concurrency, opt_level, seed;
+  cli_session_opts session;
+  int64_t warmup, iters, concurrency;
   double duration;
   bool check, duration_set;
   int n_sweep_threads, n_sweep_batch;
@@ -175,7 +173,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (rc) return rc;
   a->warmup = 3;
   a->concurrency = 1;
-  a->opt_level = -1;
+  session_opts_init(&a->session);
   a->duration = 5;
   bool iters_set = false;
   for (int i = 1; i < argc; i++) {
@@ -187,19 +185,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     bool used;
     if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
     if (used) continue;
-    if (cli_option(argc, argv, &i, "--threads", &v)) {
-      if (!cli_parse_int(v, 0, 4096, &a->threads))
-        return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
-      if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
-      a->providers = v;
-    } else if (cli_option(argc, argv, &i, "--opt-level", &v)) {
-      if (!cli_parse_int(v, 0, 3, &a->opt_level))
-        return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--seed", &v)) {
-      if (!cli_parse_int(v, 0, INT64_MAX, &a->seed))
-        return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--warmup", &v)) {
+    if ((rc = session_opts_option(&a->session, argc, argv, &i, &used))) return rc;
+    if (used) continue;
+    if (cli_option(argc, argv, &i, "--warmup", &v)) {
       if (!cli_parse_int(v, 0, 1000000, &a->warmup))
         return cli_usage_error("--warmup expects an integer in 0..1000000, got '%s'", v ? v : "");
     } else if (cli_option(argc, argv, &i, "--iters", &v)) {
@@ -238,7 +226,6 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (a->profile && sweep) return cli_usage_error("--profile measures one point; it cannot go with --sweep");
   if (a->csv && !sweep) return cli_usage_error("--csv is where --sweep writes its rows; there is no --sweep");
   if (!a->csv) a->csv = "bench_sweep.csv";
-  a->in.seed = (uint64_t)a->seed;
   return 0;
 }
 
@@ -650,9 +637,6 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   onyx_status *st;
   int rc = 0;
 
-  onyx_system_info si;
-  onyx_system_info_get(&si);
-  p->threads = threads ? threads : si.cores;
   p->rss_from_hwm = reset_peak_rss();
   double t0 = now_s();
   if ((st = onyx_model_load(a->model, &model))) {
@@ -661,17 +645,8 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   }
   p->load_ms = (now_s() - t0) * 1e3;
   if (first && (rc = inputs_load(&a->in, model))) goto done;
-  if ((st = onyx_options_create(&opts))) {
-    rc = cli_fail_status(st);
-    goto done;
-  }
-  onyx_options_set_intra_op_threads(opts, (int)threads);
-  if (a->opt_level >= 0) onyx_options_set_optimization_level(opts, (int)a->opt_level);
+  if ((rc = session_opts_create(&a->session, threads, &opts))) goto done;
   if (a->profile) onyx_options_enable_profiling(opts, 1);
-  if (a->providers && (st = onyx_options_set_providers(opts, a->providers))) {
-    rc = cli_fail_status(st);
-    goto done;
-  }
   t0 = now_s();
   st = onyx_session_create_from_model(model, opts, &sess);
   p->session_ms = (now_s() - t0) * 1e3;
@@ -680,6 +655,7 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
     rc = cli_fail_status(st);
     goto done;
   }
+  p->threads = onyx_session_intra_op_threads(sess);
   if ((batch && (rc = inputs_set_batch(&a->in, batch))) || (rc = inputs_make_random(&a->in))) goto done;
   p->batch = inputs_batch(&a->in);
   if ((rc = describe_inputs(&a->in, p)) || (rc = count_providers(sess, p))) goto done;
@@ -727,8 +703,11 @@ static void print_point(const bench_args *a, const point *p) {
   for (int k = 0; k < p->n_prov; k++)
     printf("%s%s (%d node%s)", k ? ", " : "", p->prov[k], p->prov_nodes[k], p->prov_nodes[k] == 1 ? "" : "s");
   printf("%s\n", p->n_prov ? "" : "(no nodes)");
-  printf("threads:    %lld intra-op x %lld caller thread%s\n", (long long)p->threads,
+  printf("threads:    %lld intra-op x %lld caller thread%s", (long long)p->threads,
          (long long)a->concurrency, a->concurrency == 1 ? "" : "s");
+  if (a->session.affinity) printf(", affinity %s", a->session.affinity);
+  if (a->session.numa_node >= 0) printf(", NUMA node %lld", (long long)a->session.numa_node);
+  putchar('\n');
   for (int i = 0; i < p->n_inputs; i++) {
     printf("%s%s %s ", i ? "            " : "inputs:     ", p->inputs[i].name, onyx_dtype_name(p->inputs[i].dtype));
     print_dims(stdout, &p->inputs[i]);
@@ -797,7 +776,7 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
     fprintf(f, ": %d", p->prov_nodes[k]);
   }
   fprintf(f, "},\n%s  \"providers_requested\": ", ind);
-  if (a->providers) json_string(f, a->providers);
+  if (a->session.providers) json_string(f, a->session.providers);
   else fputs("null", f);
   fprintf(f, ",\n%s  \"inputs\": [", ind);
   for (int i = 0; i < p->n_inputs; i++) {
@@ -807,8 +786,12 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
     print_dims(f, &p->inputs[i]);
     fprintf(f, ", \"source\": \"%s\"}", p->inputs[i].from_file ? "file" : "random");
   }
-  fprintf(f, "],\n%s  \"threads\": %lld,\n%s  \"concurrency\": %lld,\n%s  \"batch\": ", ind,
-          (long long)p->threads, ind, (long long)a->concurrency, ind);
+  fprintf(f, "],\n%s  \"threads\": %lld,\n%s  \"affinity\": ", ind, (long long)p->threads, ind);
+  json_string(f, a->session.affinity ? a->session.affinity : "none");
+  fprintf(f, ",\n%s  \"numa_node\": ", ind);
+  if (a->session.numa_node >= 0) fprintf(f, "%lld", (long long)a->session.numa_node);
+  else fputs("null", f);
+  fprintf(f, ",\n%s  \"concurrency\": %lld,\n%s  \"batch\": ", ind, (long long)a->concurrency, ind);
   if (p->batch) fprintf(f, "%lld", (long long)p->batch);
   else fputs("null", f);
   fprintf(f, ",\n%s  \"creation_ms\": %.6g,\n%s  \"load_ms\": %.6g,\n%s  \"session_ms\": %.6g,\n", ind,
@@ -893,7 +876,7 @@ int cmd_bench(int argc, char **argv) {
   }
   for (int t = 0; t < nt; t++)
     for (int b = 0; b < nb; b++) {
-      int64_t threads = a.n_sweep_threads ? a.sweep_threads[t] : a.threads;
+      int64_t threads = a.n_sweep_threads ? a.sweep_threads[t] : a.session.threads;
       int64_t batch = a.n_sweep_batch ? a.sweep_batch[b] : 0;
       rc = measure(&a, threads, batch, n_pts == 0, sweep, &pts[n_pts]);
       n_pts++;   /* also on failure, so its input descriptions are freed */

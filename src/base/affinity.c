@@ -264,8 +264,9 @@ onyx_status *onyx_binding_init(onyx_binding *b, const char *spec, bool ort_form,
     n = groups + (ort_form ? 1 : 0);
     if (want && want != n)
       return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "affinity '%s' lists %d CPU group%s, for %d thread%s%s, but the "
-                        "session has %d intra-op threads", spec, groups, groups == 1 ? "" : "s", n,
-                        n == 1 ? "" : "s", ort_form ? " (the caller thread has none in ORT's form)" : "", want);
+                        "session is set to %d intra-op thread%s", spec, groups, groups == 1 ? "" : "s", n,
+                        n == 1 ? "" : "s", ort_form ? " (the caller thread has none in ORT's form)" : "", want,
+                        want == 1 ? "" : "s");
   }
   b->cpus = onyx_calloc((size_t)n, sizeof *b->cpus);
   if (!b->cpus) return onyx_error_oom();

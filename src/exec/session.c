@@ -505,6 +505,7 @@ const onyx_plan *onyx_session_plan(const onyx_session *s) { return s->plan; }
 const onyx_graph *onyx_session_graph(const onyx_session *s) { return s->model->graph; }
 
 int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
+int onyx_session_intra_op_threads(const onyx_session *s) { return s->pool.nthreads; }
 int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
 
 static onyx_status *info(const onyx_session *s, int i, bool output, onyx_value_info *out) {
