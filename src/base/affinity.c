@@ -321,9 +321,6 @@ void onyx_binding_deinit(onyx_binding *b) {
   b->numa_node = -1;
 }
 
-/* The binding the workers of this thread's OpenMP team were last placed for. */
-static _Thread_local uint64_t team_placed;
-
 /* Places the calling thread: CPUs (NULL: left alone) and preferred node
  * (-1: left alone). Returns 0 or an errno. */
 static int place_self(const cpu_set_t *cpus, int node) {
@@ -337,8 +334,26 @@ static int place_self(const cpu_set_t *cpus, int node) {
   return 0;
 }
 
+/* What this thread was last placed as: binding id and team thread number. */
+static _Thread_local uint64_t placed_id;
+static _Thread_local int placed_tid;
+/* The binding this thread is inside, for onyx_parallel_for. */
+static _Thread_local const onyx_binding *current;
+
+const onyx_binding *onyx_binding_current(void) { return current; }
+
+int onyx_binding_place_worker(const onyx_binding *b, int tid) {
+  if (!b->cpus || tid <= 0 || tid >= b->nthreads || (placed_id == b->id && placed_tid == tid)) return 0;
+  int e = place_self(&b->cpus[tid], b->numa_node);
+  if (!e) {
+    placed_id = b->id;
+    placed_tid = tid;
+  }
+  return e;
+}
+
 onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
-  sc->cpus_saved = sc->policy_saved = false;
+  sc->active = sc->cpus_saved = sc->policy_saved = false;
   if (!b->cpus) return NULL;
   if (b->pin_caller && pthread_getaffinity_np(pthread_self(), sizeof sc->cpus, &sc->cpus) == 0)
     sc->cpus_saved = true;
@@ -350,16 +365,17 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
   }
   int err = place_self(b->pin_caller ? &b->cpus[0] : NULL, b->numa_node), err_tid = 0;
 #ifdef _OPENMP
-  if (!err && b->nthreads > 1 && team_placed != b->id && !omp_in_parallel()) {
+  /* every call: OpenMP may have ended and restarted workers since (see
+   * affinity.h); the threads already placed only compare their tag */
+  if (!err && b->nthreads > 1 && !omp_in_parallel()) {
     _Atomic int first_err = 0, first_tid = 0;
 #pragma omp parallel num_threads(b->nthreads)
     {
-      int t = omp_get_thread_num(), e = t ? place_self(&b->cpus[t], b->numa_node) : 0, none = 0;
+      int t = omp_get_thread_num(), e = onyx_binding_place_worker(b, t), none = 0;
       if (e && atomic_compare_exchange_strong(&first_err, &none, e)) first_tid = t;
     }
     err = first_err;
     err_tid = first_tid;
-    if (!err) team_placed = b->id;
   }
 #endif
   if (err) {
@@ -369,11 +385,15 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
     return onyx_error(ONYX_ERR_RUNTIME, "cannot place intra-op thread %d on cpus %s%s: %s", err_tid, cpus,
                       b->numa_node >= 0 ? " and its NUMA node" : "", strerror(err));
   }
+  sc->outer = current;
+  sc->active = true;
+  current = b;
   return NULL;
 }
 
 void onyx_binding_leave(onyx_binding_scope *sc) {
+  if (sc->active) current = sc->outer;
   if (sc->cpus_saved) pthread_setaffinity_np(pthread_self(), sizeof sc->cpus, &sc->cpus);
   if (sc->policy_saved) numa.set_mempolicy(sc->mode, sc->nodes, NODE_BITS + 1);
-  sc->cpus_saved = sc->policy_saved = false;
+  sc->active = sc->cpus_saved = sc->policy_saved = false;
 }

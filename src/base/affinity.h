@@ -6,13 +6,21 @@
  * onyx_session_run has its own workers, which oneDNN's parallel regions
  * reuse. Pinning therefore happens where the team is used: entering a
  * binding (session creation, each run) pins the calling thread for the
- * duration of the call and, the first time this caller's team meets the
- * binding, pins its workers inside one parallel region. Workers stay
- * pinned afterwards: the team is shared by every session run from that
- * caller thread, so the last binding applied wins, and a session without a
- * binding leaves the workers as the last one left them. (ONNX Runtime gives
- * each session a pool of its own threads instead.) The caller thread's own
- * CPU mask and memory policy are put back when the call returns.
+ * duration of the call and places its workers inside one parallel region;
+ * each worker keeps a thread-local tag of how it is placed, so a worker
+ * already placed costs one comparison. libgomp ends a team's surplus
+ * threads when a region asks for fewer threads than the last one and
+ * starts new ones (which inherit the caller's placement) when a region
+ * asks for more, so under a binding (a thread-local that enter sets)
+ * onyx_parallel_for keeps the team at the binding's size and its regions
+ * check the tag too. A oneDNN primitive that uses fewer threads than the
+ * session still ends some: the ones started anew run on the caller's CPU
+ * until onyx's next region or the next call places them. Workers stay placed after the
+ * call: the team is shared by every session run from that caller thread,
+ * so the last binding applied wins, and a session without a binding leaves
+ * the workers as the last one left them. (ONNX Runtime gives each session
+ * a pool of its own threads instead.) The caller thread's own CPU mask and
+ * memory policy are put back when the call returns.
  *
  * NUMA memory binding uses libnuma, loaded with dlopen("libnuma.so.1") so
  * the build does not depend on it: the threads get the "preferred node"
@@ -61,18 +69,28 @@ void onyx_binding_deinit(onyx_binding *b);
 
 /* What the calling thread had before onyx_binding_enter. */
 typedef struct onyx_binding_scope {
-  bool cpus_saved, policy_saved;
+  const onyx_binding *outer;   /* the binding current before */
+  bool active, cpus_saved, policy_saved;
   cpu_set_t cpus;
   int mode;
   unsigned long nodes[16];
 } onyx_binding_scope;
 
 /* Applies b to the calling thread until onyx_binding_leave, and to the
- * workers of its OpenMP team when they were last placed for another
- * binding. A no-op for a binding that does nothing. RUNTIME error when the
- * system refuses a placement (nothing is left changed on the caller). */
+ * workers of its OpenMP team (those not placed for b already). A no-op for
+ * a binding that does nothing. RUNTIME error when the system refuses a
+ * placement (nothing is left changed on the caller). */
 onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc);
 void onyx_binding_leave(onyx_binding_scope *sc);
+
+/* The binding the calling thread is inside (between enter and leave), or
+ * NULL: what onyx_parallel_for's regions place their workers by. */
+const onyx_binding *onyx_binding_current(void);
+
+/* Inside a parallel region: places the calling worker, team thread tid, as
+ * b says unless it already is (thread 0, the caller, is the scope's).
+ * Returns 0 or an errno. */
+int onyx_binding_place_worker(const onyx_binding *b, int tid);
 
 /* Parses a Linux cpulist ("0-3,8") of len bytes into *out. */
 onyx_status *onyx_cpulist_parse(const char *s, size_t len, cpu_set_t *out);

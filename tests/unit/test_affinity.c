@@ -4,11 +4,14 @@
  * A fake provider "probe" runs an Identity node whose kernel spreads an
  * onyx_parallel_for over the session's threads and records, in each worker,
  * the CPUs the thread may run on (sched_getaffinity) and its memory policy
- * (get_mempolicy), so the checks see what the kernels really run under. The
+ * (get_mempolicy), so the checks see what the kernels really run under;
+ * before that it opens a smaller OpenMP region, as oneDNN does, so OpenMP
+ * ends workers and the probe's region must place the ones it restarts. The
  * pinning checks need two usable CPUs and the NUMA checks a node0 in sysfs;
  * the memory-policy check needs libnuma. What cannot run here is reported
  * as "skipped" on stdout. */
 #include <linux/mempolicy.h>
+#include <omp.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,7 +42,20 @@ static void probe_range(void *arg, size_t b, size_t e, int tid) {
   if (tid + 1 > seen.nthreads) seen.nthreads = tid + 1;
 }
 
+static void nothing(void *arg, size_t b, size_t e, int tid) {
+  (void)arg;
+  (void)b;
+  (void)e;
+  (void)tid;
+}
+
+/* A smaller OpenMP region first, as a oneDNN primitive with little work
+ * makes: libgomp then ends the surplus threads, and onyx's full region
+ * starts new ones, which it must place. */
 static onyx_status *probe_run(cpu_ctx *c) {
+  int half = (c->pool->nthreads + 1) / 2;
+#pragma omp parallel num_threads(half)
+  nothing(NULL, 0, 0, omp_get_thread_num());
   memset(&seen, 0, sizeof seen);
   onyx_parallel_for(c->pool, (size_t)c->pool->nthreads, 1, probe_range, NULL);
   memcpy(c->out[0]->data, c->in[0]->data, onyx_tensor_nbytes(c->in[0]));
@@ -192,6 +208,18 @@ static void test_pinning(void) {
   /* the caller's own placement is put back after each call */
   sched_getaffinity(0, sizeof after, &after);
   CHECK(CPU_EQUAL(&before, &after));
+
+  /* four threads on two CPUs: the threads OpenMP starts anew get placed too */
+  char four[64];
+  snprintf(four, sizeof four, "%d;%d;%d;%d", c0, c1, c1, c0);
+  a = probe_session(0, "session.thread_affinity", four, -1, NULL);
+  if (a) {
+    probe_once(a, NULL);
+    CHECK(seen.nthreads == 4);
+    CHECK(only_cpu(&seen.cpus[0], c0) && only_cpu(&seen.cpus[1], c1));
+    CHECK(only_cpu(&seen.cpus[2], c1) && only_cpu(&seen.cpus[3], c0));
+  }
+  onyx_session_destroy(a);
 
   /* compact with two threads: one CPU each, the first two usable */
   onyx_session *s = probe_session(2, "session.thread_affinity", "compact", -1, NULL);
