@@ -174,11 +174,13 @@ onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provi
  * are not put back: the last placement applied wins, and a session without
  * one (or OpenMP code of the application on that thread) finds them as the
  * last one left them. Concurrent callers each have a team, placed on the
- * same CPUs. (A oneDNN primitive using fewer threads than the session makes
+ * same CPUs. (ONNX Runtime gives each session a pool of its own threads
+ * instead.) A oneDNN primitive using fewer threads than the session makes
  * OpenMP end the others; those it starts again share the caller's CPU until
- * onyx's next parallel region or call places them.) (ONNX Runtime gives each session a pool of its own threads
- * instead.) Leave OMP_PROC_BIND and GOMP_CPU_AFFINITY unset with these
- * options. */
+ * onyx's next parallel region or call places them. Placement costs each
+ * call a few microseconds (system calls and one parallel region), and on a
+ * machine shared with other work, pinned threads cannot dodge busy cores.
+ * Leave OMP_PROC_BIND and GOMP_CPU_AFFINITY unset with these options. */
 onyx_status *onyx_options_set_thread_affinity(onyx_options *o, const char *spec);
 
 /* Binds the session to NUMA node `node` (-1, the default: none): its
