@@ -24,7 +24,7 @@ void cpu_sgemm_ukernel_4x8__scalar(size_t kc, const float *a, const float *b, fl
 #if defined(__x86_64__)
 void cpu_sgemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, float *c,
                                   size_t ldc, size_t m, size_t n, float alpha, float beta);
-void cpu_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, float *c,
+void cpu_sgemm_ukernel_12x32__avx512(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, size_t m, size_t n, float alpha, float beta);
 #endif
 
@@ -35,8 +35,8 @@ static const cpu_sgemm_isa isa_scalar = {"scalar", 4, 8, 128, 256, 2048,
 #if defined(__x86_64__)
 static const cpu_sgemm_isa isa_avx2 = {"avx2", 6, 16, 144, 256, 3072,
                                        cpu_sgemm_ukernel_6x16__avx2};
-static const cpu_sgemm_isa isa_avx512 = {"avx512", 14, 32, 168, 192, 3072,
-                                         cpu_sgemm_ukernel_14x32__avx512};
+static const cpu_sgemm_isa isa_avx512 = {"avx512", 12, 32, 168, 192, 3072,
+                                         cpu_sgemm_ukernel_12x32__avx512};
 #endif
 
 const cpu_sgemm_isa *cpu_sgemm_isa_named(const char *name) {
@@ -72,7 +72,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
   }
 DEFINE_PACK_A_ROWS(4)
 DEFINE_PACK_A_ROWS(6)
-DEFINE_PACK_A_ROWS(14)
+DEFINE_PACK_A_ROWS(12)
 
 /* op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels of kc steps each. */
 static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -91,7 +91,7 @@ static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, in
     const float *src = a + (i0 + ip) * lda + p0;
     if (mm == mr && mr == 4) pack_a_rows_4(src, lda, kc, dst);
     else if (mm == mr && mr == 6) pack_a_rows_6(src, lda, kc, dst);
-    else if (mm == mr && mr == 14) pack_a_rows_14(src, lda, kc, dst);
+    else if (mm == mr && mr == 12) pack_a_rows_12(src, lda, kc, dst);
     else
       for (int64_t p = 0; p < kc; p++)
         for (int64_t i = 0; i < mr; i++) dst[p * mr + i] = i < mm ? src[i * lda + p] : 0.0f;
