@@ -1,10 +1,13 @@
-/* vmath.c — vmath.h's portable 4-lane rows and the dispatch to the widest
- * rows this CPU runs (AVX-512F, else AVX2+FMA, else these). */
+/* vmath.c — vmath.h's portable 4-lane rows (multiply and add, no FMA:
+ * within 1.2 ulp as well, not bit-identical to the FMA rows) and the
+ * dispatch to the widest rows this CPU runs (AVX-512F, else AVX2+FMA, else
+ * these). */
 #include "vmath.h"
 
 #include "base/cpu_features.h"
 
 #define VM_LANES 4
+#define VM_FMA(a, b, c) ((a) * (b) + (c))
 #define VM_SUFFIX portable
 #include "vmath_impl.h"
 

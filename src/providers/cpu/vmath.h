@@ -5,7 +5,8 @@
  * [tokens, 4 * hidden] tensor (4.7 M calls per BERT-base inference at 128
  * tokens). These rows compute 8 (AVX2) or 16 (AVX-512F) lanes at a time,
  * picked by onyx_cpu() at each call (so ONYX_ISA is honoured), with a
- * 4-lane portable fallback; all widths give identical results. Accuracy:
+ * 4-lane portable fallback; AVX2 and AVX-512 give identical results (both
+ * use FMA), the portable rows differ in the last bit at times. Accuracy:
  * erf within 1.3 ulp of double-precision erf, tanh < 1e-6 relative
  * (algorithms and figures in vmath_impl.h, checked in test_vmath.c).
  *
