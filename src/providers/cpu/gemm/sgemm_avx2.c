@@ -46,6 +46,20 @@
   "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"          \
   "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
 
+/* The first three rows only (ymm4..ymm9), for tiles of at most 3 rows. */
+#define STEP3(AO, BO)                                \
+  "vmovups " STR(BO) "(%[b]), %%ymm0\n\t"            \
+  "vmovups " STR(BO) "+32(%[b]), %%ymm1\n\t"         \
+  "vbroadcastss " STR(AO) "(%[a]), %%ymm2\n\t"       \
+  "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"           \
+  "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"           \
+  "vbroadcastss " STR(AO) "+4(%[a]), %%ymm3\n\t"     \
+  "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"           \
+  "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"           \
+  "vbroadcastss " STR(AO) "+8(%[a]), %%ymm2\n\t"     \
+  "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"           \
+  "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"
+
 #define ZERO(R) "vxorps %%" R ", %%" R ", %%" R "\n\t"
 #define SAVE(R, OFF) "vmovaps %%" R ", " STR(OFF) "(%[t])\n\t"
 
@@ -84,6 +98,39 @@ static void accumulate(size_t kc, const float *a, const float *b, float acc[MR][
         "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
+/* acc rows 0-2 only: half the FMAs, for the short last row tile of C (M =
+ * 128 leaves 2 rows after 21 full tiles) */
+static void accumulate3(size_t kc, const float *a, const float *b, float acc[MR][NR]) {
+  size_t k4 = kc / 4, k1 = kc % 4;
+  __asm__ volatile(
+      ZERO("ymm4") ZERO("ymm5") ZERO("ymm6") ZERO("ymm7") ZERO("ymm8") ZERO("ymm9")
+      "test %[k4], %[k4]\n\t"
+      "jz 2f\n\t"
+      ".p2align 5\n"
+      "1:\n\t"
+      STEP3(0, 0) STEP3(24, 64) STEP3(48, 128) STEP3(72, 192)
+      "add $96, %[a]\n\t"
+      "add $256, %[b]\n\t"
+      "dec %[k4]\n\t"
+      "jnz 1b\n"
+      "2:\n\t"
+      "test %[k1], %[k1]\n\t"
+      "jz 4f\n"
+      "3:\n\t"
+      STEP3(0, 0)
+      "add $24, %[a]\n\t"
+      "add $64, %[b]\n\t"
+      "dec %[k1]\n\t"
+      "jnz 3b\n"
+      "4:\n\t"
+      SAVE("ymm4", 0) SAVE("ymm5", 32) SAVE("ymm6", 64) SAVE("ymm7", 96)
+      SAVE("ymm8", 128) SAVE("ymm9", 160)
+      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1)
+      : [t] "r"(&acc[0][0])
+      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+        "xmm9");
+}
+
 void cpu_sgemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, float *c,
                                   size_t ldc, size_t m, size_t n, float alpha, float beta) {
   _Alignas(32) float acc[MR][NR];
@@ -92,7 +139,8 @@ void cpu_sgemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, flo
     _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
   }
-  accumulate(kc, a, b, acc);
+  if (m <= 3) accumulate3(kc, a, b, acc);
+  else accumulate(kc, a, b, acc);
   if (m == MR && n == NR) {
     /* C row i = alpha * acc + beta * C (C not read when beta == 0) */
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
