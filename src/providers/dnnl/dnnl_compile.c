@@ -44,7 +44,7 @@ typedef struct dn_step {
 
 typedef struct dn_prog {
   int nthreads;
-  int64_t *sig;           /* dims of the float partition inputs, in order */
+  int64_t *sig;           /* dims of the fed partition inputs, in order */
   int n_sig;
   int64_t (*out_dims)[ONYX_MAX_RANK];  /* per partition output */
   int *out_rank;
@@ -276,21 +276,32 @@ static onyx_status *reorder_const(dn_builder *b, const onyx_node *n, const dnnl_
                                   const void *src, const dnnl_memory_desc_t *dst_md, dn_buf *out) {
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t prim = NULL;
-  dnnl_memory_t ms = NULL, md = NULL;
+  dnnl_memory_t ms = NULL, md = NULL, mscr = NULL;
   onyx_status *s = NULL;
-  void *dst = onyx_malloc_aligned(dnnl_memory_desc_get_size(dst_md) + 1);
+  void *dst = onyx_malloc_aligned(dnnl_memory_desc_get_size(dst_md) + 1), *scratch = NULL;
   if (!dst) return onyx_error_oom();
   if ((s = reorder_pd(n, dn_engine(b), src_md, dst_md, &pd))) goto done;
+  /* int8 weights with compensation (s8 activations, src zero points) are
+   * reduced through a scratchpad */
+  const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  size_t scratch_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+  if (scratch_bytes && !(scratch = onyx_malloc_aligned(scratch_bytes))) {
+    s = onyx_error_oom();
+    goto done;
+  }
   dnnl_status_t st = dnnl_primitive_create(&prim, pd);
   if (st == dnnl_success) st = dnnl_memory_create(&ms, src_md, dn_engine(b), (void *)src);
   if (st == dnnl_success) st = dnnl_memory_create(&md, dst_md, dn_engine(b), dst);
+  if (st == dnnl_success && scratch) st = dnnl_memory_create(&mscr, smd, dn_engine(b), scratch);
   if (st == dnnl_success) {
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DST, md}};
-    st = dnnl_primitive_execute(prim, b->stream, 2, args);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DST, md}, {DNNL_ARG_SCRATCHPAD, mscr}};
+    st = dnnl_primitive_execute(prim, b->stream, scratch ? 3 : 2, args);
   }
   if (st == dnnl_success) st = dnnl_stream_wait(b->stream);
   if (st != dnnl_success) s = dn_error(n, st, "weight reorder");
 done:
+  if (mscr) dnnl_memory_destroy(mscr);
+  onyx_free_aligned(scratch);
   if (md) dnnl_memory_destroy(md);
   if (ms) dnnl_memory_destroy(ms);
   if (prim) dnnl_primitive_destroy(prim);

@@ -400,9 +400,11 @@ onyx_status *dn_build_quant(dn_builder *b, int ni) {
     }
     ONYX_TRY(qpd(b, n, &d, attr, "quantization", &pd));
     dst_md = *q_md(pd, dnnl_query_dst_md);
-  } else {   /* (x - zero point) * scale, in x's layout */
+  } else {   /* (x - zero point) * scale, in x's layout (plain when it leaves the partition) */
     dst_md = x_md;
     dst_md.data_type = ydt;
+    const onyx_value *y = &g->values[n->out[0]];
+    if (dn_is_part_out(b, n->out[0])) dn_plain_md(&dst_md, y->rank, y->dims, ydt);
     ONYX_TRY(dn_attr(n, NULL, &attr));
     st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
     if (st == dnnl_success && zero) st = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zero);
