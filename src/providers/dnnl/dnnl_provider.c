@@ -87,10 +87,15 @@ static onyx_status *check_typed(const onyx_graph *g, const onyx_node *n, int v, 
   const onyx_value *val = &g->values[v];
   if (val->kind != ONYX_KIND_TENSOR)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%s '%s' is not a tensor", what, val->name);
-  if (!(dtypes >> val->dtype & 1u))
-    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s of %s '%s' (dnnl runs %s)",
-                           onyx_dtype_name(val->dtype), what, val->name,
-                           dtypes == 1u << ONYX_DTYPE_FLOAT ? "float32" : "other dtypes here");
+  if (!(dtypes >> val->dtype & 1u)) {
+    char want[64] = "";
+    for (int dt = 1; dt < ONYX_DTYPE_COUNT_ && dt < 32; dt++)
+      if (dtypes >> dt & 1u)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", *want ? "/" : "",
+                 onyx_dtype_name((onyx_dtype)dt));
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s of %s '%s' (dnnl runs %s here)",
+                           onyx_dtype_name(val->dtype), what, val->name, want);
+  }
   if (val->rank < 0)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "unknown rank of %s '%s' (dnnl needs static shapes)",
                            what, val->name);
