@@ -193,6 +193,25 @@ static void test_quantize(void) {
   q = quantize(ONYX_DTYPE_UINT4, x, 1, sd, sc, zp_u4, 0, 0);
   for (int i = 0; q && i < 12; i++) CHECK(nib(onyx_tensor_data(q), i, false) == want_u4[i]);
   onyx_tensor_free(q);
+  /* no zero point: output_dtype (opset 21) picks uint4; per tensor, scale 4 */
+  {
+    int64_t d[2] = {3, 4}, one = 1;
+    float s4 = 4;
+    tu_node t = tu_node_new("QuantizeLinear", 21, 2, 1);
+    tu_input(&t, 0, ONYX_DTYPE_FLOAT, 2, d);
+    tu_const(&t, 1, ONYX_DTYPE_FLOAT, 0, &one, &s4);
+    tu_attr_int(&t, "output_dtype", ONYX_DTYPE_UINT4);
+    onyx_tensor *xt = mk(ONYX_DTYPE_FLOAT, 2, d, x);
+    q = NULL;
+    CHECK_OK(tu_run(&t, 1, 1, &xt, 1, &q));
+    onyx_tensor_free(xt);
+    /* rint(x / 4) saturated to [0, 15]: 0, rint(0.625), rint(1.2), rint(2.15), 0, 0, rint(1.5), rint(2.25),
+     * 3, rint(3.75), 4, 10 */
+    const int want[12] = {0, 1, 1, 2, 0, 0, 2, 2, 3, 4, 4, 10};
+    CHECK(q && onyx_tensor_dtype(q) == ONYX_DTYPE_UINT4);
+    for (int i = 0; q && i < 12; i++) CHECK(nib(onyx_tensor_data(q), i, false) == want[i]);
+    onyx_tensor_free(q);
+  }
   /* blocked along axis 1, blocks of 2: scale [3, 2] */
   const float sb[6] = {1, 2, 4, 8, 0.5f, 10};
   int64_t sbd[2] = {3, 2};
