@@ -43,7 +43,7 @@ static const char usage[] =
     "them: -i files, else seeded random data of the declared shapes.\n"
     "\n"
     "options:\n"
-    CLI_SESSION_OPTIONS_HELP
+    CLI_SESSION_FLAGS_HELP
     "  -i, --input NAME=FILE  feed input NAME from FILE (.npy or ONNX .pb)\n"
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -81,7 +81,7 @@ static const char usage[] =
 typedef struct bench_args {
   const char *model, *json, *profile, *csv;
   cli_inputs in;
-  cli_session_opts session;
+  cli_session_flags session;
   int64_t warmup, iters, concurrency;
   double duration;
   bool check, duration_set;
@@ -100,7 +100,7 @@ typedef struct input_desc {
 } input_desc;
 
 typedef struct point {
-  int64_t threads;   /* intra-op threads of the session (0 resolved to the cores) */
+  int64_t threads;   /* intra-op threads of the session (as it resolved 0) */
   int64_t batch;     /* 0: unknown */
   int64_t runs;
   double load_ms, session_ms;
@@ -173,7 +173,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (rc) return rc;
   a->warmup = 3;
   a->concurrency = 1;
-  session_opts_init(&a->session);
+  a->session = (cli_session_flags)CLI_SESSION_FLAGS_INIT;
   a->duration = 5;
   bool iters_set = false;
   for (int i = 1; i < argc; i++) {
@@ -185,7 +185,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     bool used;
     if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
     if (used) continue;
-    if ((rc = session_opts_option(&a->session, argc, argv, &i, &used))) return rc;
+    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
     if (used) continue;
     if (cli_option(argc, argv, &i, "--warmup", &v)) {
       if (!cli_parse_int(v, 0, 1000000, &a->warmup))
@@ -645,8 +645,12 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   }
   p->load_ms = (now_s() - t0) * 1e3;
   if (first && (rc = inputs_load(&a->in, model))) goto done;
-  if ((rc = session_opts_create(&a->session, threads, &opts))) goto done;
+  if ((st = onyx_options_create(&opts))) {
+    rc = cli_fail_status(st);
+    goto done;
+  }
   if (a->profile) onyx_options_enable_profiling(opts, 1);
+  if ((rc = cli_session_apply(&a->session, threads, opts))) goto done;
   t0 = now_s();
   st = onyx_session_create_from_model(model, opts, &sess);
   p->session_ms = (now_s() - t0) * 1e3;

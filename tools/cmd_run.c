@@ -33,7 +33,7 @@ static const char usage[] =
     "                         .npy cannot hold it: bfloat16, strings, sequences,\n"
     "                         optionals); characters outside [A-Za-z0-9._-] in\n"
     "                         names become '_'. Prints the paths written.\n"
-    CLI_SESSION_OPTIONS_HELP
+    CLI_SESSION_FLAGS_HELP
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "                         (default: as bound by -i inputs, else 1)\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -48,7 +48,7 @@ static const char usage[] =
 typedef struct run_args {
   const char *model, *outdir, *labels;
   cli_inputs in;
-  cli_session_opts session;
+  cli_session_flags session;
   int64_t repeat;
   bool timed;
 } run_args;
@@ -57,7 +57,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
   int rc = inputs_init(&a->in, argc);
   if (rc) return rc;
   a->repeat = 1;
-  session_opts_init(&a->session);
+  a->session = (cli_session_flags)CLI_SESSION_FLAGS_INIT;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
     if (cli_is_help(opt)) {
@@ -67,7 +67,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     bool used;
     if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
     if (used) continue;
-    if ((rc = session_opts_option(&a->session, argc, argv, &i, &used))) return rc;
+    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
     if (used) continue;
     if (cli_option(argc, argv, &i, "-o", &v) || cli_option(argc, argv, &i, "--output-dir", &v)) {
       if (!v) return cli_usage_error("%s needs a value", opt);
@@ -303,7 +303,12 @@ int cmd_run(int argc, char **argv) {
     goto done;
   }
   if ((rc = inputs_load(&a.in, model))) goto done;
-  if ((rc = session_opts_create(&a.session, a.session.threads, &opts))) goto done;
+
+  if ((st = onyx_options_create(&opts))) {
+    rc = cli_fail_status(st);
+    goto done;
+  }
+  if ((rc = cli_session_apply(&a.session, a.session.threads, opts))) goto done;
   st = onyx_session_create_from_model(model, opts, &sess);
   model = NULL;   /* the session owns it now, also on failure */
   if (st) {

@@ -1,6 +1,5 @@
-/* inputs.c — model inputs and session options for `onyx run` and `onyx
- * bench` (see inputs.h): -i/--dim/--seed parsing, .npy/.pb files, seeded
- * random data, and the options that make the session.
+/* inputs.c — model inputs for `onyx run` and `onyx bench` (see inputs.h):
+ * -i/--dim parsing, .npy/.pb files, seeded random data.
  *
  * Input names are checked up front (so the message lists the real ones);
  * dtype and shape checks are left to the library, whose message is what the
@@ -80,6 +79,13 @@ int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used) {
     in->n_feeds++;
     return 0;
   }
+  if (cli_option(argc, argv, i, "--seed", &v)) {
+    int64_t seed;
+    if (!cli_parse_int(v, 0, INT64_MAX, &seed))
+      return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
+    in->seed = (uint64_t)seed;
+    return 0;
+  }
   if (cli_option(argc, argv, i, "--dim", &v)) {
     const char *name, *val;
     int64_t n;
@@ -89,75 +95,7 @@ int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used) {
     if (find_sym(in, name)) return cli_usage_error("--dim '%s' is given twice", name);
     return add_sym(in, name, n);
   }
-  if (cli_option(argc, argv, i, "--seed", &v)) {
-    int64_t seed;
-    if (!cli_parse_int(v, 0, INT64_MAX, &seed))
-      return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
-    in->seed = (uint64_t)seed;
-    return 0;
-  }
   *used = false;
-  return 0;
-}
-
-/* ---- session options ------------------------------------------------------------ */
-
-void session_opts_init(cli_session_opts *so) {
-  memset(so, 0, sizeof *so);
-  so->opt_level = -1;
-  so->numa_node = -1;
-}
-
-int session_opts_option(cli_session_opts *so, int argc, char **argv, int *i, bool *used) {
-  const char *v = NULL;
-  *used = true;
-  if (cli_option(argc, argv, i, "--threads", &v)) {
-    if (!cli_parse_int(v, 0, 4096, &so->threads))
-      return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
-  } else if (cli_option(argc, argv, i, "--providers", &v)) {
-    if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
-    so->providers = v;
-  } else if (cli_option(argc, argv, i, "--opt-level", &v)) {
-    if (!cli_parse_int(v, 0, 3, &so->opt_level))
-      return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
-  } else if (cli_option(argc, argv, i, "--affinity", &v)) {
-    if (!v || !*v) return cli_usage_error("--affinity needs none, compact, scatter or CPU groups like 0;1");
-    /* the library's parser says what is wrong with a spec; a bad command
-     * line is a usage error, so ask it now rather than at session time */
-    onyx_options *o;
-    onyx_status *st = onyx_options_create(&o);
-    if (!st) st = onyx_options_set_thread_affinity(o, v);
-    onyx_options_destroy(o);
-    if (st) {
-      int rc = cli_usage_error("--affinity: %s", onyx_status_message(st));
-      onyx_status_free(st);
-      return rc;
-    }
-    so->affinity = v;
-  } else if (cli_option(argc, argv, i, "--numa-node", &v)) {
-    if (!cli_parse_int(v, 0, INT32_MAX, &so->numa_node))
-      return cli_usage_error("--numa-node expects a node number (0, 1, ...), got '%s'", v ? v : "");
-  } else {
-    *used = false;
-  }
-  return 0;
-}
-
-int session_opts_create(const cli_session_opts *so, int64_t threads, onyx_options **out) {
-  onyx_options *o = NULL;
-  onyx_status *st = onyx_options_create(&o);
-  if (!st) {
-    onyx_options_set_intra_op_threads(o, (int)threads);
-    if (so->opt_level >= 0) onyx_options_set_optimization_level(o, (int)so->opt_level);
-    if (so->providers) st = onyx_options_set_providers(o, so->providers);
-  }
-  if (!st && so->affinity) st = onyx_options_set_thread_affinity(o, so->affinity);
-  if (!st && so->numa_node >= 0) st = onyx_options_set_numa_node(o, (int)so->numa_node);
-  if (st) {
-    onyx_options_destroy(o);
-    return cli_fail_status(st);
-  }
-  *out = o;
   return 0;
 }
 

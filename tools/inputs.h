@@ -1,11 +1,9 @@
-/* inputs.h — what the subcommands that run a model (`onyx run`, `onyx
- * bench`) share: the model inputs (the -i NAME=FILE, --dim NAME=VALUE and
- * --seed options, reading .npy / ONNX .pb files, seeded random data for the
- * inputs not given) and the session options (--threads, --providers,
- * --opt-level, --affinity, --numa-node).
+/* inputs.h — model inputs for the subcommands that run a model (`onyx run`,
+ * `onyx bench`): the -i NAME=FILE, --dim NAME=VALUE and --seed N options, reading
+ * .npy / ONNX .pb files, and seeded random data for the inputs not given.
  *
- * One module so that run and bench feed and configure a model exactly the
- * same way: a benchmark of `onyx bench` measures what `onyx run` computes. The order of
+ * One module so that run and bench feed a model exactly the same way: a
+ * benchmark of `onyx bench` measures what `onyx run` computes. The order of
  * use is: inputs_option for each argument, then inputs_load once the model
  * is loaded (checks names, reads files, binds symbolic dims), then
  * inputs_make_random (again after inputs_set_batch to change the batch).
@@ -53,8 +51,8 @@ typedef struct cli_inputs {
 int inputs_init(cli_inputs *in, int argc);
 void inputs_deinit(cli_inputs *in);
 
-/* When argv[*i] is -i/--input, --dim or --seed, consumes it (and its value)
- * and sets *used; returns a usage status for a malformed value. */
+/* When argv[*i] is -i/--input, --dim or --seed, consumes it (and its value) and sets
+ * *used; returns a usage status for a malformed value. */
 int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used);
 
 /* Reads m's declared inputs, checks that -i and --dim name real inputs and
@@ -78,38 +76,5 @@ int64_t inputs_batch(const cli_inputs *in);
 /* Splits "NAME=VALUE" in place at the first '='; false when there is none
  * or NAME is empty. */
 bool inputs_split_eq(char *s, const char **name, const char **value);
-
-/* ---- session options -------------------------------------------------------- */
-
-/* The session options from the command line; strings borrowed from argv. */
-typedef struct cli_session_opts {
-  const char *providers;   /* NULL: the library's default */
-  const char *affinity;    /* NULL: none */
-  int64_t threads;         /* 0: one per core */
-  int64_t opt_level;       /* -1: the library's default */
-  int64_t numa_node;       /* -1: none */
-} cli_session_opts;
-
-/* Their lines in the commands' --help. */
-#define CLI_SESSION_OPTIONS_HELP                                                    \
-  "  --threads N            intra-op threads (default 0: one per core)\n"           \
-  "  --providers LIST       execution providers in priority order, e.g. dnnl,cpu\n" \
-  "                         (default: the library's; see onyx info)\n"              \
-  "  --opt-level N          graph optimization level 0-3 (default 3)\n"             \
-  "  --affinity SPEC        pin the intra-op threads: none (default), compact,\n"   \
-  "                         scatter, or one CPU group per thread, e.g. 0;1 or\n"    \
-  "                         0-3;4-7 (Linux CPU numbers; sets the thread count)\n"   \
-  "  --numa-node N          run on NUMA node N's CPUs and allocate its memory\n"    \
-  "                         there (needs libnuma; see onyx info)\n"
-
-void session_opts_init(cli_session_opts *so);
-
-/* When argv[*i] is one of the session options, consumes it (and its value)
- * and sets *used; returns a usage status for a malformed value. */
-int session_opts_option(cli_session_opts *so, int argc, char **argv, int *i, bool *used);
-
-/* New library options as so says, with `threads` intra-op threads (which a
- * sweep may choose instead of so->threads). */
-int session_opts_create(const cli_session_opts *so, int64_t threads, onyx_options **out);
 
 #endif
