@@ -47,6 +47,8 @@ static const char usage[] =
     "                         the library's; see onyx info)\n"
     "  --threads N            intra-op threads (default 0: one per core)\n"
     "  --opt-level N          graph optimization level 0-3 (default 3)\n"
+    "  --disable LIST         skip these optimizer passes (comma-separated;\n"
+    "                         e.g. memory_order, see onyx optimize --help)\n"
     "  -i, --input NAME=FILE  feed input NAME from FILE (.npy or ONNX .pb)\n"
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -82,7 +84,7 @@ static const char usage[] =
     "last over 3 s. On a busy machine, compare figures from the same run only.\n";
 
 typedef struct bench_args {
-  const char *model, *providers, *json, *profile, *csv;
+  const char *model, *providers, *json, *profile, *csv, *disable;
   cli_inputs in;
   int64_t threads, warmup, iters, concurrency, opt_level, seed;
   double duration;
@@ -196,6 +198,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     } else if (cli_option(argc, argv, &i, "--opt-level", &v)) {
       if (!cli_parse_int(v, 0, 3, &a->opt_level))
         return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
+    } else if (cli_option(argc, argv, &i, "--disable", &v)) {
+      if (!v) return cli_usage_error("--disable needs a list");
+      a->disable = v;
     } else if (cli_option(argc, argv, &i, "--seed", &v)) {
       if (!cli_parse_int(v, 0, INT64_MAX, &a->seed))
         return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
@@ -667,6 +672,10 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   }
   onyx_options_set_intra_op_threads(opts, (int)threads);
   if (a->opt_level >= 0) onyx_options_set_optimization_level(opts, (int)a->opt_level);
+  if (a->disable && (st = onyx_options_disable_passes(opts, a->disable))) {
+    rc = cli_fail_status(st);
+    goto done;
+  }
   if (a->profile) onyx_options_enable_profiling(opts, 1);
   if (a->providers && (st = onyx_options_set_providers(opts, a->providers))) {
     rc = cli_fail_status(st);

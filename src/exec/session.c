@@ -336,6 +336,12 @@ static void fill_meta(onyx_session *s) {
   }
 }
 
+/* The plan's share of the options: the level compiling providers honour and
+ * whether the memory_order pass is selected. */
+static onyx_plan_config plan_config(const onyx_options *o) {
+  return (onyx_plan_config){o->opt_level, opt_pass_selected(o->passes_only, o->passes_disabled, OPT_PASS_MEMORY_ORDER)};
+}
+
 onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *opts,
                                             onyx_session **out) {
   onyx_session *s = onyx_calloc(1, sizeof *s);
@@ -364,7 +370,8 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     goto fail;
   if ((st = optimize_model(m, &s->opts, &s->pool, s->providers, s->n_providers, &s->opt_stats))) goto fail;
   if (s->opts.optimized_path[0] && (st = onyx_model_save(m, s->opts.optimized_path))) goto fail;
-  if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
+  onyx_plan_config pc = plan_config(&s->opts);
+  if ((st = onyx_plan_create_ex(g, s->providers, s->n_providers, &s->pool, &pc, &s->plan))) goto fail;
   int nio = g->n_inputs + g->n_outputs;
   s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);
   s->dim_names = onyx_calloc((size_t)nio + 1, sizeof *s->dim_names);
@@ -405,7 +412,8 @@ onyx_status *onyx_session_set_providers(onyx_session *s, const char *list) {
   int n;
   onyx_plan *plan;
   ONYX_TRY(make_providers(&o, o.providers, prov, owned, &n));
-  onyx_status *st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+  onyx_plan_config pc = plan_config(&o);
+  onyx_status *st = onyx_plan_create_ex(s->model->graph, prov, n, &s->pool, &pc, &plan);
   if (st) {
     free_providers(prov, owned, n);
     return st;

@@ -12,6 +12,14 @@
  * post-ops. Binary ops absorb following activations too. When oneDNN refuses
  * a fused primitive, the anchor is built alone and the chain node by node.
  *
+ * Levels (onyx_partition.opt_level, ORT's meaning): at 0 every node is its
+ * own primitive; at 1 BatchNormalization is folded into a Conv (basic, as
+ * the optimizer's conv_bn_folding); at 2 the rest of the fusion above
+ * (extended) except a Conv's residual Add; only at 3 do Conv, pooling and
+ * Concat pick their activation layout (`format_tag any`: blocked formats
+ * then stay between primitives; below they read and write plain row-major
+ * tensors), and the residual Add joins the Conv.
+ *
  * The optimizer's ai.onyx ops arrive pre-fused and map onto the same
  * builders, their extra work as the anchor's own posts (kept when a chain
  * is dropped): FusedConv is a Conv with its residual Z as the `sum` post-op
@@ -345,9 +353,12 @@ static onyx_status *add_fused_act(const onyx_node *n, chain *c) {
 
 enum { F_BN = 1, F_SUM = 2, F_ADD = 4 };
 
-/* Extends c (anchor output `c->end`) with the nodes that can fuse into it. */
+/* Extends c (anchor output `c->end`) with the nodes that can fuse into it
+ * at the session's level (folding only at 1, nothing at 0). */
 static void find_chain(dn_builder *b, int flags, chain *c) {
   const onyx_graph *g = dn_graph(b);
+  bool post_ops = dn_level(b) >= 2;
+  if (!post_ops) flags &= dn_level(b) >= 1 ? F_BN : 0;
   for (;;) {
     int ci = dn_sole_consumer(b, c->end);
     if (ci < 0 || c->n_nodes == MAX_CHAIN || c->n_post > MAX_CHAIN - 2) return;
@@ -382,6 +393,7 @@ static void find_chain(dn_builder *b, int flags, chain *c) {
       }
       c->n_post++;
     } else if (dn_is_eltwise_op(m->op_type)) {
+      if (!post_ops) return;
       dn_eltwise e;
       if ((s = dn_eltwise_of(g, m, &e))) {
         onyx_status_free(s);
@@ -477,6 +489,14 @@ static onyx_status *plain_buf(dn_builder *b, const onyx_node *n, int v, dn_buf *
   return dn_want(b, n, v, &md, out);
 }
 
+/* The layout an activation (src or dst) of a layout-choosing primitive is
+ * declared with: any at level 3 (the primitive picks, blocked formats stay
+ * between primitives), plain row-major below. */
+static void act_md(const dn_builder *b, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt) {
+  if (dn_level(b) >= 3) dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, dnnl_format_tag_any);
+  else dn_plain_md(md, ndims, dims, dt);
+}
+
 static const dnnl_memory_desc_t *q_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx) {
   return dnnl_primitive_desc_query_md(pd, what, idx);
 }
@@ -561,7 +581,12 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     ONYX_TRY(add_fused_act(n, &c));
     c.n_pre = c.n_post;
   }
-  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | F_SUM | F_ADD, &c);
+  /* a residual Add joins the convolution only at level 3: on plain layouts
+   * oneDNN 2.6's (gemm) convolution applies sum and binary post-ops element
+   * by element, measured 30-100x slower than the Add on its own (ORT, too,
+   * fuses Conv+Add in its level-3 NCHWc layout transformer) */
+  int add = dn_level(b) >= 3 ? F_SUM | F_ADD : 0;
+  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | add, &c);
   bool bf16 = dn_bf16(b);
   dnnl_primitive_desc_t pd = NULL;
   onyx_status *s = NULL;
@@ -573,9 +598,9 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
       xd[i] = x->dims[i];
       yd[i] = y->dims[i];
     }
-    dnnl_memory_desc_init_by_tag(&src_md, r, xd, dt, dnnl_format_tag_any);
+    act_md(b, &src_md, r, xd, dt);
     dnnl_memory_desc_init_by_tag(&w_md, wr, wd, dt, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&dst_md, r, yd, dnnl_f32, dnnl_format_tag_any);
+    act_md(b, &dst_md, r, yd, dnnl_f32);
     dnnl_dims_t bd = {oc};
     dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     bool with_bias = has_bias || c.bn >= 0;
@@ -1011,7 +1036,7 @@ static onyx_status *build_pool(dn_builder *b, int ni) {
   dnnl_memory_desc_t src_md = *dn_val_md(b, n->in[0]), dst_md;
   dnnl_dims_t yd;
   for (int i = 0; i < y->rank; i++) yd[i] = y->dims[i];
-  dnnl_memory_desc_init_by_tag(&dst_md, y->rank, yd, dnnl_f32, dnnl_format_tag_any);
+  act_md(b, &dst_md, y->rank, yd, dnnl_f32);
   dnnl_pooling_v2_desc_t d;
   dnnl_status_t st = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, pp.alg, &src_md, &dst_md,
                                                        pp.strides, pp.kernel, pp.dilates, pp.pad_l, pp.pad_r);
@@ -1125,7 +1150,7 @@ static onyx_status *build_concat(dn_builder *b, int ni) {
   dnnl_memory_desc_t dst_md;
   dnnl_dims_t yd;
   for (int i = 0; i < y->rank; i++) yd[i] = y->dims[i];
-  dnnl_memory_desc_init_by_tag(&dst_md, y->rank, yd, dnnl_f32, dnnl_format_tag_any);
+  act_md(b, &dst_md, y->rank, yd, dnnl_f32);
   dnnl_primitive_attr_t attr;
   if ((s = dn_attr(n, NULL, &attr))) goto done;
   dnnl_status_t st = dnnl_concat_primitive_desc_create(&pd, &dst_md, n->n_in, axis, mds, attr, dn_engine(b));
