@@ -34,8 +34,8 @@ typedef struct onyx_partition {
   /* (version 2) the session's graph optimization level, which a compiling
    * provider honours as the optimizer does (ORT's levels): 0 no graph
    * transformation (one primitive per node, plain tensors between nodes),
-   * 1 basic (folding into weights), 2 extended (post-op fusion), 3 all
-   * (provider layouts, e.g. blocked formats, kept between nodes). */
+   * 1 basic (folding into weights), 2 extended (fusion), 3 all (provider
+   * layouts, e.g. blocked formats, kept between nodes). */
   int opt_level;
 } onyx_partition;
 

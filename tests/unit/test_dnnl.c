@@ -822,6 +822,44 @@ static void compile_at_level(onyx_session *cpu, onyx_provider *dn, int level, co
   f.release(f.state);
 }
 
+/* MatMul + Add(bias) + Relu. */
+static tmb dense_model(void) {
+  tmb t = tm_new(13);
+  tm_in(&t, "a", -1, 1, 2, D(2, 6, 32));
+  tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+  tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+  tm_node(&t, "MatMul", "a,w", "m");
+  tm_node(&t, "Add", "m,bias", "mb");
+  tm_node(&t, "Relu", "mb", "y");
+  tm_out(&t, "y");
+  return t;
+}
+
+/* Compiles the nodes of model t (consumed) as one partition at levels 0-3
+ * (checking each against cpu) and describes the programs into fi[4]. */
+static void levels_of(tmb t, dn_fused_info *fi) {
+  void *buf;
+  size_t len;
+  memset(fi, 0, 4 * sizeof *fi);
+  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
+  onyx_model_destroy(t.m);
+  onyx_session *cpu = session_from(buf, len, "cpu", false, 1, true);
+  onyx_buffer_free(buf);
+  onyx_provider *dn = NULL;
+  CHECK_OK(onyx_provider_factory_find("dnnl")->create(0, NULL, NULL, &dn));
+  for (int level = 0; level < 4 && cpu && dn; level++) compile_at_level(cpu, dn, level, &t, &fi[level]);
+  onyx_session_destroy(cpu);
+  if (dn) dn->iface->destroy(dn);
+}
+
+/* Checks `ok` (a claim about fi[4]), showing the programs when it fails. */
+static void expect_levels(const char *label, const dn_fused_info *fi, bool ok) {
+  CHECK(ok);
+  for (int level = 0; level < 4 && !ok; level++)
+    fprintf(stderr, "%s: level %d: %d primitives, %d reorders, arena %zu bytes\n", label, level, fi[level].n_prims,
+            fi[level].n_reorders, fi[level].arena_bytes);
+}
+
 static void test_levels(void) {
   /* sessions at level 0 (no optimizer, no dnnl fusion, plain layouts) agree with cpu */
   compare("level 0: conv+bn+add+relu+maxpool", (tmb[]){block_model()}, FP32, LEVEL0);
@@ -853,40 +891,22 @@ static void test_levels(void) {
     tm_out(&t, "y");
     compare("level 0: two convs + concat + avgpool", &t, FP32, LEVEL0);
   }
-  /* the same partition compiled at each level */
-  tmb t = block_model();
-  void *buf;
-  size_t len;
-  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
-  onyx_model_destroy(t.m);
-  onyx_session *cpu = session_from(buf, len, "cpu", false, 1, true);
-  onyx_buffer_free(buf);
-  onyx_provider *dn = NULL;
-  CHECK_OK(onyx_provider_factory_find("dnnl")->create(0, NULL, NULL, &dn));
-  if (!cpu || !dn) {
-    onyx_session_destroy(cpu);
-    if (dn) dn->iface->destroy(dn);
-    return;
-  }
+  /* the same partitions compiled at each level */
   dn_fused_info fi[4];
-  for (int level = 0; level < 4; level++) compile_at_level(cpu, dn, level, &t, &fi[level]);
-  bool ok = fi[0].n_prims == 5 && fi[0].n_reorders == 0 && fi[1].n_prims == 4 && fi[1].n_reorders == 0 &&
-            fi[2].n_prims == 3 && fi[2].n_reorders == 0 && fi[3].n_prims - fi[3].n_reorders == 2 &&
-            fi[3].n_reorders >= 1;
-  for (int level = 0; level < 4 && !ok; level++)
-    fprintf(stderr, "level %d: %d primitives, %d reorders, arena %zu bytes\n", level, fi[level].n_prims,
-            fi[level].n_reorders, fi[level].arena_bytes);
+  levels_of(block_model(), fi);
   /* 0: one primitive per node, plain layouts (no reorders) */
-  CHECK(fi[0].n_prims == 5 && fi[0].n_reorders == 0);
+  expect_levels("block", fi, fi[0].n_prims == 5 && fi[0].n_reorders == 0);
   /* 1: BatchNormalization folded into the Conv */
-  CHECK(fi[1].n_prims == 4 && fi[1].n_reorders == 0);
-  /* 2: Relu a post-op of the Add; the residual Add stays apart from the Conv */
-  CHECK(fi[2].n_prims == 3 && fi[2].n_reorders == 0);
+  expect_levels("block", fi, fi[1].n_prims == 4 && fi[1].n_reorders == 0);
+  /* 2: Relu a post-op of the Add; a Conv takes post-ops only with blocked layouts */
+  expect_levels("block", fi, fi[2].n_prims == 3 && fi[2].n_reorders == 0);
   /* 3: Conv + BN + Add + Relu one primitive, then the pooling; reorders (the
    * residual copied into the Conv's output for its sum post-op, layouts) */
-  CHECK(fi[3].n_prims - fi[3].n_reorders == 2 && fi[3].n_reorders >= 1);
-  onyx_session_destroy(cpu);
-  dn->iface->destroy(dn);
+  expect_levels("block", fi, fi[3].n_prims - fi[3].n_reorders == 2 && fi[3].n_reorders >= 1);
+  levels_of(dense_model(), fi);
+  /* MatMul + Add(bias) + Relu: fused from level 2 */
+  expect_levels("dense", fi, fi[0].n_prims == 3 && fi[1].n_prims == 3 && fi[2].n_prims == 1 && fi[3].n_prims == 1);
+  expect_levels("dense", fi, fi[0].n_reorders + fi[1].n_reorders + fi[2].n_reorders + fi[3].n_reorders == 0);
 }
 
 /* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */

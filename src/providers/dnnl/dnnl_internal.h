@@ -146,7 +146,8 @@ onyx_status *dn_attr(const onyx_node *n, const_dnnl_post_ops_t po, dnnl_primitiv
 dnnl_engine_t dn_engine(const dn_builder *b);
 /* The session's optimization level (onyx_partition.opt_level): 0 one
  * primitive per node, 1 also BatchNormalization folded into Conv weights,
- * 2 also post-op fusion, 3 also blocked layouts between primitives. */
+ * 2 also post-ops of MatMul/Gemm/binary ops, 3 also blocked layouts between
+ * primitives and post-ops of convolutions. */
 int dn_level(const dn_builder *b);
 bool dn_bf16(const dn_builder *b);
 const onyx_graph *dn_graph(const dn_builder *b);

@@ -14,11 +14,12 @@
  *
  * Levels (onyx_partition.opt_level, ORT's meaning): at 0 every node is its
  * own primitive; at 1 BatchNormalization is folded into a Conv (basic, as
- * the optimizer's conv_bn_folding); at 2 the rest of the fusion above
- * (extended) except a Conv's residual Add; only at 3 do Conv, pooling and
- * Concat pick their activation layout (`format_tag any`: blocked formats
- * then stay between primitives; below they read and write plain row-major
- * tensors), and the residual Add joins the Conv.
+ * the optimizer's conv_bn_folding); at 2 MatMul, Gemm and binary ops take
+ * their post-ops (extended); only at 3 do Conv, pooling and Concat pick
+ * their activation layout (`format_tag any`: blocked formats then stay
+ * between primitives; below they read and write plain row-major tensors),
+ * and only then do convolutions take post-ops, which oneDNN runs slowly on
+ * plain layouts (see build_conv).
  *
  * The optimizer's ai.onyx ops arrive pre-fused and map onto the same
  * builders, their extra work as the anchor's own posts (kept when a chain
@@ -351,14 +352,14 @@ static onyx_status *add_fused_act(const onyx_node *n, chain *c) {
   return NULL;
 }
 
-enum { F_BN = 1, F_SUM = 2, F_ADD = 4 };
+enum { F_BN = 1, F_SUM = 2, F_ADD = 4, F_ELT = 8 };
 
-/* Extends c (anchor output `c->end`) with the nodes that can fuse into it
- * at the session's level (folding only at 1, nothing at 0). */
+/* Extends c (anchor output `c->end`) with the nodes that can fuse into it:
+ * those `flags` allows, at the session's level (folding only at 1, nothing
+ * at 0). */
 static void find_chain(dn_builder *b, int flags, chain *c) {
   const onyx_graph *g = dn_graph(b);
-  bool post_ops = dn_level(b) >= 2;
-  if (!post_ops) flags &= dn_level(b) >= 1 ? F_BN : 0;
+  if (dn_level(b) < 2) flags &= dn_level(b) >= 1 ? F_BN : 0;
   for (;;) {
     int ci = dn_sole_consumer(b, c->end);
     if (ci < 0 || c->n_nodes == MAX_CHAIN || c->n_post > MAX_CHAIN - 2) return;
@@ -393,7 +394,7 @@ static void find_chain(dn_builder *b, int flags, chain *c) {
       }
       c->n_post++;
     } else if (dn_is_eltwise_op(m->op_type)) {
-      if (!post_ops) return;
+      if (!(flags & F_ELT)) return;
       dn_eltwise e;
       if ((s = dn_eltwise_of(g, m, &e))) {
         onyx_status_free(s);
@@ -581,12 +582,13 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     ONYX_TRY(add_fused_act(n, &c));
     c.n_pre = c.n_post;
   }
-  /* a residual Add joins the convolution only at level 3: on plain layouts
-   * oneDNN 2.6's (gemm) convolution applies sum and binary post-ops element
-   * by element, measured 30-100x slower than the Add on its own (ORT, too,
-   * fuses Conv+Add in its level-3 NCHWc layout transformer) */
-  int add = dn_level(b) >= 3 ? F_SUM | F_ADD : 0;
-  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | add, &c);
+  /* post-ops join a convolution only at level 3, with the blocked layouts:
+   * on plain layouts oneDNN 2.6's (gemm) convolution applies them element by
+   * element, measured 4x slower than conv + eltwise apart for Clip and
+   * 30-100x for a residual sum (ORT, too, fuses Conv+Add(+Relu) in its
+   * level-3 NCHWc layout transformer) */
+  int post = dn_level(b) >= 3 ? F_SUM | F_ADD | F_ELT : 0;
+  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | post, &c);
   bool bf16 = dn_bf16(b);
   dnnl_primitive_desc_t pd = NULL;
   onyx_status *s = NULL;
@@ -784,7 +786,7 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
   /* with a vector operand the output drops a dim, and broadcast operands of
    * a fused Add would no longer line up with the view: activations only */
   bool vec = !gemm && (A->rank == 1 || B->rank == 1);
-  find_chain(b, vec ? 0 : F_ADD, &c);
+  find_chain(b, F_ELT | (vec ? 0 : F_ADD), &c);
   /* [batch..., M, K] x [K, N] is one [batch*M, K] x [K, N] product when
    * every fused operand is a row vector or has the output's shape */
   bool flat = !gemm && A->rank > 2 && B->rank == 2;
@@ -999,7 +1001,7 @@ static onyx_status *build_binary(dn_builder *b, int ni) {
     add_elt(&c, e.f[0].alg, e.f[0].alpha, e.f[0].beta);
   }
   c.n_pre = c.n_post;
-  find_chain(b, 0, &c);
+  find_chain(b, F_ELT, &c);
   dnnl_binary_desc_t d;
   dnnl_status_t st = dnnl_binary_desc_init(&d, alg, &md0, &md1, &md0);
   if (st != dnnl_success) return dn_error(n, st, "binary");
