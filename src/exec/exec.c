@@ -259,7 +259,7 @@ static onyx_status *order_graph_init(const onyx_graph *g, order_graph *og) {
 /* What an order costs: provider runs (switches + 1), the most bytes alive
  * at once when every intermediate is freed after its last reader (graph
  * outputs live to the end), and the arena the memory planner would lay out
- * for those lifetimes. */
+ * for those lifetimes (order_arena; -1 until computed). */
 typedef struct order_cost {
   int runs;
   int64_t peak, arena;
@@ -283,7 +283,8 @@ static int64_t net_freed(const onyx_graph *g, const order_graph *og, const int *
  * nodes, only those on the provider of the node just emitted when there are
  * any; of these the lowest index (so a single-provider graph keeps its
  * order), or with by_memory the one with the most bytes freed net of bytes
- * allocated (ties: the lowest index). Writes the order and its cost. */
+ * allocated (ties: the lowest index). Writes the order, its provider runs
+ * and its peak. */
 static onyx_status *topo_order(const onyx_plan *p, const order_graph *og, bool by_memory, int *order,
                                order_cost *cost) {
   const onyx_graph *g = p->g;
@@ -291,22 +292,16 @@ static onyx_status *topo_order(const onyx_plan *p, const order_graph *og, bool b
   onyx_status *s = NULL;
   int *pending = onyx_calloc((size_t)nn + 1, sizeof *pending);
   int *left = onyx_calloc((size_t)nv + 1, sizeof *left);
-  int *def = onyx_malloc((size_t)nv * sizeof *def + 1), *last = onyx_malloc((size_t)nv * sizeof *last + 1);
-  int64_t *size = onyx_malloc((size_t)nv * sizeof *size + 1);
   bool *done = onyx_calloc((size_t)nn + 1, sizeof *done);
-  onyx_memlayout *l = NULL;
-  if (!pending || !left || !def || !last || !size || !done) {
+  if (!pending || !left || !done) {
     s = onyx_error_oom();
     goto out;
   }
   for (int i = 0; i < nn; i++)
     for (int q = og->in_off[i]; q < og->in_off[i + 1]; q++)
       if (g->values[og->in_val[q]].producer >= 0) pending[i]++;
-  for (int v = 0; v < nv; v++) {
-    left[v] = og->use_off[v + 1] - og->use_off[v];
-    def[v] = last[v] = -1;
-  }
-  memset(cost, 0, sizeof *cost);
+  for (int v = 0; v < nv; v++) left[v] = og->use_off[v + 1] - og->use_off[v];
+  *cost = (order_cost){0, 0, -1};
   int last_prov = -1;
   int64_t live = 0;
   for (int emitted = 0; emitted < nn; emitted++) {
@@ -344,29 +339,50 @@ static onyx_status *topo_order(const onyx_plan *p, const order_graph *og, bool b
       int v = n->out[o];
       if (v < 0) continue;
       live += og->bytes[v];
-      def[v] = last[v] = emitted;
       for (int u = og->use_off[v]; u < og->use_off[v + 1]; u++) pending[og->use_node[u]]--;
     }
     if (live > cost->peak) cost->peak = live;
     for (int q = og->in_off[pick]; q < og->in_off[pick + 1]; q++) {
       int v = og->in_val[q];
-      last[v] = emitted;
       if (--left[v] == 0 && !g->values[v].is_output) live -= og->bytes[v];
     }
     for (int o = 0; o < n->n_out; o++)   /* read by no one */
       if (n->out[o] >= 0 && !left[n->out[o]] && !g->values[n->out[o]].is_output) live -= og->bytes[n->out[o]];
   }
-  for (int v = 0; v < nv; v++) size[v] = def[v] >= 0 && !g->values[v].is_output ? og->bytes[v] : -1;
-  if ((s = onyx_memplan_compute(nv, size, def, last, &l))) goto out;
-  cost->arena = l->arena_bytes;
 out:
-  onyx_memlayout_free(l);
   onyx_free(pending);
   onyx_free(left);
+  onyx_free(done);
+  return s;
+}
+
+/* The arena the memory planner lays out for the intermediates' lifetimes
+ * under `order` (graph outputs are not planned). */
+static onyx_status *order_arena(const onyx_graph *g, const order_graph *og, const int *order, int64_t *arena) {
+  int nv = g->n_values;
+  onyx_status *s = NULL;
+  onyx_memlayout *l = NULL;
+  int *def = onyx_malloc((size_t)nv * sizeof *def + 1), *last = onyx_malloc((size_t)nv * sizeof *last + 1);
+  int64_t *size = onyx_malloc((size_t)nv * sizeof *size + 1);
+  if (!def || !last || !size) {
+    s = onyx_error_oom();
+    goto out;
+  }
+  for (int v = 0; v < nv; v++) def[v] = last[v] = -1;
+  for (int k = 0; k < g->n_nodes; k++) {
+    int i = order[k];
+    const onyx_node *n = &g->nodes[i];
+    for (int o = 0; o < n->n_out; o++)
+      if (n->out[o] >= 0) def[n->out[o]] = last[n->out[o]] = k;
+    for (int q = og->in_off[i]; q < og->in_off[i + 1]; q++) last[og->in_val[q]] = k;
+  }
+  for (int v = 0; v < nv; v++) size[v] = def[v] >= 0 && !g->values[v].is_output ? og->bytes[v] : -1;
+  if (!(s = onyx_memplan_compute(nv, size, def, last, &l))) *arena = l->arena_bytes;
+out:
+  onyx_memlayout_free(l);
   onyx_free(def);
   onyx_free(last);
   onyx_free(size);
-  onyx_free(done);
   return s;
 }
 
@@ -375,24 +391,29 @@ out:
  * respect (provider runs, simulated peak, planned arena) and better in one. */
 static onyx_status *cluster_order(const onyx_plan *p, int *order) {
   const onyx_graph *g = p->g;
+  int nn = g->n_nodes;
   int64_t t0 = onyx_now_ns();
   order_graph og;
   ONYX_TRY(order_graph_init(g, &og));
   order_cost base, mem;
   int *alt = NULL;
   onyx_status *s = topo_order(p, &og, false, order, &base);
-  if (!s && p->cfg.memory_order && g->n_nodes > 2) {
-    if (!(alt = onyx_malloc((size_t)g->n_nodes * sizeof *alt + 1))) s = onyx_error_oom();
+  if (!s && p->cfg.memory_order && nn > 2) {
+    if (!(alt = onyx_malloc((size_t)nn * sizeof *alt + 1))) s = onyx_error_oom();
     if (!s) s = topo_order(p, &og, true, alt, &mem);
-    bool keep = !s && mem.runs <= base.runs && mem.peak <= base.peak && mem.arena <= base.arena &&
-                (mem.peak < base.peak || mem.arena < base.arena);
-    if (keep) memcpy(order, alt, (size_t)g->n_nodes * sizeof *order);
+    /* the arenas only where the rest does not decide */
+    bool differs = !s && memcmp(order, alt, (size_t)nn * sizeof *order);
+    bool keep = differs && mem.runs <= base.runs && mem.peak <= base.peak;
+    if (keep && !(s = order_arena(g, &og, order, &base.arena)) && !(s = order_arena(g, &og, alt, &mem.arena)))
+      keep = mem.arena <= base.arena && (mem.peak < base.peak || mem.arena < base.arena);
+    if (!s && keep) memcpy(order, alt, (size_t)nn * sizeof *order);
     if (!s)
       onyx_log(ONYX_LOG_DEBUG,
                "plan: memory order %s: provider runs %d -> %d, peak %lld -> %lld bytes, arena %lld -> %lld bytes "
-               "(%d nodes, %.1f ms)",
-               keep ? "kept" : "dropped", base.runs, mem.runs, (long long)base.peak, (long long)mem.peak,
-               (long long)base.arena, (long long)mem.arena, g->n_nodes, (double)(onyx_now_ns() - t0) / 1e6);
+               "(-1: not needed; %d nodes, %.1f ms)",
+               !differs ? "same as the given" : keep ? "kept" : "dropped", base.runs, mem.runs,
+               (long long)base.peak, (long long)mem.peak, (long long)base.arena, (long long)mem.arena, nn,
+               (double)(onyx_now_ns() - t0) / 1e6);
   }
   onyx_free(alt);
   order_graph_free(&og);
