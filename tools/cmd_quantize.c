@@ -1,9 +1,9 @@
 /* cmd_quantize.c — `onyx quantize`: INT8 quantization of a model, dynamic
- * or static (calibrated on .npy samples), through onyx_quantize. The flags
- * map one to one onto the library's options (ORT's names); this file adds
- * the sample folder reader and prints the report: sizes before and after,
- * and per op type how many nodes were quantized or left float, with the
- * reasons for the ones left float. */
+ * or static (calibrated on .npy or .npz samples), through onyx_quantize.
+ * The flags map one to one onto the library's options (ORT's names); this
+ * file adds the sample folder reader and prints the report: sizes before
+ * and after, and per op type how many nodes were quantized or left float,
+ * with the reasons for the ones left float. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,8 @@ static const char usage[] =
     "  --op-types A,B,...          quantize only these op types\n"
     "  --include-nodes A,B,...     quantize only these nodes\n"
     "  --exclude-nodes A,B,...     never quantize these nodes\n"
-    "  --calibration DIR           .npy samples (one input: DIR/*.npy; several:\n"
+    "  --calibration DIR           samples: DIR/*.npz (np.savez, an array per input\n"
+    "                              name), or .npy (one input: DIR/*.npy; several:\n"
     "                              DIR/<input>/*.npy matched by sorted name); a file\n"
     "                              holds one sample or a batch\n"
     "  --calibration-size N        use at most N samples\n"
@@ -97,14 +98,32 @@ static void print_report(const onyx_quant_report *r, bool verbose) {
       }
     printf("%-24s %9d %7d\n", r->nodes[i].op_type, q, f);
   }
-  free(seen);
   int shown = 0;
-  for (int i = 0; i < r->n_nodes; i++) {
-    const onyx_quant_node_report *n = &r->nodes[i];
-    if (n->quantized && !verbose) continue;
-    if (!shown++) printf(verbose ? "nodes:\n" : "left float:\n");
-    printf("  %s %s '%s': %s\n", n->quantized ? "int8 " : "float", n->op_type, n->name, n->note);
+  if (verbose) {
+    for (int i = 0; i < r->n_nodes; i++) {
+      const onyx_quant_node_report *n = &r->nodes[i];
+      if (!shown++) printf("nodes:\n");
+      printf("  %s %s '%s': %s\n", n->quantized ? "int8 " : "float", n->op_type, n->name, n->note);
+    }
+  } else if (seen) {
+    /* float nodes grouped by (op type, reason): a BERT has hundreds of them */
+    memset(seen, 0, (size_t)r->n_nodes * sizeof *seen);
+    for (int i = 0; i < r->n_nodes; i++) {
+      const onyx_quant_node_report *n = &r->nodes[i];
+      if (n->quantized || seen[i]) continue;
+      int count = 0;
+      for (int j = i; j < r->n_nodes; j++) {
+        const onyx_quant_node_report *m = &r->nodes[j];
+        if (m->quantized || strcmp(m->op_type, n->op_type) || strcmp(m->note, n->note)) continue;
+        seen[j] = true;
+        count++;
+      }
+      if (!shown++) printf("left float:\n");
+      if (count == 1) printf("  float %s '%s': %s\n", n->op_type, n->name, n->note);
+      else printf("  float %s '%s' and %d more: %s\n", n->op_type, n->name, count - 1, n->note);
+    }
   }
+  free(seen);
 }
 
 int cmd_quantize(int argc, char **argv) {

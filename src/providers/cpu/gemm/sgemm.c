@@ -1,5 +1,6 @@
 /* sgemm.c — the portable half of the float32 GEMM engine: micro-kernel
- * selection, panel packing, the cache-blocked loop nest and threading.
+ * selection, panel packing, the cache-blocked loop nest, and the thread grid
+ * (gemm_grid.h) applied to it.
  *
  * Loop nest (BLIS order): for each NC-wide column block of C, for each
  * KC-deep slice of K, pack the KC x NC block of op(B) once; then for each
@@ -17,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/cpu_features.h"
+#include "gemm_grid.h"
 
 /* Micro-kernels, one per ISA file. */
 void cpu_sgemm_ukernel_4x8__scalar(size_t kc, const float *a, const float *b, float *c,
@@ -291,61 +293,30 @@ void cpu_sgemm_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t 
 /* ---- threading ----------------------------------------------------------- */
 
 int cpu_sgemm_threads(const onyx_threadpool *pool, double macs) {
-  int nt = pool ? pool->nthreads : 1;
   /* below ~2^18 multiply-adds per thread the fork/join costs more than it saves */
-  double useful = macs / (double)(1 << 18);
-  if (useful < nt) nt = useful < 1 ? 1 : (int)useful;
-  return nt;
+  return cpu_gemm_threads(pool, macs, (double)(1 << 18));
 }
 
-typedef struct grid_task {
+typedef struct block_ctx {
   const cpu_sgemm_isa *isa;
   const cpu_sgemm_args *a;
-  int tn;                 /* grid columns */
-  int64_t mb, nb;         /* block size */
-  float *ws;
-  size_t wsf;             /* floats per thread */
-} grid_task;
+} block_ctx;
 
-static void grid_run(void *arg, size_t begin, size_t end, int tid) {
-  const grid_task *t = arg;
-  for (size_t i = begin; i < end; i++) {
-    int64_t r0 = (int64_t)(i / (size_t)t->tn) * t->mb, c0 = (int64_t)(i % (size_t)t->tn) * t->nb;
-    cpu_sgemm_block(t->isa, t->a, r0, min64(t->mb, t->a->m - r0), c0, min64(t->nb, t->a->n - c0),
-                    t->ws + (size_t)tid * t->wsf);
-  }
+static void run_block(const void *ctx, int64_t row0, int64_t rows, int64_t col0, int64_t cols, void *ws) {
+  const block_ctx *b = ctx;
+  cpu_sgemm_block(b->isa, b->a, row0, rows, col0, cols, ws);
 }
 
 onyx_status *cpu_sgemm(const onyx_threadpool *pool, const cpu_sgemm_isa *isa,
                        const cpu_sgemm_args *a) {
   if (a->m <= 0 || a->n <= 0) return NULL;
   int nt = cpu_sgemm_threads(pool, (double)a->m * (double)a->n * (double)(a->k > 0 ? a->k : 1));
-  /* the tm x tn grid with the smallest (then squarest) block per thread */
-  int tm = 1, tn = 1;
-  int64_t best_area = -1, best_perim = 0, mb = a->m, nb = a->n;
-  for (int cand = 1; cand <= nt; cand++) {
-    if (nt % cand) continue;
-    int ctn = nt / cand;
-    int64_t cmb = round_up((a->m + cand - 1) / cand, isa->mr);
-    int64_t cnb = round_up((a->n + ctn - 1) / ctn, isa->nr);
-    if ((cand > 1 && cmb * (cand - 1) >= a->m) || (ctn > 1 && cnb * (ctn - 1) >= a->n)) continue;
-    int64_t area = cmb * cnb, perim = cmb + cnb;
-    if (best_area < 0 || area < best_area || (area == best_area && perim < best_perim)) {
-      best_area = area;
-      best_perim = perim;
-      tm = cand;
-      tn = ctn;
-      mb = cmb;
-      nb = cnb;
-    }
-  }
-  size_t wsf = round_up((int64_t)cpu_sgemm_ws_floats(isa, mb, nb, a->k), 16);
-  int tasks = tm * tn;
-  float *ws = onyx_malloc_aligned((size_t)tasks * wsf * sizeof(float));
+  cpu_gemm_grid grid = cpu_gemm_grid_plan(nt, a->m, a->n, isa->mr, isa->nr);
+  size_t wsf = round_up((int64_t)cpu_sgemm_ws_floats(isa, grid.mb, grid.nb, a->k), 16);
+  float *ws = onyx_malloc_aligned((size_t)(grid.tm * grid.tn) * wsf * sizeof(float));
   if (!ws) return onyx_error_oom();
-  grid_task t = {isa, a, tn, mb, nb, ws, wsf};
-  onyx_threadpool sub = {tasks};
-  onyx_parallel_for(tasks > 1 ? &sub : NULL, (size_t)tasks, 1, grid_run, &t);
+  block_ctx ctx = {isa, a};
+  cpu_gemm_grid_run(&grid, run_block, &ctx, ws, wsf * sizeof(float));
   onyx_free_aligned(ws);
   return NULL;
 }
