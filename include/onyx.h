@@ -210,7 +210,9 @@ onyx_status *onyx_options_set_config(onyx_options *o, const char *key, const cha
 onyx_status *onyx_options_set_optimized_model_path(onyx_options *o, const char *path);
 /* Restricts optimization to the named passes (comma-separated), or, with
  * disable, skips them (ORT's disabled_optimizers). NULL or "" clears the
- * list. Unknown names are refused when the optimizer runs. */
+ * list. Unknown names are refused when the optimizer runs. Besides the
+ * graph passes there is one plan-time pass, at every level: memory_order,
+ * the execution order chosen to lower the activation memory alive at once. */
 onyx_status *onyx_options_set_passes(onyx_options *o, const char *only);
 onyx_status *onyx_options_disable_passes(onyx_options *o, const char *names);
 

@@ -49,13 +49,17 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_is_help(const char *arg);
 
 /* The session flags of the commands that run a model (run, bench):
- * --threads, --providers, --opt-level, --affinity, --numa-node. */
+ * --threads, --providers, --opt-level, --disable, --affinity, --numa-node,
+ * --provider-option. */
 typedef struct cli_session_flags {
   int64_t threads;          /* 0: one per core */
   int64_t opt_level;        /* -1: the library's default */
   const char *providers;    /* borrowed from argv; NULL: the default list */
   const char *affinity;     /* borrowed from argv; NULL: none */
   int64_t numa_node;        /* -1: none */
+  const char *disable;      /* optimizer passes to skip (argv); NULL: none */
+  int n_provider_options;
+  const char *provider_options[8]; /* PROVIDER:KEY=VALUE, borrowed from argv */
 } cli_session_flags;
 
 /* Their lines in the commands' --help. */
@@ -68,12 +72,16 @@ typedef struct cli_session_flags {
   "                         scatter, or one CPU group per thread, e.g. 0;1 or\n"    \
   "                         0-3;4-7 (Linux CPU numbers; sets the thread count)\n"   \
   "  --numa-node N          run on NUMA node N's CPUs and allocate its memory\n"    \
-  "                         there (needs libnuma; see onyx info)\n"
+  "                         there (needs libnuma; see onyx info)\n"               \
+  "  --disable LIST         skip these optimizer passes (comma-separated;\n"      \
+  "                         e.g. memory_order, see onyx optimize --help)\n"       \
+  "  --provider-option P:K=V  option K of provider P, ORT-style, e.g.\n"          \
+  "                         dnnl:precision=bf16 (repeatable)\n"
 
 /* When argv[*i] is one of the session flags, consumes it (and its value)
  * into f and sets *used; returns a usage status for a bad value. Start f as
  * CLI_SESSION_FLAGS_INIT. */
-#define CLI_SESSION_FLAGS_INIT {0, -1, NULL, NULL, -1}
+#define CLI_SESSION_FLAGS_INIT {0, -1, NULL, NULL, -1, NULL, 0, {NULL}}
 int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool *used);
 /* Applies f to opts with `threads` intra-op threads (a sweep overrides
  * f->threads). Returns 0, or prints the error line and returns the status. */

@@ -97,6 +97,16 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
   } else if (cli_option(argc, argv, i, "--numa-node", &v)) {
     if (!cli_parse_int(v, 0, INT32_MAX, &f->numa_node))
       return cli_usage_error("--numa-node expects a node number (0, 1, ...), got '%s'", v ? v : "");
+  } else if (cli_option(argc, argv, i, "--disable", &v)) {
+    if (!v) return cli_usage_error("--disable needs a comma-separated list of passes");
+    f->disable = v;
+  } else if (cli_option(argc, argv, i, "--provider-option", &v)) {
+    const char *colon = v ? strchr(v, ':') : NULL, *eq = colon ? strchr(colon, '=') : NULL;
+    if (!colon || colon == v || !eq || eq == colon + 1)
+      return cli_usage_error("--provider-option expects PROVIDER:KEY=VALUE, got '%s'", v ? v : "");
+    if (f->n_provider_options == (int)(sizeof f->provider_options / sizeof *f->provider_options))
+      return cli_usage_error("--provider-option given more than %d times", f->n_provider_options);
+    f->provider_options[f->n_provider_options++] = v;
   } else {
     *used = false;
   }
@@ -109,5 +119,14 @@ int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options 
   onyx_status *st = f->providers ? onyx_options_set_providers(opts, f->providers) : NULL;
   if (!st && f->affinity) st = onyx_options_set_thread_affinity(opts, f->affinity);
   if (!st && f->numa_node >= 0) st = onyx_options_set_numa_node(opts, (int)f->numa_node);
+  if (!st && f->disable) st = onyx_options_disable_passes(opts, f->disable);
+  for (int k = 0; !st && k < f->n_provider_options; k++) {
+    /* PROVIDER:KEY=VALUE, checked by cli_session_option */
+    const char *o = f->provider_options[k], *colon = strchr(o, ':'), *eq = strchr(colon, '=');
+    char prov[64], key[128];
+    snprintf(prov, sizeof prov, "%.*s", (int)(colon - o), o);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - colon - 1), colon + 1);
+    st = onyx_options_set_provider_option(opts, prov, key, eq + 1);
+  }
   return st ? cli_fail_status(st) : 0;
 }

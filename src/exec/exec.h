@@ -26,6 +26,22 @@ typedef struct onyx_plan onyx_plan;
  * NOT_IMPLEMENTED naming a node that no provider supports. */
 onyx_status *onyx_plan_create(const onyx_graph *g, onyx_provider *const *providers, int n_providers,
                               const onyx_threadpool *pool, onyx_plan **out);
+
+/* What a session decides about its plan beyond the providers. */
+typedef struct onyx_plan_config {
+  int opt_level;       /* 0-3, handed to compiling providers (onyx_partition) */
+  /* Order the nodes to lower the activation memory alive at once: among
+   * the nodes ready to run on the provider of the last one, the one that
+   * frees the most bytes net of what it allocates; the order is kept only
+   * when, against the plain topological order, it neither adds provider
+   * switches nor raises the simulated peak or planned arena. */
+  bool memory_order;
+} onyx_plan_config;
+
+/* onyx_plan_create under cfg (NULL: level 3, memory order on); subgraph
+ * plans inherit it. */
+onyx_status *onyx_plan_create_ex(const onyx_graph *g, onyx_provider *const *providers, int n_providers,
+                                 const onyx_threadpool *pool, const onyx_plan_config *cfg, onyx_plan **out);
 void onyx_plan_destroy(onyx_plan *p);
 
 /* Runs the plan. inputs[i] feeds g->inputs[i] (borrowed; NULL allowed only

@@ -382,6 +382,12 @@ static void fill_meta(onyx_session *s) {
   }
 }
 
+/* The plan's share of the options: the level compiling providers honour and
+ * whether the memory_order pass is selected. */
+static onyx_plan_config plan_config(const onyx_options *o) {
+  return (onyx_plan_config){o->opt_level, opt_pass_selected(o->passes_only, o->passes_disabled, OPT_PASS_MEMORY_ORDER)};
+}
+
 /* The creation pipeline after the options are settled: runs inside the
  * session's thread placement, so the weights packed here land on its node. */
 static onyx_status *prepare_session(onyx_session *s) {
@@ -392,7 +398,8 @@ static onyx_status *prepare_session(onyx_session *s) {
   ONYX_TRY(make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers));
   ONYX_TRY(optimize_model(s->model, &s->opts, &s->pool, s->providers, s->n_providers, &s->opt_stats));
   if (s->opts.optimized_path[0]) ONYX_TRY(onyx_model_save(s->model, s->opts.optimized_path));
-  return onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan);
+  onyx_plan_config pc = plan_config(&s->opts);
+  return onyx_plan_create_ex(g, s->providers, s->n_providers, &s->pool, &pc, &s->plan);
 }
 
 onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *opts,
@@ -466,9 +473,10 @@ onyx_status *onyx_session_set_providers(onyx_session *s, const char *list) {
   onyx_plan *plan;
   ONYX_TRY(make_providers(&o, o.providers, prov, owned, &n));
   onyx_binding_scope scope;
+  onyx_plan_config pc = plan_config(&o);
   onyx_status *st = onyx_binding_enter(&s->binding, &scope);
   if (!st) {
-    st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+    st = onyx_plan_create_ex(s->model->graph, prov, n, &s->pool, &pc, &plan);
     onyx_binding_leave(&scope);
   }
   if (st) {

@@ -75,6 +75,13 @@ typedef struct opt_config {
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */
 onyx_status *opt_run(onyx_graph *g, const opt_config *cfg, onyx_optimize_stats *stats);
 
+/* The plan-time pass that orders nodes for memory (onyx_plan_config). */
+#define OPT_PASS_MEMORY_ORDER "memory_order"
+
+/* Whether pass `name` runs under the lists `only` (empty: all) and
+ * `disable` (comma-separated names; either may be NULL). */
+bool opt_pass_selected(const char *only, const char *disable, const char *name);
+
 /* The built-in passes in run order (static storage), and their number. */
 const opt_pass *opt_builtin_passes(int *n);
 

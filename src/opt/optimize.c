@@ -53,6 +53,11 @@ static const opt_pass builtin[] = {
 };
 #define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
 
+/* Passes the executor runs when it plans (see onyx_plan_config): named here
+ * so that the pass lists select them like graph passes. */
+static const char *const plan_passes[] = {OPT_PASS_MEMORY_ORDER};
+#define N_PLAN_PASSES (int)(sizeof plan_passes / sizeof plan_passes[0])
+
 const opt_pass *opt_builtin_passes(int *n) {
   *n = N_BUILTIN;
   return builtin;
@@ -62,7 +67,7 @@ const char *onyx_optimizer_passes(void) {
   return "constant_folding,shape_folding,noop_elimination,common_subexpression,conv_bn_folding,"
          "conv_mul_add_folding,matmul_add_to_gemm,dead_code,gelu_fusion,layer_norm_fusion,"
          "skip_layer_norm_fusion,attention_fusion,conv_activation_fusion,gemm_activation_fusion,"
-         "matmul_bias_activation_fusion";
+         "matmul_bias_activation_fusion," OPT_PASS_MEMORY_ORDER;
 }
 
 /* True when `name` is an item of the comma-separated list. */
@@ -88,6 +93,8 @@ static onyx_status *check_names(const char *list, const opt_config *cfg, const c
     bool known = false;
     for (int i = 0; i < N_BUILTIN && !known; i++)
       known = strlen(builtin[i].name) == l && !strncmp(builtin[i].name, p, l);
+    for (int i = 0; i < N_PLAN_PASSES && !known; i++)
+      known = strlen(plan_passes[i]) == l && !strncmp(plan_passes[i], p, l);
     for (int i = 0; i < cfg->n_custom && !known; i++)
       known = strlen(cfg->custom[i].name) == l && !strncmp(cfg->custom[i].name, p, l);
     if (!known && l)
@@ -154,9 +161,13 @@ static onyx_status *apply_pass(onyx_graph *g, const opt_pass *p, opt_ctx *c, ony
   return NULL;
 }
 
+bool opt_pass_selected(const char *only, const char *disable, const char *name) {
+  if (only && *only && !in_list(only, name)) return false;
+  return !(disable && in_list(disable, name));
+}
+
 static bool selected(const opt_config *cfg, const char *name) {
-  if (cfg->only && *cfg->only && !in_list(cfg->only, name)) return false;
-  return !(cfg->disable && in_list(cfg->disable, name));
+  return opt_pass_selected(cfg->only, cfg->disable, name);
 }
 
 onyx_status *opt_run(onyx_graph *g, const opt_config *cfg, onyx_optimize_stats *stats) {

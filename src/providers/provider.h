@@ -9,14 +9,15 @@
  * the next provider for a group whose compile fails.
  *
  * Versioning: `version` is ONYX_PROVIDER_IFACE_VERSION of the header the
- * provider was built against; slots are only ever added at the end, and
- * slots marked (optional) may be NULL. */
+ * provider was built against; slots (and fields of the structs handed to
+ * providers) are only ever added at the end, and slots marked (optional)
+ * may be NULL. Version 2 added onyx_partition.opt_level. */
 #ifndef ONYX_PROVIDER_H
 #define ONYX_PROVIDER_H
 
 #include "providers/cpu/cpu.h"
 
-#define ONYX_PROVIDER_IFACE_VERSION 1
+#define ONYX_PROVIDER_IFACE_VERSION 2
 #define ONYX_DEVICE_HOST 0
 
 typedef struct onyx_provider onyx_provider;
@@ -30,6 +31,12 @@ typedef struct onyx_partition {
   const int *in;    /* consumed inside, produced outside (or inputs/initializers) */
   int n_out;
   const int *out;   /* produced inside, used outside or graph outputs */
+  /* (version 2) the session's graph optimization level, which a compiling
+   * provider honours as the optimizer does (ORT's levels): 0 no graph
+   * transformation (one primitive per node, plain tensors between nodes),
+   * 1 basic (folding into weights), 2 extended (fusion), 3 all (provider
+   * layouts, e.g. blocked formats, kept between nodes). */
+  int opt_level;
 } onyx_partition;
 
 /* A compiled group. run() gets the partition inputs in order (on the

@@ -112,6 +112,9 @@ check "default csv name" test -s "$tmp/bench_sweep.csv"
 
 # errors: one line, right status, no crash
 run_err "iters and duration" "not both" bench "$m/cnn.onnx" --iters 3 --duration 1
+run_ok "bench --disable memory_order" bench "$m/cnn.onnx" --iters 2 --dim batch=1 --providers cpu --disable memory_order
+run_err "bench --disable unknown pass" "unknown optimizer pass 'no_such_pass'" bench "$m/cnn.onnx" --iters 2 \
+  --disable no_such_pass
 run_err "bad sweep key" "threads= and batch=" bench "$m/cnn.onnx" --sweep frob=1
 run_err "bad sweep list" "--sweep batch=" bench "$m/cnn.onnx" --sweep batch=1,,2
 run_err "sweep twice" "given twice" bench "$m/cnn.onnx" --sweep batch=1 --sweep batch=2

@@ -6,11 +6,14 @@
  * fp32); bf16 cases compare by relative L2 error (<= 1e-2). Cases also check
  * where nodes ran (onyx_session_node_info: "D" dnnl, "C" cpu per node), how
  * many partitions were compiled, fallback reasons for refused nodes, option
- * errors, symbolic dims (programs per input shape), and concurrent runs
- * with several thread counts. The int8 ops (QLinearConv, ConvInteger,
- * QLinearMatMul, MatMulInteger, Quantize/DequantizeLinear) must match the
- * cpu kernels exactly; cases oneDNN cannot do exactly on this CPU (full-range
- * or int8-activation products without VNNI) must fall back naming why.
+ * errors, symbolic dims (programs per input shape), concurrent runs with
+ * several thread counts, and the optimization levels: sessions at level 0
+ * agree with cpu too, and a partition compiled directly at each level has
+ * the primitives the level allows (one per node and no reorders at 0, ...).
+ * The int8 ops (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger,
+ * Quantize/DequantizeLinear) must match the cpu kernels exactly; cases oneDNN
+ * cannot do exactly on this CPU (full-range or int8-activation products
+ * without VNNI) must fall back naming why.
  *
  * Built without ONYX_DNNL the program reports itself skipped (exit 77).
  * Cases whose ops are not in onyx's op table yet are counted as skipped. */
@@ -21,6 +24,10 @@
 #include "exec/session_internal.h"
 #include "ops/ops.h"
 #include "test_util.h"
+
+#ifdef ONYX_HAVE_DNNL
+#include "providers/dnnl/dnnl_internal.h"
+#endif
 
 #ifndef ONYX_HAVE_DNNL
 int main(void) {
@@ -196,12 +203,15 @@ typedef struct cmp_opts {
   int partitions;          /* expected dnnl partitions, < 0: any */
   bool bf16;
   int threads;
+  bool level0;             /* both sessions at optimization level 0, else the default (3) */
 } cmp_opts;
 
-static onyx_session *session_from(const void *buf, size_t len, const char *providers, bool bf16, int threads) {
+static onyx_session *session_from(const void *buf, size_t len, const char *providers, bool bf16, int threads,
+                                  bool level0) {
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_intra_op_threads(o, threads);
+  if (level0) onyx_options_set_optimization_level(o, 0);
   CHECK_OK(onyx_options_set_providers(o, providers));
   if (bf16) CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "precision", "bf16"));
   onyx_session *s = NULL;
@@ -277,8 +287,8 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
   CHECK_OK(onyx_model_save_to_buffer(t->m, &buf, &len));
   onyx_model_destroy(t->m);
   int threads = co.threads ? co.threads : 1;
-  onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads);
-  onyx_session *sc = session_from(buf, len, "cpu", false, threads);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads, co.level0);
+  onyx_session *sc = session_from(buf, len, "cpu", false, threads, co.level0);
   onyx_buffer_free(buf);
   if (!sd || !sc) {
     fprintf(stderr, "%s: no session\n", label);
@@ -331,7 +341,8 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
 }
 
 #define FP32 1e-4, 1e-5
-static const cmp_opts ONE = {NULL, 1, false, 0};
+static const cmp_opts ONE = {NULL, 1, false, 0, false};
+static const cmp_opts LEVEL0 = {NULL, 1, false, 0, true};
 
 static const int64_t *D(int n, ...) {
   static int64_t pool[64][ONYX_MAX_RANK];
@@ -759,8 +770,171 @@ static void test_fusion(void) {
     tm_int(&t, n, "axis", 1);
     tm_out(&t, "y");
     /* Conv+Relu stay two nodes: the optimizer leaves nodes dnnl takes to dnnl's own fusion */
-    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2});
+    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2, false});
   }
+}
+
+/* ---- optimization levels -------------------------------------------------------------------- */
+
+/* A residual block: Conv + BatchNormalization + Add(r) + Relu, then MaxPool. */
+static tmb block_model(void) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, 4, D(4, 1, 16, 10, 10));
+  tm_in(&t, "r", -1, 1, 4, D(4, 1, 16, 10, 10));
+  tm_const(&t, "w", -0.3f, 0.3f, 4, D(4, 16, 16, 3, 3));
+  tm_const(&t, "b", -1, 1, 1, D(1, 16));
+  tm_const(&t, "s", 0.5f, 1.5f, 1, D(1, 16));
+  tm_const(&t, "bb", -1, 1, 1, D(1, 16));
+  tm_const(&t, "m", -0.5f, 0.5f, 1, D(1, 16));
+  tm_const(&t, "v", 0.5f, 2, 1, D(1, 16));
+  int n = tm_node(&t, "Conv", "x,w,b", "c");
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "BatchNormalization", "c,s,bb,m,v", "bn");
+  tm_node(&t, "Add", "bn,r", "sum");
+  tm_node(&t, "Relu", "sum", "y");
+  n = tm_node(&t, "MaxPool", "y", "p");
+  tm_ints(&t, n, "kernel_shape", 2, 2, 2);
+  tm_ints(&t, n, "strides", 2, 2, 2);
+  tm_out(&t, "p");
+  return t;
+}
+
+/* Compiles every node of the graph of `cpu` (a session on cpu at level 0:
+ * the nodes as written) as one dnnl partition at `level`, checks its
+ * primitives (*prims, *reorders) and that it computes what cpu does. */
+static void compile_at_level(onyx_session *cpu, onyx_provider *dn, int level, const tmb *t, dn_fused_info *fi) {
+  const onyx_graph *g = onyx_session_graph(cpu);
+  int nodes[16], ins[16], outs[8], n_in = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    nodes[i] = i;
+    const onyx_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      bool have = v < 0 || g->values[v].producer >= 0;
+      for (int j = 0; j < n_in && !have; j++) have = ins[j] == v;
+      if (!have) ins[n_in++] = v;
+    }
+  }
+  for (int i = 0; i < g->n_outputs; i++) outs[i] = g->outputs[i];
+  onyx_partition part = {g->n_nodes, nodes, n_in, ins, g->n_outputs, outs, level};
+  onyx_fused f = {0};
+  memset(fi, 0, sizeof *fi);
+  CHECK_OK(dn->iface->compile(dn, g, &part, &f));
+  if (!f.run) return;
+  dn_fused_describe(f.state, fi);
+  /* feed the graph inputs as the sessions' tests do, weights from the graph */
+  int ni = onyx_session_input_count(cpu);
+  onyx_tensor *fed[16], *in[16], *y[8] = {0}, *ref[8] = {0};
+  const char *names[16];
+  make_inputs(t, cpu, fed, names);
+  for (int k = 0; k < n_in; k++) {
+    in[k] = g->values[ins[k]].init;
+    for (int i = 0; i < ni; i++)
+      if (!strcmp(names[i], g->values[ins[k]].name)) in[k] = fed[i];
+  }
+  onyx_threadpool pool = {1};
+  CHECK_OK(f.run(f.state, in, y, &pool));
+  CHECK_OK(onyx_session_run(cpu, ni, names, fed, g->n_outputs, NULL, ref));
+  for (int o = 0; o < g->n_outputs; o++) {
+    if (!y[o] || !ref[o]) continue;
+    const float *a = onyx_tensor_data(y[o]), *b = onyx_tensor_data(ref[o]);
+    int64_t bad = 0;
+    CHECK(onyx_tensor_numel(y[o]) == onyx_tensor_numel(ref[o]));
+    for (int64_t i = 0; i < onyx_tensor_numel(ref[o]); i++) bad += !(fabsf(a[i] - b[i]) <= 1e-5f + 1e-4f * fabsf(b[i]));
+    if (bad) fprintf(stderr, "level %d partition: %lld values differ from cpu\n", level, (long long)bad);
+    CHECK(bad == 0);
+    onyx_tensor_free(y[o]);
+    onyx_tensor_free(ref[o]);
+  }
+  for (int i = 0; i < ni; i++) onyx_tensor_free(fed[i]);
+  f.release(f.state);
+}
+
+/* MatMul + Add(bias) + Relu. */
+static tmb dense_model(void) {
+  tmb t = tm_new(13);
+  tm_in(&t, "a", -1, 1, 2, D(2, 6, 32));
+  tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+  tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+  tm_node(&t, "MatMul", "a,w", "m");
+  tm_node(&t, "Add", "m,bias", "mb");
+  tm_node(&t, "Relu", "mb", "y");
+  tm_out(&t, "y");
+  return t;
+}
+
+/* Compiles the nodes of model t (consumed) as one partition at levels 0-3
+ * (checking each against cpu) and describes the programs into fi[4]. */
+static void levels_of(tmb t, dn_fused_info *fi) {
+  void *buf;
+  size_t len;
+  memset(fi, 0, 4 * sizeof *fi);
+  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
+  onyx_model_destroy(t.m);
+  onyx_session *cpu = session_from(buf, len, "cpu", false, 1, true);
+  onyx_buffer_free(buf);
+  onyx_provider *dn = NULL;
+  CHECK_OK(onyx_provider_factory_find("dnnl")->create(0, NULL, NULL, &dn));
+  for (int level = 0; level < 4 && cpu && dn; level++) compile_at_level(cpu, dn, level, &t, &fi[level]);
+  onyx_session_destroy(cpu);
+  if (dn) dn->iface->destroy(dn);
+}
+
+/* Checks `ok` (a claim about fi[4]), showing the programs when it fails. */
+static void expect_levels(const char *label, const dn_fused_info *fi, bool ok) {
+  CHECK(ok);
+  for (int level = 0; level < 4 && !ok; level++)
+    fprintf(stderr, "%s: level %d: %d primitives, %d reorders, arena %zu bytes\n", label, level, fi[level].n_prims,
+            fi[level].n_reorders, fi[level].arena_bytes);
+}
+
+static void test_levels(void) {
+  /* sessions at level 0 (no optimizer, no dnnl fusion, plain layouts) agree with cpu */
+  compare("level 0: conv+bn+add+relu+maxpool", (tmb[]){block_model()}, FP32, LEVEL0);
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "a", -1, 1, 3, D(3, 2, 7, 32));
+    tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+    tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+    tm_node(&t, "MatMul", "a,w", "m");
+    tm_node(&t, "Add", "m,bias", "mb");
+    tm_node(&t, "Relu", "mb", "y");
+    int n = tm_node(&t, "Softmax", "y", "z");
+    tm_int(&t, n, "axis", -1);
+    tm_out(&t, "z");
+    compare("level 0: matmul+add+relu+softmax", &t, FP32, LEVEL0);
+  }
+  {
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -1, 1, 4, D(4, 1, 8, 9, 9));
+    tm_const(&t, "w1", -0.3f, 0.3f, 4, D(4, 8, 8, 1, 1));
+    tm_const(&t, "w2", -0.3f, 0.3f, 4, D(4, 8, 8, 3, 3));
+    tm_node(&t, "Conv", "x,w1", "c1");
+    int n = tm_node(&t, "Conv", "x,w2", "c2");
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    n = tm_node(&t, "Concat", "c1,c2", "cat");
+    tm_int(&t, n, "axis", 1);
+    n = tm_node(&t, "AveragePool", "cat", "y");
+    tm_ints(&t, n, "kernel_shape", 2, 3, 3);
+    tm_out(&t, "y");
+    compare("level 0: two convs + concat + avgpool", &t, FP32, LEVEL0);
+  }
+  /* the same partitions compiled at each level */
+  dn_fused_info fi[4];
+  levels_of(block_model(), fi);
+  /* 0: one primitive per node, plain layouts (no reorders) */
+  expect_levels("block", fi, fi[0].n_prims == 5 && fi[0].n_reorders == 0);
+  /* 1: BatchNormalization folded into the Conv */
+  expect_levels("block", fi, fi[1].n_prims == 4 && fi[1].n_reorders == 0);
+  /* 2: Relu a post-op of the Add; a Conv takes post-ops only with blocked layouts */
+  expect_levels("block", fi, fi[2].n_prims == 3 && fi[2].n_reorders == 0);
+  /* 3: Conv + BN + Add + Relu one primitive, then the pooling; reorders (the
+   * residual copied into the Conv's output for its sum post-op, layouts) */
+  expect_levels("block", fi, fi[3].n_prims - fi[3].n_reorders == 2 && fi[3].n_reorders >= 1);
+  levels_of(dense_model(), fi);
+  /* MatMul + Add(bias) + Relu: fused from level 2 */
+  expect_levels("dense", fi, fi[0].n_prims == 3 && fi[1].n_prims == 3 && fi[2].n_prims == 1 && fi[3].n_prims == 1);
+  expect_levels("dense", fi, fi[0].n_reorders + fi[1].n_reorders + fi[2].n_reorders + fi[3].n_reorders == 0);
 }
 
 /* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */
@@ -1229,7 +1403,7 @@ static void test_bf16(void) {
     tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
     tm_node(&t, "Relu", "c", "y");
     tm_out(&t, "y");
-    compare("bf16 conv+relu", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0});
+    compare("bf16 conv+relu", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false});
   }
   {
     tmb t = tm_new(13);
@@ -1237,7 +1411,7 @@ static void test_bf16(void) {
     tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 64, 48));
     tm_node(&t, "MatMul", "a,w", "y");
     tm_out(&t, "y");
-    compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0});
+    compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false});
   }
 }
 
@@ -1272,7 +1446,7 @@ static void test_dynamic(void) {
   size_t len;
   CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
   onyx_model_destroy(t.m);
-  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1), *sc = session_from(buf, len, "cpu", false, 1);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false), *sc = session_from(buf, len, "cpu", false, 1, false);
   onyx_buffer_free(buf);
   if (!sd || !sc) return;
   check_placement(sd, "dynamic conv chain", NULL);
@@ -1387,6 +1561,7 @@ int main(void) {
   test_binary();
   test_concat_reduce();
   test_fusion();
+  test_levels();
   test_refusals();
   test_int8();
   test_dynamic();

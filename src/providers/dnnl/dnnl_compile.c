@@ -6,8 +6,9 @@
  * reordered once at compile into the layout the primitive chose), the
  * scratchpad, or a slice of a per-run arena. Values inside the partition keep
  * whatever layout their producer chose (blocked formats from `format_tag
- * any`); a consumer that wants another layout gets one reorder, shared by
- * all consumers wanting the same. Partition inputs arrive and outputs leave
+ * any` at optimization level 3; below it, plain layouts); a consumer that
+ * wants another layout gets one reorder, shared by all consumers wanting
+ * the same. Partition inputs arrive and outputs leave
  * in plain row-major layout, so reorders happen only at the edges and where
  * a plain-only primitive (MatMul, Softmax, ...) follows a blocked one.
  *
@@ -159,6 +160,7 @@ onyx_status *dn_attr(const onyx_node *n, const_dnnl_post_ops_t po, dnnl_primitiv
 /* ---- builder services ---------------------------------------------------------- */
 
 dnnl_engine_t dn_engine(const dn_builder *b) { return b->prov->engine; }
+int dn_level(const dn_builder *b) { return b->part->opt_level; }
 bool dn_bf16(const dn_builder *b) { return b->prov->bf16; }
 const onyx_graph *dn_graph(const dn_builder *b) { return b->g; }
 bool dn_is_part_out(const dn_builder *b, int v) { return b->out_index[v] >= 0; }
@@ -723,6 +725,22 @@ done:
   return s;
 }
 
+void dn_fused_describe(const void *state, dn_fused_info *out) {
+  const dn_state *st = state;
+  memset(out, 0, sizeof *out);
+  if (!st->n_progs) return;   /* a dynamic partition builds its programs per run */
+  const dn_prog *p = st->progs[0];
+  out->n_prims = p->n_steps;
+  out->arena_bytes = p->arena_bytes;
+  for (int i = 0; i < p->n_steps; i++) {
+    const_dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+    if (dnnl_primitive_get_primitive_desc(p->steps[i].prim, &pd) == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind) == dnnl_success && kind == dnnl_reorder)
+      out->n_reorders++;
+  }
+}
+
 static int *copy_ints(const int *v, int n) {
   int *c = onyx_malloc((size_t)n * sizeof *c + 1);
   if (c && n) memcpy(c, v, (size_t)n * sizeof *c);
@@ -759,6 +777,12 @@ onyx_status *dn_compile(onyx_provider *pr, const onyx_graph *g, const onyx_parti
   if (s) {
     state_free(st);
     return s;
+  }
+  if (onyx_log_enabled(ONYX_LOG_DEBUG)) {
+    dn_fused_info fi;
+    dn_fused_describe(st, &fi);
+    onyx_log(ONYX_LOG_DEBUG, "dnnl: partition at '%s' (%d nodes, level %d): %d primitives (%d reorders), arena %zu bytes",
+             g->nodes[part->nodes[0]].name, part->n_nodes, part->opt_level, fi.n_prims, fi.n_reorders, fi.arena_bytes);
   }
   *out = (onyx_fused){dn_run, state_free, st};
   return NULL;

@@ -97,6 +97,16 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n);
 onyx_status *dn_compile(onyx_provider *p, const onyx_graph *g, const onyx_partition *part,
                         onyx_fused *out);
 
+/* What the program of a compiled partition (the `state` of the onyx_fused
+ * dn_compile made) holds for the load-time shapes: primitives, of which
+ * reorders, and the bytes of its per-run arena (intermediates and
+ * scratchpad). For tests and the debug log. */
+typedef struct dn_fused_info {
+  int n_prims, n_reorders;
+  size_t arena_bytes;
+} dn_fused_info;
+void dn_fused_describe(const void *state, dn_fused_info *out);
+
 /* A oneDNN status as an onyx status naming node n (may be NULL) and the
  * call that failed; dnnl_unimplemented maps to NOT_IMPLEMENTED. */
 onyx_status *dn_error(const onyx_node *n, dnnl_status_t st, const char *what);
@@ -158,6 +168,11 @@ onyx_status *dn_attr(const onyx_node *n, const_dnnl_post_ops_t po, dnnl_primitiv
 
 /* Context for builders. */
 dnnl_engine_t dn_engine(const dn_builder *b);
+/* The session's optimization level (onyx_partition.opt_level): 0 one
+ * primitive per node, 1 also BatchNormalization folded into Conv weights,
+ * 2 also post-ops of MatMul/Gemm/binary ops, 3 also blocked layouts between
+ * primitives and post-ops of convolutions. */
+int dn_level(const dn_builder *b);
 bool dn_bf16(const dn_builder *b);
 const onyx_graph *dn_graph(const dn_builder *b);
 /* True when value v leaves the partition (consumed outside or graph output). */

@@ -12,6 +12,15 @@
  * post-ops. Binary ops absorb following activations too. When oneDNN refuses
  * a fused primitive, the anchor is built alone and the chain node by node.
  *
+ * Levels (onyx_partition.opt_level, ORT's meaning): at 0 every node is its
+ * own primitive; at 1 BatchNormalization is folded into a Conv (basic, as
+ * the optimizer's conv_bn_folding); at 2 MatMul, Gemm and binary ops take
+ * their post-ops (extended); only at 3 do Conv, pooling and Concat pick
+ * their activation layout (`format_tag any`: blocked formats then stay
+ * between primitives; below they read and write plain row-major tensors),
+ * and only then do convolutions take post-ops, which oneDNN runs slowly on
+ * plain layouts (see build_conv).
+ *
  * The optimizer's ai.onyx ops arrive pre-fused and map onto the same
  * builders, their extra work as the anchor's own posts (kept when a chain
  * is dropped): FusedConv is a Conv with its residual Z as the `sum` post-op
@@ -299,11 +308,14 @@ static onyx_status *add_fused_act(const onyx_node *n, chain *c) {
   return NULL;
 }
 
-enum { F_BN = 1, F_SUM = 2, F_ADD = 4 };
+enum { F_BN = 1, F_SUM = 2, F_ADD = 4, F_ELT = 8 };
 
-/* Extends c (anchor output `c->end`) with the nodes that can fuse into it. */
+/* Extends c (anchor output `c->end`) with the nodes that can fuse into it:
+ * those `flags` allows, at the session's level (folding only at 1, nothing
+ * at 0). */
 static void find_chain(dn_builder *b, int flags, chain *c) {
   const onyx_graph *g = dn_graph(b);
+  if (dn_level(b) < 2) flags &= dn_level(b) >= 1 ? F_BN : 0;
   for (;;) {
     int ci = dn_sole_consumer(b, c->end);
     if (ci < 0 || c->n_nodes == MAX_CHAIN || c->n_post > MAX_CHAIN - 2) return;
@@ -338,6 +350,7 @@ static void find_chain(dn_builder *b, int flags, chain *c) {
       }
       c->n_post++;
     } else if (dn_is_eltwise_op(m->op_type)) {
+      if (!(flags & F_ELT)) return;
       dn_eltwise e;
       if ((s = dn_eltwise_of(g, m, &e))) {
         onyx_status_free(s);
@@ -433,6 +446,14 @@ static onyx_status *plain_buf(dn_builder *b, const onyx_node *n, int v, dn_buf *
   return dn_want(b, n, v, &md, out);
 }
 
+/* The layout an activation (src or dst) of a layout-choosing primitive is
+ * declared with: any at level 3 (the primitive picks, blocked formats stay
+ * between primitives), plain row-major below. */
+static void act_md(const dn_builder *b, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt) {
+  if (dn_level(b) >= 3) dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, dnnl_format_tag_any);
+  else dn_plain_md(md, ndims, dims, dt);
+}
+
 static const dnnl_memory_desc_t *q_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx) {
   return dnnl_primitive_desc_query_md(pd, what, idx);
 }
@@ -525,7 +546,13 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     ONYX_TRY(add_fused_act(n, &c));
     c.n_pre = c.n_post;
   }
-  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | F_SUM | F_ADD, &c);
+  /* post-ops join a convolution only at level 3, with the blocked layouts:
+   * on plain layouts oneDNN 2.6's (gemm) convolution applies them element by
+   * element, measured 4x slower than conv + eltwise apart for Clip and
+   * 30-100x for a residual sum (ORT, too, fuses Conv+Add(+Relu) in its
+   * level-3 NCHWc layout transformer) */
+  int post = dn_level(b) >= 3 ? F_SUM | F_ADD | F_ELT : 0;
+  find_chain(b, (!transpose && w_const && b_const ? F_BN : 0) | post, &c);
   bool bf16 = dn_bf16(b);
   dnnl_primitive_desc_t pd = NULL;
   onyx_status *s = NULL;
@@ -537,9 +564,9 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
       xd[i] = x->dims[i];
       yd[i] = y->dims[i];
     }
-    dnnl_memory_desc_init_by_tag(&src_md, r, xd, dt, dnnl_format_tag_any);
+    act_md(b, &src_md, r, xd, dt);
     dnnl_memory_desc_init_by_tag(&w_md, wr, wd, dt, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&dst_md, r, yd, dnnl_f32, dnnl_format_tag_any);
+    act_md(b, &dst_md, r, yd, dnnl_f32);
     dnnl_dims_t bd = {oc};
     dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     bool with_bias = has_bias || c.bn >= 0;
@@ -723,7 +750,7 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
   /* with a vector operand the output drops a dim, and broadcast operands of
    * a fused Add would no longer line up with the view: activations only */
   bool vec = !gemm && (A->rank == 1 || B->rank == 1);
-  find_chain(b, vec ? 0 : F_ADD, &c);
+  find_chain(b, F_ELT | (vec ? 0 : F_ADD), &c);
   /* [batch..., M, K] x [K, N] is one [batch*M, K] x [K, N] product when
    * every fused operand is a row vector or has the output's shape */
   bool flat = !gemm && A->rank > 2 && B->rank == 2;
@@ -938,7 +965,7 @@ static onyx_status *build_binary(dn_builder *b, int ni) {
     add_elt(&c, e.f[0].alg, e.f[0].alpha, e.f[0].beta);
   }
   c.n_pre = c.n_post;
-  find_chain(b, 0, &c);
+  find_chain(b, F_ELT, &c);
   dnnl_binary_desc_t d;
   dnnl_status_t st = dnnl_binary_desc_init(&d, alg, &md0, &md1, &md0);
   if (st != dnnl_success) return dn_error(n, st, "binary");
@@ -975,7 +1002,7 @@ static onyx_status *build_pool(dn_builder *b, int ni) {
   dnnl_memory_desc_t src_md = *dn_val_md(b, n->in[0]), dst_md;
   dnnl_dims_t yd;
   for (int i = 0; i < y->rank; i++) yd[i] = y->dims[i];
-  dnnl_memory_desc_init_by_tag(&dst_md, y->rank, yd, dnnl_f32, dnnl_format_tag_any);
+  act_md(b, &dst_md, y->rank, yd, dnnl_f32);
   dnnl_pooling_v2_desc_t d;
   dnnl_status_t st = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, pp.alg, &src_md, &dst_md,
                                                        pp.strides, pp.kernel, pp.dilates, pp.pad_l, pp.pad_r);
@@ -1089,7 +1116,7 @@ static onyx_status *build_concat(dn_builder *b, int ni) {
   dnnl_memory_desc_t dst_md;
   dnnl_dims_t yd;
   for (int i = 0; i < y->rank; i++) yd[i] = y->dims[i];
-  dnnl_memory_desc_init_by_tag(&dst_md, y->rank, yd, dnnl_f32, dnnl_format_tag_any);
+  act_md(b, &dst_md, y->rank, yd, dnnl_f32);
   dnnl_primitive_attr_t attr;
   if ((s = dn_attr(n, NULL, &attr))) goto done;
   dnnl_status_t st = dnnl_concat_primitive_desc_create(&pd, &dst_md, n->n_in, axis, mds, attr, dn_engine(b));
