@@ -94,6 +94,11 @@ onyx_status *opt_fuse_attention(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_conv_activation(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_gemm_activation(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_matmul_bias_activation(onyx_graph *g, opt_ctx *c, int *changed);
+onyx_status *opt_fuse_qdq(onyx_graph *g, opt_ctx *c, int *changed);
+onyx_status *opt_fuse_dynamic_quant_matmul(onyx_graph *g, opt_ctx *c, int *changed);
+/* Constant folding of the DequantizeLinear nodes alone: level 1 leaves them
+ * to the QDQ fusion when level 2 follows; what it did not take folds here. */
+onyx_status *opt_fold_dequantize(onyx_graph *g, opt_ctx *c, int *changed);
 
 /* ---- helpers (opt_util.c) ------------------------------------------------ */
 
