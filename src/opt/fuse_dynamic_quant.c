@@ -14,10 +14,12 @@
  * W_scale and the bias one value or one per output column; every
  * intermediate read by the next node only (the DynamicQuantizeLinear and the
  * scale Mul stay when something else reads them: the Q, K and V projections
- * of attention share one). ConvInteger is left alone. */
+ * of attention share one). Providers keep the group as for the QDQ fusion
+ * (opt_quant_group_allowed). ConvInteger is left alone. */
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/ops.h"
 #include "opt.h"
 
 /* Node i is a Mul with v as one input; writes the other, or -1. */
@@ -75,14 +77,18 @@ static onyx_status *fuse_one(opt_ctx *c, int i, bool *done) {
   } else {
     add = -1;
   }
-  int nodes[6] = {i, cast, mul, add, smul, dql};
-  if (!opt_cpu_nodes(c, nodes, 6)) return NULL;
-  ONYX_TRY(opt_import_domain(g, "ai.onyx"));
-  int in[5] = {g->nodes[dql].in[0], mm->in[1], ws, wz, bias};
+  int in[5] = {g->nodes[dql].in[0], mm->in[1], ws, wz, bias}, writer = g->values[out].producer;
   char name[256];
   snprintf(name, sizeof name, "%s_fused", g->nodes[i].name[0] ? g->nodes[i].name : "DynamicQuantMatMul");
   int fi;
   ONYX_TRY(opt_add_node(g, name, "DynamicQuantMatMul", "ai.onyx", bias >= 0 ? 5 : 4, in, 1, &out, &fi));
+  g->nodes[fi].op = onyx_op_DynamicQuantMatMul;
+  int nodes[6] = {i, cast, mul, add, smul, dql};
+  if (!opt_quant_group_allowed(c, nodes, 6, fi)) {
+    g->values[out].producer = writer;
+    return opt_kill(c, fi);
+  }
+  ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   ONYX_TRY(opt_kill(c, i));
   ONYX_TRY(opt_kill(c, cast));
   ONYX_TRY(opt_kill(c, mul));

@@ -29,13 +29,15 @@
  * exact, so the two can differ by one quantization step of the output where
  * a value falls next to a rounding boundary; QLinearAdd, the pooling and the
  * data-movement ops give the same bytes. A DequantizeLinear read by nodes
- * outside the group stays for them. Like the other level-2 fusions these are
- * cpu fusions: nodes another provider claims are left to it. */
+ * outside the group stays for them. Groups another provider claims are
+ * left to it when it reads QDQ itself or runs off the host, see
+ * opt_quant_group_allowed. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "ops/ops.h"
 #include "opt.h"
 
 /* ---- reading Q / DQ nodes -------------------------------------------------------- */
@@ -165,24 +167,32 @@ static onyx_status *drop_unread(opt_ctx *c, const int *dq, int n) {
   return NULL;
 }
 
-/* Appends node `op` (domain "" or ai.onyx) over in[0..n_in) writing `out`,
- * named after node `like` and with its attributes when copy_attrs, plus
- * activation "Relu" when relu; kills kill[0..n_kill), then the DQs of
- * dq[0..n_dq) left unread. *done false (nothing changed) when a node of the
- * group belongs to another provider. */
+/* Appends node `op` (domain "" or ai.onyx) over in[0..n_in) writing `out`
+ * (now written by node kill[1], the group's Q), named after node `like` and
+ * with its attributes when copy_attrs, plus activation "Relu" when relu;
+ * kills kill[0..n_kill), then the DQs of dq[0..n_dq) left unread. *done
+ * false (the new node removed again) when the providers keep the group
+ * (opt_quant_group_allowed). */
 static onyx_status *emit(opt_ctx *c, const char *op, const char *domain, int like, bool copy_attrs,
                          bool relu, int n_in, const int *in, int out, const int *kill, int n_kill,
                          const int *dq, int n_dq, bool *done) {
   onyx_graph *g = c->g;
   *done = false;
-  if (!opt_cpu_nodes(c, kill, n_kill) || !opt_cpu_nodes(c, dq, n_dq)) return NULL;
-  if (domain[0]) ONYX_TRY(opt_import_domain(g, domain));
   char name[256];
   snprintf(name, sizeof name, "%s_quant", g->nodes[like].name[0] ? g->nodes[like].name : op);
   int fi;
   ONYX_TRY(opt_add_node(g, name, op, domain, n_in, in, 1, &out, &fi));
+  g->nodes[fi].op = onyx_op_lookup(domain, op);
   if (copy_attrs) ONYX_TRY(opt_copy_attrs(&g->nodes[fi], &g->nodes[like]));
   if (relu) ONYX_TRY(opt_set_string(&g->nodes[fi], "activation", "Relu"));
+  int group[3 + 64], n = 0;   /* n_kill <= 3, n_dq <= 64 */
+  for (int k = 0; k < n_kill; k++) group[n++] = kill[k];
+  for (int k = 0; k < n_dq; k++) group[n++] = dq[k];
+  if (!opt_quant_group_allowed(c, group, n, fi)) {
+    g->values[out].producer = kill[1];
+    return opt_kill(c, fi);
+  }
+  if (domain[0]) ONYX_TRY(opt_import_domain(g, domain));
   for (int k = 0; k < n_kill; k++) ONYX_TRY(opt_kill(c, kill[k]));
   ONYX_TRY(drop_unread(c, dq, n_dq));
   c->fused++;
@@ -310,7 +320,6 @@ static onyx_status *fuse_matmul(opt_ctx *c, int i, bool gemm, bool *done) {
     bias = g->nodes[dcn].in[0];
     dc = dcn;
   }
-  if (!opt_cpu_nodes(c, (int[]){i, q, relu, da, dbn, dc}, 6)) return NULL;
   int bq = g->nodes[dbn].in[0];
   if (tb) ONYX_TRY(transposed(g, bq, &bq));
   int in[9] = {g->nodes[da].in[0], a.scale, -1, bq, b.scale, -1, y.scale, -1, bias};

@@ -70,6 +70,9 @@ typedef struct opt_config {
   const onyx_threadpool *pool;
   opt_claim_fn claimed;          /* may be NULL: every node runs on cpu */
   void *claim_arg;
+  /* may be NULL (none is): n goes to such a provider whose memory is not
+   * the host's (a GPU); same claim_arg */
+  opt_claim_fn claimed_off_host;
 } opt_config;
 
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */
@@ -108,6 +111,18 @@ bool opt_is(const opt_ctx *c, int n, const char *op_type);
 bool opt_claimed(const opt_ctx *c, int n);
 /* None of nodes[0..count) is claimed: a cpu fusion may take them all. */
 bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count);
+/* Node n will run on a provider whose memory is not the host's. */
+bool opt_claimed_off_host(const opt_ctx *c, int n);
+/* Whether the quantized group nodes[0..count) (-1 entries ignored) may be
+ * replaced by the integer node `fused`, already in the graph with its op
+ * id: when every node of the group runs on cpu; or another provider takes
+ * the integer op itself; or the only other provider involved runs on the
+ * host and takes just the group's float ops, leaving its quantization
+ * nodes (Q, DQ, DynamicQuantizeLinear, the *Integer ops) to cpu: it has
+ * no integer form of the group, and on the host the integer op beats its
+ * float op between cpu conversions. A provider that takes the quantization
+ * nodes (it reads QDQ itself) or runs off the host keeps the group. */
+bool opt_quant_group_allowed(const opt_ctx *c, const int *nodes, int count, int fused);
 /* Marks node n for removal after the pass. */
 onyx_status *opt_kill(opt_ctx *c, int n);
 bool opt_is_dead(const opt_ctx *c, int n);

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 
 #include "npy.h"
+#include "ops/ops.h"
+#include "opt/opt.h"
 #include "opt_builder.h"
 
 static int variant;   /* which case the builders below make */
@@ -434,6 +436,50 @@ static void test_dynamic(void) {
   variant = 0;
 }
 
+/* ---- other providers ------------------------------------------------------------------------ */
+
+/* A provider that takes the op types in the comma-separated list arg. */
+static bool claims_listed(void *arg, const onyx_graph *g, const onyx_node *n) {
+  (void)g;
+  char want[64];
+  snprintf(want, sizeof want, ",%s,", n->op_type);
+  return strstr((const char *)arg, want) != NULL;
+}
+static bool off_host(void *arg, const onyx_graph *g, const onyx_node *n) {
+  (void)arg;
+  (void)g;
+  (void)n;
+  return true;
+}
+
+/* A group stays when its provider reads QDQ itself (takes the DQ) or runs
+ * off the host; it becomes the integer op when the provider takes only its
+ * float op on the host (no integer form: the integer op runs on cpu), or
+ * takes the integer op itself. */
+static void test_claimed(void) {
+  static const struct {
+    const char *list;
+    bool gpu, fires;
+  } cases[] = {
+      {",Conv,", false, true},
+      {",Conv,", true, false},
+      {",Conv,DequantizeLinear,", false, false},
+      {",Conv,DequantizeLinear,QLinearConv,", false, true},
+  };
+  variant = 0;
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    gb b = conv_graph();
+    CHECK_OK(onyx_graph_toposort(b.g));
+    CHECK_OK(onyx_graph_infer(b.g));
+    opt_config cfg = {2, NULL, NULL, 0, NULL, NULL, claims_listed, (void *)cases[k].list,
+                      cases[k].gpu ? off_host : NULL};
+    CHECK_OK(opt_run(b.g, &cfg, NULL));
+    CHECK(gb_count(b.m, "QLinearConv") == (cases[k].fires ? 1 : 0));
+    CHECK(gb_count(b.m, "Conv") == (cases[k].fires ? 0 : 1));
+    onyx_model_destroy(b.m);
+  }
+}
+
 /* ---- end to end: the bundled digits CNN ------------------------------------------------------ */
 
 typedef struct feed {
@@ -537,6 +583,7 @@ int main(void) {
   test_add();
   test_pass_through();
   test_dynamic();
+  test_claimed();
   test_digits();
   return tu_done("test_opt_qdq");
 }
