@@ -318,27 +318,33 @@ static void test_add(void) {
 }
 
 /* variant: 0 MaxPool, 1 Reshape + Transpose chain, 2 Concat of two, 3 DQ
- * -> Q with the same parameters, 4 GlobalAveragePool -> Flatten -> Q;
- * negative: 5 MaxPool into int8 (a dtype the input is not), 6 Reshape into
- * a Q of another scale, 7 Concat of inputs with different scales */
+ * -> Q with the same parameters, 4 GlobalAveragePool -> Flatten -> Q, 8
+ * MaxPool on int8 with dilations; negative: 5 MaxPool into int8 (a dtype
+ * the input is not), 6 Reshape into a Q of another scale, 7 Concat of
+ * inputs with different scales */
 static gb pass_graph(void) {
   gb b = gb_new(13);
   int64_t xd[4] = {2, 3, 6, 6};
   gb_input(&b, "x", ONYX_DTYPE_FLOAT, 4, xd);
   gb_input(&b, "x2", ONYX_DTYPE_FLOAT, 4, xd);
-  qdq(&b, "x", XS, 128, ONYX_DTYPE_UINT8);
+  bool s8 = variant == 8;
+  qdq(&b, "x", XS, s8 ? -5 : 128, s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8);
   qdq(&b, "x2", variant == 7 ? 1.0f / 255.0f : XS, 128, ONYX_DTYPE_UINT8);
   const char *y = "p";
   float ys = XS;
   int yz = 128;
   onyx_dtype yt = ONYX_DTYPE_UINT8;
-  if (variant == 0 || variant == 5) {
+  if (variant == 0 || variant == 5 || variant == 8) {
     gb_node(&b, "MaxPool", "x_dq", "p");
-    int64_t k[2] = {3, 3}, s[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+    int64_t k[2] = {3, 3}, s[2] = {2, 2}, pads[4] = {1, 1, 1, 1}, dil[2] = {2, 2};
     gb_aints(&b, "kernel_shape", 2, k);
     gb_aints(&b, "strides", 2, s);
     gb_aints(&b, "pads", 4, pads);
     if (variant == 5) yt = ONYX_DTYPE_INT8, yz = 0;
+    if (variant == 8) {
+      gb_aints(&b, "dilations", 2, dil);
+      yt = ONYX_DTYPE_INT8, yz = -5;
+    }
   } else if (variant == 1 || variant == 6) {
     int64_t shape[3] = {2, 3, 36}, perm[3] = {0, 2, 1};
     gb_i64(&b, "shape", 3, shape);
@@ -364,9 +370,10 @@ static gb pass_graph(void) {
 }
 
 static void test_pass_through(void) {
-  for (variant = 0; variant <= 7; variant++) {
-    static const char *const op[8] = {"MaxPool", "Reshape", "Concat", NULL, "Flatten", "MaxPool", "Reshape", "Concat"};
-    bool fires = variant <= 4;
+  for (variant = 0; variant <= 8; variant++) {
+    static const char *const op[9] = {"MaxPool", "Reshape", "Concat", NULL,     "Flatten",
+                                      "MaxPool", "Reshape", "Concat", "MaxPool"};
+    bool fires = variant <= 4 || variant == 8;
     /* the only DQ left is the graph output's; negative cases keep theirs */
     int dq = gb_count_after(pass_graph, 2, "DequantizeLinear");
     CHECK(fires ? dq == 1 : dq > 1);
