@@ -97,14 +97,32 @@ static void print_report(const onyx_quant_report *r, bool verbose) {
       }
     printf("%-24s %9d %7d\n", r->nodes[i].op_type, q, f);
   }
-  free(seen);
   int shown = 0;
-  for (int i = 0; i < r->n_nodes; i++) {
-    const onyx_quant_node_report *n = &r->nodes[i];
-    if (n->quantized && !verbose) continue;
-    if (!shown++) printf(verbose ? "nodes:\n" : "left float:\n");
-    printf("  %s %s '%s': %s\n", n->quantized ? "int8 " : "float", n->op_type, n->name, n->note);
+  if (verbose) {
+    for (int i = 0; i < r->n_nodes; i++) {
+      const onyx_quant_node_report *n = &r->nodes[i];
+      if (!shown++) printf("nodes:\n");
+      printf("  %s %s '%s': %s\n", n->quantized ? "int8 " : "float", n->op_type, n->name, n->note);
+    }
+  } else if (seen) {
+    /* float nodes grouped by (op type, reason): a BERT has hundreds of them */
+    memset(seen, 0, (size_t)r->n_nodes * sizeof *seen);
+    for (int i = 0; i < r->n_nodes; i++) {
+      const onyx_quant_node_report *n = &r->nodes[i];
+      if (n->quantized || seen[i]) continue;
+      int count = 0;
+      for (int j = i; j < r->n_nodes; j++) {
+        const onyx_quant_node_report *m = &r->nodes[j];
+        if (m->quantized || strcmp(m->op_type, n->op_type) || strcmp(m->note, n->note)) continue;
+        seen[j] = true;
+        count++;
+      }
+      if (!shown++) printf("left float:\n");
+      if (count == 1) printf("  float %s '%s': %s\n", n->op_type, n->name, n->note);
+      else printf("  float %s '%s' and %d more: %s\n", n->op_type, n->name, count - 1, n->note);
+    }
   }
+  free(seen);
 }
 
 int cmd_quantize(int argc, char **argv) {

@@ -31,6 +31,23 @@ struct onyx_tensor {
   onyx_tensor **elems;    /* owned */
 };
 
+/* 4-bit integers (INT4, UINT4) are packed as ONNX stores them: two to a
+ * byte, element 2k in the low nibble of byte k and 2k+1 in the high one; an
+ * odd count leaves the last high nibble 0. onyx_dtype_size gives 0 for them
+ * (no whole byte per element) and onyx_dtype_bytes the packed size, so code
+ * that steps by element size rejects them unless it unpacks with these. */
+static inline int onyx_nibble_get(const void *p, int64_t i, bool is_signed) {
+  unsigned b = ((const unsigned char *)p)[i >> 1];
+  int v = (int)((i & 1) ? b >> 4 : b & 15u);
+  return is_signed ? (v ^ 8) - 8 : v;
+}
+/* Stores the low 4 bits of v as element i, keeping the byte's other nibble. */
+static inline void onyx_nibble_set(void *p, int64_t i, int v) {
+  unsigned char *b = (unsigned char *)p + (i >> 1);
+  unsigned n = (unsigned)v & 15u;
+  *b = (unsigned char)((i & 1) ? (*b & 0x0Fu) | n << 4 : (*b & 0xF0u) | n);
+}
+
 /* Product of dims (1 for rank 0). */
 int64_t onyx_numel(int rank, const int64_t *dims);
 /* Bytes for `numel` elements of dtype (sub-byte types packed, rounded up). */

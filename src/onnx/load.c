@@ -11,8 +11,15 @@
  * Following ONNX Runtime, an initializer also listed among the graph inputs
  * is treated as a constant, not as a runtime input. Anything malformed is
  * reported as ONYX_ERR_INVALID_MODEL naming the file and the node or tensor;
- * valid ONNX that onyx cannot run (unknown domains, newer opsets, model-local
- * functions, maps, sparse tensors) as ONYX_ERR_NOT_IMPLEMENTED. */
+ * valid ONNX that onyx cannot run (unknown domains, newer opsets, maps,
+ * sparse tensors) as ONYX_ERR_NOT_IMPLEMENTED.
+ *
+ * Model-local functions are inlined while converting: a node that calls one
+ * (and is not an operator onyx implements itself) becomes the function's
+ * body, converted in the call's scope (functions.c renames its values and
+ * resolves its attribute references), nested calls and calls inside
+ * subgraphs alike. The IR never holds a function call, so everything after
+ * loading, saving included, sees ordinary nodes. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +27,7 @@
 #include "base/alloc.h"
 #include "ir/ir.h"
 #include "onnx_private.h"
+#include "ops/ops.h"
 
 /* Newest default-domain opset whose operators onyx knows. */
 #define MAX_ONNX_OPSET 21
@@ -32,6 +40,7 @@ typedef struct loader {
   onyx_model *m;
   const Onnx__ModelProto *mp;
   onyx_ext_files ext;
+  onyx_fn_lib *fns;      /* the model's functions, NULL when it has none */
 } loader;
 
 static const char *const known_domains[] = {"", "ai.onnx", "ai.onnx.ml", "ai.onyx", "com.microsoft"};
@@ -40,11 +49,6 @@ static bool domain_known(const char *d) {
   for (size_t i = 0; i < sizeof known_domains / sizeof *known_domains; i++)
     if (!strcmp(d, known_domains[i])) return true;
   return false;
-}
-
-static bool same_domain(const char *a, const char *b) {
-  bool da = !*a || !strcmp(a, "ai.onnx"), db = !*b || !strcmp(b, "ai.onnx");
-  return da == db && (da || !strcmp(a, b));
 }
 
 /* Duplicates s (NULL stays NULL); false on out-of-memory. */
@@ -123,12 +127,12 @@ static onyx_status *apply_type(loader *l, onyx_graph *g, int vi, const Onnx__Typ
 /* ---- graphs -------------------------------------------------------------------- */
 
 static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_graph *parent, int depth,
-                                  onyx_graph **out);
+                                  onyx_fn_scope *sc, onyx_graph **out);
 
 static onyx_status *graph_attr(loader *l, onyx_graph *g, const Onnx__GraphProto *gp, int depth,
-                               onyx_graph **out) {
+                               onyx_fn_scope *sc, onyx_graph **out) {
   if (!gp) return onyx_error(ONYX_ERR_INVALID_MODEL, "graph attribute without a graph");
-  return convert_graph(l, gp, g, depth + 1, out);
+  return convert_graph(l, gp, g, depth + 1, sc, out);
 }
 
 static onyx_attr_type guess_attr_type(const Onnx__AttributeProto *ap) {
@@ -145,10 +149,11 @@ static onyx_attr_type guess_attr_type(const Onnx__AttributeProto *ap) {
   return ONYX_ATTR_UNDEFINED;
 }
 
-/* Converts attribute ap into a (already added to its node, zeroed but named).
- * `what` names the attribute for messages. */
-static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx__AttributeProto *ap,
-                                 onyx_attr *a, const char *what) {
+/* Converts attribute ap into a (already added to its node, zeroed but named);
+ * names in its graphs read through scope sc. `what` names the attribute for
+ * messages. */
+static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, onyx_fn_scope *sc,
+                                 const Onnx__AttributeProto *ap, onyx_attr *a, const char *what) {
   onyx_attr_type type = ap->has_type ? (onyx_attr_type)ap->type : guess_attr_type(ap);
   a->type = type;
   if (ap->ref_attr_name && !(a->ref_attr_name = onyx_strdup(ap->ref_attr_name))) return onyx_error_oom();
@@ -165,7 +170,7 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
       if (!ap->t) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: tensor attribute without a tensor", what);
       return onyx_tensor_from_proto(ap->t, l->m->dir, &l->ext, what, &a->t);
     case ONYX_ATTR_GRAPH:
-      return graph_attr(l, g, ap->g, depth, &a->g);
+      return graph_attr(l, g, ap->g, depth, sc, &a->g);
     case ONYX_ATTR_FLOATS: n = ap->n_floats; break;
     case ONYX_ATTR_INTS: n = ap->n_ints; break;
     case ONYX_ATTR_STRINGS: n = ap->n_strings; break;
@@ -216,34 +221,109 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, const Onnx
     default: /* GRAPHS */
       if (!(a->graphs = onyx_calloc(n, sizeof *a->graphs))) return onyx_error_oom();
       a->n = (int)n;
-      for (size_t i = 0; i < n && !s; i++) s = graph_attr(l, g, ap->graphs[i], depth, &a->graphs[i]);
+      for (size_t i = 0; i < n && !s; i++) s = graph_attr(l, g, ap->graphs[i], depth, sc, &a->graphs[i]);
       break;
   }
   a->n = (int)n;
   return s;
 }
 
-/* Finds or creates the value named `name`; "" (an omitted optional) gives -1. */
-static onyx_status *value_ref(onyx_graph *g, const char *name, int *out) {
-  if (!name || !*name) {
+/* Finds or creates the value `name` reads as in scope sc; "" (an omitted
+ * optional) gives -1. */
+static onyx_status *value_ref(onyx_graph *g, onyx_fn_scope *sc, const char *name, int *out) {
+  ONYX_TRY(onyx_fn_scope_name(sc, name, &name));
+  if (!*name) {
     *out = -1;
     return NULL;
   }
   return onyx_graph_value(g, name, out);
 }
 
-static onyx_status *convert_node(loader *l, onyx_graph *g, int depth, size_t index,
+static onyx_status *convert_node(loader *l, onyx_graph *g, int depth, onyx_fn_scope *sc, size_t index,
+                                 const Onnx__NodeProto *np);
+
+/* Adds opset import `op` of the model, or of function fn when not NULL, to
+ * m. Functions are inlined into the model's graphs, where one version per
+ * domain applies: a function's import must agree with what the model (or a
+ * function inlined before) imports, and adds the domains it alone uses. */
+static onyx_status *import_opset(onyx_model *m, const Onnx__OperatorSetIdProto *op,
+                                 const Onnx__FunctionProto *fn) {
+  const char *d = op->domain ? op->domain : "";
+  char who[320] = "";
+  if (fn) snprintf(who, sizeof who, "function '%s': ", fn->name);
+  if (!op->has_version)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "%sopset import for domain '%s' has no version", who, d);
+  if (!*d || !strcmp(d, "ai.onnx")) {
+    if (op->version < 1)
+      return onyx_error(ONYX_ERR_INVALID_MODEL, "%sdefault-domain opset %lld is invalid", who, (long long)op->version);
+    if (op->version > MAX_ONNX_OPSET)
+      return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "%smodel uses ONNX opset %lld; onyx supports opsets 1 to %d", who,
+                        (long long)op->version, MAX_ONNX_OPSET);
+  }
+  if (op->version > INT_MAX || op->version < 0)
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "%sopset version %lld for domain '%s' is out of range", who,
+                      (long long)op->version, d);
+  int64_t have = fn ? onyx_model_opset(m, d) : -1;
+  if (have == op->version) return NULL;
+  if (have >= 0)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED,
+                      "function '%s' imports opset %lld of domain '%s' where the model uses %lld; onyx inlines "
+                      "functions into the model's graph, which has one opset version per domain",
+                      fn->name, (long long)op->version, *d ? d : "ai.onnx", (long long)have);
+  return onyx_model_set_opset(m, d, op->version);
+}
+
+/* Adds an Identity node of scope sc from `in` to `out` (both as named in g). */
+static onyx_status *add_identity(onyx_graph *g, const onyx_fn_scope *sc, const char *in, const char *out) {
+  int idx[2];
+  ONYX_TRY(onyx_graph_value(g, in, &idx[0]));
+  ONYX_TRY(onyx_graph_value(g, out, &idx[1]));
+  char name[512];
+  snprintf(name, sizeof name, "%s/Identity", onyx_fn_scope_prefix(sc));
+  int ni;
+  return onyx_graph_add_node(g, name, "Identity", "", 1, idx, 1, idx + 1, &ni);
+}
+
+/* Inlines the call np (in scope sc) of function fp into g: fp's body with
+ * its names and attributes resolved in a new scope. */
+static onyx_status *inline_call(loader *l, onyx_graph *g, int depth, onyx_fn_scope *sc,
+                                const Onnx__NodeProto *np, const Onnx__FunctionProto *fp) {
+  for (size_t i = 0; i < fp->n_opset_import; i++) ONYX_TRY(import_opset(l->m, fp->opset_import[i], fp));
+  onyx_fn_scope *fs;
+  ONYX_TRY(onyx_fn_scope_enter(l->fns, sc, np, fp, &fs));
+  onyx_status *s = NULL;
+  for (size_t i = 0; i < fp->n_node && !s; i++)
+    if (fp->node[i]) s = convert_node(l, g, depth, fs, i, fp->node[i]);
+  /* A formal output that is also a formal input has no node making it. */
+  for (size_t i = 0; i < fp->n_output && i < np->n_output && !s; i++) {
+    if (!np->output[i] || !*np->output[i] || !fp->output[i]) continue;
+    for (size_t k = 0; k < fp->n_input && !s; k++) {
+      const char *in;
+      if (!fp->input[k] || strcmp(fp->input[k], fp->output[i])) continue;
+      if (!(s = onyx_fn_scope_name(fs, fp->input[k], &in)))
+        s = add_identity(g, fs, in, onyx_fn_scope_output(fs, i));
+      break;
+    }
+  }
+  onyx_fn_scope_leave(fs);
+  return s;
+}
+
+static onyx_status *convert_node(loader *l, onyx_graph *g, int depth, onyx_fn_scope *sc, size_t index,
                                  const Onnx__NodeProto *np) {
   const char *name = np->name ? np->name : "";
   const char *op = np->op_type ? np->op_type : "";
   const char *domain = np->domain ? np->domain : "";
   if (!*op) return onyx_error(ONYX_ERR_INVALID_MODEL, "node %zu ('%s') has no op_type", index, name);
-  for (size_t i = 0; i < l->mp->n_functions; i++) {
-    const Onnx__FunctionProto *fp = l->mp->functions[i];
-    if (fp->name && !strcmp(fp->name, op) && same_domain(fp->domain ? fp->domain : "", domain))
-      return onyx_error(ONYX_ERR_NOT_IMPLEMENTED,
-                        "node '%s' (%s): model-local functions are not supported yet (function '%s' in domain '%s')",
-                        name, op, op, domain);
+  const Onnx__FunctionProto *fp;
+  ONYX_TRY(onyx_fn_lib_find(l->fns, np, &fp));
+  /* ONNX makes a model-local function the fallback implementation of its
+   * operator: an operator onyx implements keeps its own kernel. */
+  if (fp && onyx_op_lookup(domain, op) < 0) {
+    onyx_status *s = inline_call(l, g, depth, sc, np, fp);
+    if (s && onyx_status_code(s) != ONYX_ERR_OUT_OF_MEMORY)
+      s = onyx_error_wrap(s, "node '%s' (%s), a call of function '%s'", name, op, op);
+    return s;
   }
   if (!domain_known(domain))
     return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "node '%s' (%s): operator domain '%s' is not supported",
@@ -253,28 +333,39 @@ static onyx_status *convert_node(loader *l, onyx_graph *g, int depth, size_t ind
                       name, op, *domain ? domain : "ai.onnx");
   if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
     return onyx_error(ONYX_ERR_INVALID_MODEL, "node '%s' (%s): too many inputs or outputs", name, op);
+  char *full = NULL;   /* inside a call: "<caller>/<name or op>" */
+  if (sc) {
+    size_t n = strlen(onyx_fn_scope_prefix(sc)) + strlen(*name ? name : op) + 2;
+    if (!(full = onyx_malloc(n))) return onyx_error_oom();
+    snprintf(full, n, "%s/%s", onyx_fn_scope_prefix(sc), *name ? name : op);
+    name = full;
+  }
   int *idx = onyx_malloc((np->n_input + np->n_output + 1) * sizeof *idx);
-  if (!idx) return onyx_error_oom();
-  onyx_status *s = NULL;
-  for (size_t i = 0; i < np->n_input && !s; i++) s = value_ref(g, np->input[i], &idx[i]);
-  for (size_t i = 0; i < np->n_output && !s; i++) s = value_ref(g, np->output[i], &idx[np->n_input + i]);
+  onyx_status *s = idx ? NULL : onyx_error_oom();
+  for (size_t i = 0; i < np->n_input && !s; i++) s = value_ref(g, sc, np->input[i], &idx[i]);
+  for (size_t i = 0; i < np->n_output && !s; i++) s = value_ref(g, sc, np->output[i], &idx[np->n_input + i]);
   int ni = -1;
   if (!s)
     s = onyx_graph_add_node(g, name, op, domain, (int)np->n_input, idx, (int)np->n_output,
                             idx + np->n_input, &ni);
   onyx_free(idx);
   for (size_t i = 0; i < np->n_attribute && !s; i++) {
-    const Onnx__AttributeProto *ap = np->attribute[i];
+    const Onnx__AttributeProto *ap = np->attribute[i], *src = ap;
+    onyx_fn_scope *asc = sc;
     char what[512];
     snprintf(what, sizeof what, "node '%s' (%s) attribute '%s'", name, op, ap->name ? ap->name : "");
     if (!ap->name || !*ap->name) {
       s = onyx_error(ONYX_ERR_INVALID_MODEL, "%s: attribute without a name", what);
       break;
     }
+    /* In a function body, a reference takes the caller's value or the
+     * function's default; with neither, the attribute is absent. */
+    if (sc && ap->ref_attr_name && !(src = onyx_fn_scope_attr(sc, ap->ref_attr_name, &asc))) continue;
     onyx_attr *a;
     if ((s = onyx_node_add_attr(&g->nodes[ni], ap->name, &a))) break;
-    s = convert_attr(l, g, depth, ap, a, what);
+    s = convert_attr(l, g, depth, asc, src, a, what);
   }
+  onyx_free(full);
   return s;
 }
 
@@ -310,7 +401,7 @@ static onyx_status *check_outer_defined(const onyx_graph *g) {
 }
 
 static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_graph *parent, int depth,
-                                  onyx_graph **out) {
+                                  onyx_fn_scope *sc, onyx_graph **out) {
   if (depth > MAX_GRAPH_DEPTH)
     return onyx_error(ONYX_ERR_INVALID_MODEL, "subgraphs nested more than %d deep", MAX_GRAPH_DEPTH);
   if (gp->n_sparse_initializer)
@@ -344,7 +435,11 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
       goto done;
     }
     int v;
-    if ((s = onyx_graph_value(g, tp->name, &v))) goto done;
+    if ((s = value_ref(g, sc, tp->name, &v))) goto done;
+    if (v < 0) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "%s is an omitted function input", what);
+      goto done;
+    }
     if (g->values[v].init) {
       s = onyx_error(ONYX_ERR_INVALID_MODEL, "%s is given twice", what);
       goto done;
@@ -366,7 +461,11 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
       goto done;
     }
     int v;
-    if ((s = onyx_graph_value(g, vi->name, &v))) goto done;
+    if ((s = value_ref(g, sc, vi->name, &v))) goto done;
+    if (v < 0) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph input '%s' is an omitted function input", vi->name);
+      goto done;
+    }
     if (g->values[v].init) continue;   /* a constant with an overridable default: constant here */
     for (int k = 0; k < n_in; k++)
       if (list[k] == v) {
@@ -379,7 +478,7 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
   if ((s = onyx_graph_set_inputs(g, n_in, list))) goto done;
   for (size_t i = 0; i < gp->n_node; i++) {
     if (!gp->node[i]) continue;
-    if ((s = convert_node(l, g, depth, i, gp->node[i]))) goto done;
+    if ((s = convert_node(l, g, depth, sc, i, gp->node[i]))) goto done;
   }
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
@@ -387,13 +486,19 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
       s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph output %zu has no name", i);
       goto done;
     }
-    if ((s = onyx_graph_value(g, vi->name, &list[i]))) goto done;
+    if ((s = value_ref(g, sc, vi->name, &list[i]))) goto done;
+    if (list[i] < 0) {
+      s = onyx_error(ONYX_ERR_INVALID_MODEL, "graph output '%s' is an omitted function input", vi->name);
+      goto done;
+    }
     if (!g->values[list[i]].init && (s = apply_type(l, g, list[i], vi->type))) goto done;
   }
   if ((s = onyx_graph_set_outputs(g, (int)gp->n_output, list))) goto done;
   for (size_t i = 0; i < gp->n_value_info; i++) {
     const Onnx__ValueInfoProto *vi = gp->value_info[i];
-    int v = vi->name ? onyx_graph_find(g, vi->name) : -1;
+    const char *nm;
+    if ((s = onyx_fn_scope_name(sc, vi->name, &nm))) goto done;
+    int v = *nm ? onyx_graph_find(g, nm) : -1;
     if (v >= 0 && !g->values[v].init && !g->values[v].is_input && (s = apply_type(l, g, v, vi->type)))
       goto done;
   }
@@ -415,7 +520,7 @@ done:
 static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, onyx_model **out) {
   onyx_model *m;
   ONYX_TRY(onyx_model_new(&m));
-  loader l = {m, mp, {m, NULL}};
+  loader l = {m, mp, {m, NULL}, NULL};
   onyx_status *s = NULL;
   m->ir_version = mp->ir_version;
   m->model_version = mp->model_version;
@@ -424,31 +529,8 @@ static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, o
     s = onyx_error_oom();
     goto done;
   }
-  for (size_t i = 0; i < mp->n_opset_import; i++) {
-    const Onnx__OperatorSetIdProto *op = mp->opset_import[i];
-    const char *d = op->domain ? op->domain : "";
-    if (!op->has_version) {
-      s = onyx_error(ONYX_ERR_INVALID_MODEL, "opset import for domain '%s' has no version", d);
-      goto done;
-    }
-    if (!*d || !strcmp(d, "ai.onnx")) {
-      if (op->version < 1) {
-        s = onyx_error(ONYX_ERR_INVALID_MODEL, "default-domain opset %lld is invalid", (long long)op->version);
-        goto done;
-      }
-      if (op->version > MAX_ONNX_OPSET) {
-        s = onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "model uses ONNX opset %lld; onyx supports opsets 1 to %d",
-                       (long long)op->version, MAX_ONNX_OPSET);
-        goto done;
-      }
-    }
-    if (op->version > INT_MAX || op->version < 0) {
-      s = onyx_error(ONYX_ERR_INVALID_MODEL, "opset version %lld for domain '%s' is out of range",
-                     (long long)op->version, d);
-      goto done;
-    }
-    if ((s = onyx_model_set_opset(m, d, op->version))) goto done;
-  }
+  for (size_t i = 0; i < mp->n_opset_import; i++)
+    if ((s = import_opset(m, mp->opset_import[i], NULL))) goto done;
   if (mp->n_metadata_props > INT_MAX) {
     s = onyx_error(ONYX_ERR_INVALID_MODEL, "too many metadata entries");
     goto done;
@@ -473,8 +555,10 @@ static onyx_status *convert_model(const Onnx__ModelProto *mp, const char *dir, o
     s = onyx_error(ONYX_ERR_INVALID_MODEL, "the model has no graph");
     goto done;
   }
-  s = convert_graph(&l, mp->graph, NULL, 0, &m->graph);
+  if (mp->n_functions && (s = onyx_fn_lib_create(mp, &l.fns))) goto done;
+  s = convert_graph(&l, mp->graph, NULL, 0, NULL, &m->graph);
 done:
+  onyx_fn_lib_destroy(l.fns);
   onyx_free(l.ext.path);
   if (s) {
     onyx_model_destroy(m);
@@ -504,8 +588,8 @@ static msg_kind child_kind(msg_kind kind, uint32_t number) {
       return number == 1 ? M_NODE : (number >= 11 && number <= 13) ? M_VALUE_INFO : M_NONE;
     case M_NODE:
       return number == 5 ? M_ATTR : M_NONE;
-    case M_FUNCTION:
-      return number == 7 ? M_NODE : M_NONE;
+    case M_FUNCTION: /* 11 (attribute defaults) and 12 (value_info) are newer than the generated code */
+      return number == 7 ? M_NODE : number == 11 ? M_ATTR : number == 12 ? M_VALUE_INFO : M_NONE;
     case M_ATTR:
       return (number == 6 || number == 11) ? M_GRAPH : (number == 14 || number == 15) ? M_TYPE : M_NONE;
     case M_TRAINING:

@@ -78,6 +78,45 @@ onyx_status *onyx_tensor_from_proto(const Onnx__TensorProto *tp, const char *dir
 onyx_status *onyx_tensor_to_proto(const onyx_tensor *t, const char *name, onyx_arena *a,
                                   Onnx__TensorProto *tp);
 
+/* ---- model-local functions (functions.c) ------------------------------------- */
+
+/* The functions of one ModelProto, looked up by (domain, name, overload),
+ * and the set of value names the model uses (so inlined values get fresh
+ * ones). Borrows mp, which must outlive it. Errors: INVALID_MODEL for a
+ * nameless or twice-defined function or a malformed default attribute. */
+typedef struct onyx_fn_lib onyx_fn_lib;
+onyx_status *onyx_fn_lib_create(const Onnx__ModelProto *mp, onyx_fn_lib **out);
+void onyx_fn_lib_destroy(onyx_fn_lib *lib);            /* accepts NULL */
+/* The function node np calls (matching domain, op_type and overload), or
+ * *out NULL. lib may be NULL (no functions). */
+onyx_status *onyx_fn_lib_find(const onyx_fn_lib *lib, const Onnx__NodeProto *np,
+                              const Onnx__FunctionProto **out);
+
+/* One call being inlined: names and attributes of the function's body as
+ * they read in the calling graph. A NULL scope is the model's own graphs
+ * (names and attributes as written). Scopes nest like calls, the caller's
+ * outliving the callee's. */
+typedef struct onyx_fn_scope onyx_fn_scope;
+/* Opens the scope of `call` (in scope `caller`) to function fp of lib.
+ * Errors: INVALID_MODEL naming the function for recursion, calls nested too
+ * deep, or more actual inputs/outputs than formal ones. */
+onyx_status *onyx_fn_scope_enter(onyx_fn_lib *lib, onyx_fn_scope *caller, const Onnx__NodeProto *call,
+                                 const Onnx__FunctionProto *fp, onyx_fn_scope **out);
+void onyx_fn_scope_leave(onyx_fn_scope *sc);           /* accepts NULL */
+/* The name `name` of sc's body has in the calling graph (formal inputs and
+ * outputs: the actual ones, "" for an omitted input; other values: a fresh
+ * private name). *out is valid while sc is open. */
+onyx_status *onyx_fn_scope_name(onyx_fn_scope *sc, const char *name, const char **out);
+/* Actual name bound to formal output i (a private one when the caller does
+ * not take it). */
+const char *onyx_fn_scope_output(const onyx_fn_scope *sc, size_t i);
+/* The caller's node name as inlined ("" for NULL): prefix of body node names. */
+const char *onyx_fn_scope_prefix(const onyx_fn_scope *sc);
+/* The concrete attribute that ref_attr_name `ref` stands for in sc (the
+ * caller's, else the function's default), or NULL when neither gives one.
+ * *origin gets the scope the attribute's own names (graphs) belong to. */
+const Onnx__AttributeProto *onyx_fn_scope_attr(onyx_fn_scope *sc, const char *ref, onyx_fn_scope **origin);
+
 /* ---- wire format (for SequenceProto / OptionalProto) -------------------------- */
 
 typedef struct onyx_wire_field {

@@ -81,9 +81,11 @@ onyx_status *qg_act_params(qctx *c, int v, int share, bool *ok);
  * else why not (static string). */
 const char *qg_filtered(const qctx *c, const onyx_node *n, const char *const *default_ops);
 
-/* The rewrites proper (rewrite_static.c, rewrite_dynamic.c): they edit the
- * graph and record notes; onyx_quant_rewrite removes the replaced nodes,
- * sorts and checks the result. */
+/* The rewrites proper (rewrite_gather.c, then rewrite_static.c or
+ * rewrite_dynamic.c): they edit the graph and record notes;
+ * onyx_quant_rewrite removes the replaced nodes, sorts and checks the
+ * result. */
+onyx_status *onyx_quant_rewrite_gather(qctx *c);
 onyx_status *onyx_quant_rewrite_static(qctx *c);
 onyx_status *onyx_quant_rewrite_dynamic(qctx *c);
 

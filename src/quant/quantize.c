@@ -173,6 +173,7 @@ onyx_status *onyx_quant_rewrite(onyx_model *m, const onyx_quant_config *cfg, con
                                 onyx_quant_notes *notes) {
   qctx c;
   onyx_status *s = qctx_init(&c, m, cfg, table);
+  if (!s) s = onyx_quant_rewrite_gather(&c);
   if (!s) s = cfg->dynamic ? onyx_quant_rewrite_dynamic(&c) : onyx_quant_rewrite_static(&c);
   for (int i = 0; i < c.n_orig && !s && notes; i++) {
     const onyx_node *n = &c.g->nodes[i];

@@ -7,7 +7,10 @@
  * where nodes ran (onyx_session_node_info: "D" dnnl, "C" cpu per node), how
  * many partitions were compiled, fallback reasons for refused nodes, option
  * errors, symbolic dims (programs per input shape), and concurrent runs
- * with several thread counts.
+ * with several thread counts. The int8 ops (QLinearConv, ConvInteger,
+ * QLinearMatMul, MatMulInteger, Quantize/DequantizeLinear) must match the
+ * cpu kernels exactly; cases oneDNN cannot do exactly on this CPU (full-range
+ * or int8-activation products without VNNI) must fall back naming why.
  *
  * Built without ONYX_DNNL the program reports itself skipped (exit 77).
  * Cases whose ops are not in onyx's op table yet are counted as skipped. */
@@ -25,6 +28,8 @@ int main(void) {
   return 77;
 }
 #else
+
+#include "providers/dnnl/dnnl_internal.h"
 
 static int n_skipped;
 
@@ -211,6 +216,16 @@ static void make_inputs(const tmb *t, onyx_session *s, onyx_tensor **in, const c
     onyx_value_info vi;
     onyx_session_input_info(s, i, &vi);
     names[i] = vi.name;
+    if (vi.dtype == ONYX_DTYPE_UINT8 || vi.dtype == ONYX_DTYPE_INT8) {   /* every byte value */
+      CHECK_OK(onyx_tensor_create(vi.dtype, vi.rank, vi.dims, &in[i]));
+      uint8_t *q = onyx_tensor_data(in[i]);
+      unsigned r = 2000u + (unsigned)i;
+      for (int64_t k = 0; k < onyx_tensor_numel(in[i]); k++) {
+        r = r * 1103515245u + 12345u;
+        q[k] = (uint8_t)(r >> 16);
+      }
+      continue;
+    }
     in[i] = tu_f32(vi.rank, vi.dims, NULL);
     float *p = onyx_tensor_data(in[i]);
     size_t n = (size_t)onyx_tensor_numel(in[i]);
@@ -237,6 +252,17 @@ static void check_placement(onyx_session *s, const char *label, const char *want
   }
   if (strcmp(got, want)) fprintf(stderr, "%s: placement %s, expected %s\n", label, got, want);
   CHECK(!strcmp(got, want));
+}
+
+/* Element i of a float32 or integer output. */
+static double elem(onyx_tensor *t, int64_t i) {
+  const void *p = onyx_tensor_data(t);
+  switch (onyx_tensor_dtype(t)) {
+    case ONYX_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case ONYX_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case ONYX_DTYPE_INT32: return ((const int32_t *)p)[i];
+    default: return ((const float *)p)[i];
+  }
 }
 
 /* Runs t's model on dnnl,cpu and on cpu and compares every output. */
@@ -278,22 +304,23 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
     CHECK(!memcmp(onyx_tensor_dims(yd[o]), onyx_tensor_dims(yc[o]), (size_t)onyx_tensor_rank(yc[o]) * 8));
     int64_t n = onyx_tensor_numel(yc[o]);
     CHECK(onyx_tensor_numel(yd[o]) == n);
-    const float *a = onyx_tensor_data(yd[o]), *b = onyx_tensor_data(yc[o]);
+    CHECK(onyx_tensor_dtype(yd[o]) == onyx_tensor_dtype(yc[o]));
     int64_t bad = 0, first = -1;
-    double num = 0, den = 0;
+    double num = 0, den = 0, a_first = 0, b_first = 0;
     for (int64_t i = 0; i < n; i++) {
-      double d = fabs((double)a[i] - b[i]);
+      double ai = elem(yd[o], i), bi = elem(yc[o], i);
+      double d = fabs(ai - bi);
       num += d * d;
-      den += (double)b[i] * b[i];
-      if (!co.bf16 && !(d <= atol + rtol * fabs(b[i]))) {
-        if (first < 0) first = i;
+      den += bi * bi;
+      if (!co.bf16 && !(d <= atol + rtol * fabs(bi))) {
+        if (first < 0) first = i, a_first = ai, b_first = bi;
         bad++;
       }
     }
-    if (co.bf16 && !(sqrt(num) <= rtol * sqrt(den) + atol)) bad = 1, first = 0;
+    if (co.bf16 && !(sqrt(num) <= rtol * sqrt(den) + atol)) bad = 1, first = 0, a_first = elem(yd[o], 0), b_first = elem(yc[o], 0);
     if (bad)
       fprintf(stderr, "%s: output %d: %lld of %lld differ; first at %lld: dnnl %.9g cpu %.9g (rel L2 %.3g)\n", label,
-              o, (long long)bad, (long long)n, (long long)first, a[first], b[first], den > 0 ? sqrt(num / den) : 0);
+              o, (long long)bad, (long long)n, (long long)first, a_first, b_first, den > 0 ? sqrt(num / den) : 0);
     CHECK(bad == 0);
     onyx_tensor_free(yd[o]);
     onyx_tensor_free(yc[o]);
@@ -912,6 +939,250 @@ static void test_refusals(void) {
   }
 }
 
+/* ---- int8 ------------------------------------------------------------------------------------ */
+
+/* A fed input of dtype dt (uint8/int8: random bytes at run time). */
+static void tm_in_q(tmb *t, const char *name, onyx_dtype dt, int rank, const int64_t *dims) {
+  tm_in(t, name, 0, 0, rank, dims);
+  t->m->graph->values[onyx_graph_find(t->m->graph, name)].dtype = dt;
+}
+
+/* An initializer of dtype dt (uint8, int8, int32) with random integers in
+ * [lo, hi]; rank 0 is a scalar. */
+static void tm_const_q(tmb *t, const char *name, onyx_dtype dt, int lo, int hi, int rank, const int64_t *dims) {
+  int v = tm_value(t, name, rank, dims);
+  onyx_tensor *c;
+  onyx_tensor_create(dt, rank, dims, &c);
+  void *p = onyx_tensor_data(c);
+  unsigned r = t->seed++ * 7919u;
+  for (int64_t i = 0; i < onyx_tensor_numel(c); i++) {
+    r = r * 1103515245u + 12345u;
+    int x = lo + (int)((r >> 8) % (unsigned)(hi - lo + 1));
+    if (dt == ONYX_DTYPE_UINT8) ((uint8_t *)p)[i] = (uint8_t)x;
+    else if (dt == ONYX_DTYPE_INT8) ((int8_t *)p)[i] = (int8_t)x;
+    else ((int32_t *)p)[i] = x;
+  }
+  t->m->graph->values[v].init = c;
+  t->m->graph->values[v].dtype = dt;
+}
+
+/* A float initializer: a scalar (n == 1, rank 0) or n values from v0 step dv. */
+static void tm_const_fv(tmb *t, const char *name, int n, float v0, float dv) {
+  int64_t d = n;
+  int v = tm_value(t, name, n > 1, &d);
+  onyx_tensor *c;
+  onyx_tensor_create(ONYX_DTYPE_FLOAT, n > 1, &d, &c);
+  for (int i = 0; i < n; i++) ((float *)onyx_tensor_data(c))[i] = v0 + dv * (float)i;
+  t->m->graph->values[v].init = c;
+}
+
+enum {
+  Q_XZ = 1,       /* activation zero point */
+  Q_YZ = 2,       /* output zero point */
+  Q_PC = 4,       /* per-output-channel weight scales */
+  Q_BIAS = 8,     /* int32 bias (QLinearConv) */
+  Q_U8W = 16,     /* uint8 weights, zero points per channel around 128 */
+  Q_S8Y = 32,     /* int8 output */
+  Q_INT = 64,     /* ConvInteger / MatMulInteger (int32 out) */
+  Q_S8X = 128,    /* int8 activations */
+  Q_FULL = 256,   /* weights over the whole int8 range */
+};
+
+/* The weights of a case: s8 in +-64 (+-127 with Q_FULL) or u8 around
+ * per-channel zero points (wz of m values); k values per channel. */
+static void q_weights(tmb *t, int flags, int rank, const int64_t *wd, int64_t m) {
+  int span = flags & Q_FULL ? 127 : 64;
+  if (!(flags & Q_U8W)) {
+    tm_const_q(t, "w", ONYX_DTYPE_INT8, -span, span, rank, wd);
+    return;
+  }
+  /* zero points 120..135 per channel, weights within zero point +- 64 */
+  tm_const_q(t, "w", ONYX_DTYPE_UINT8, 0, 0, rank, wd);
+  tm_const_q(t, "wz", ONYX_DTYPE_UINT8, 120, 135, 1, D(1, (int)m));
+  onyx_graph *g = t->m->graph;
+  onyx_tensor *w = g->values[onyx_graph_find(g, "w")].init, *z = g->values[onyx_graph_find(g, "wz")].init;
+  int64_t cnt = onyx_tensor_numel(w), per = rank == 2 ? 1 : cnt / m;
+  uint8_t *p = onyx_tensor_data(w);
+  const uint8_t *zp = onyx_tensor_data(z);
+  for (int64_t i = 0; i < cnt; i++) {
+    int64_t ch = rank == 2 ? i % m : i / per;
+    p[i] = (uint8_t)(zp[ch] - 64 + (int)((i * 37 + ch * 11) % 129));
+  }
+}
+
+/* Scales and zero points of a QLinear case with K products per output;
+ * names x_s, x_z, w_s, w_z (when not per channel already), y_s, y_z. */
+static void q_params(tmb *t, int flags, int64_t k, int64_t m) {
+  onyx_dtype xdt = flags & Q_S8X ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8;
+  tm_const_q(t, "xz", xdt, flags & Q_XZ ? 19 : 0, flags & Q_XZ ? 119 : 0, 0, NULL);
+  if (!(flags & Q_U8W)) tm_const_q(t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
+  if (flags & Q_INT) return;
+  tm_const_fv(t, "xs", 1, 0.02f, 0);
+  tm_const_fv(t, "ws", flags & Q_PC ? (int)m : 1, 0.004f, 0.0003f);
+  /* outputs spread over about +-60 units */
+  tm_const_fv(t, "ys", 1, 0.02f * 0.004f * sqrtf((float)k) * (flags & Q_FULL ? 90.0f : 45.0f), 0);
+  bool s8 = flags & Q_S8Y;
+  int yz = flags & Q_YZ ? (s8 ? -7 : 131) : 0;
+  tm_const_q(t, "yz", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, yz, yz, 0, NULL);
+}
+
+static void q_output(tmb *t, int flags, const char *name) {
+  onyx_graph *g = t->m->graph;
+  g->values[onyx_graph_find(g, name)].dtype = flags & Q_INT ? ONYX_DTYPE_INT32
+                                              : flags & Q_S8Y ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8;
+  tm_out(t, name);
+}
+
+/* Runs the case on dnnl (exact match) or, where oneDNN is not exact on this
+ * CPU, checks that the node falls back naming VNNI. */
+static void q_check(const char *label, tmb *t, int flags) {
+  bool vnni = dn_int8_exact();
+  if (!vnni && (flags & (Q_S8X | Q_FULL))) expect_fallback(label, t, "VNNI");
+  else compare(label, t, 0, 0, ONE);
+}
+
+static void qconv_case(const char *label, int rank, const int64_t *x, const int64_t *w, int flags,
+                       void (*attrs)(tmb *, int)) {
+  tmb t = tm_new(13);
+  tm_in_q(&t, "x", flags & Q_S8X ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, rank, x);
+  q_weights(&t, flags, rank, w, w[0]);
+  q_params(&t, flags, onyx_numel(rank - 1, w + 1), w[0]);
+  if (flags & Q_BIAS) tm_const_q(&t, "b", ONYX_DTYPE_INT32, -20000, 20000, 1, D(1, (int)w[0]));
+  int n = flags & Q_INT ? tm_node(&t, "ConvInteger", "x,w,xz,wz", "y")
+                        : tm_node(&t, "QLinearConv", flags & Q_BIAS ? "x,xs,xz,w,ws,wz,ys,yz,b" : "x,xs,xz,w,ws,wz,ys,yz", "y");
+  if (attrs) attrs(&t, n);
+  q_output(&t, flags, "y");
+  q_check(label, &t, flags);
+}
+
+static void qmatmul_case(const char *label, int ra, const int64_t *a, int64_t nn, int flags) {
+  tmb t = tm_new(13);
+  int64_t k = a[ra - 1];
+  tm_in_q(&t, "a", flags & Q_S8X ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, ra, a);
+  q_weights(&t, flags, 2, D(2, (int)k, (int)nn), nn);
+  q_params(&t, flags, k, nn);
+  if (flags & Q_INT) tm_node(&t, "MatMulInteger", "a,w,xz,wz", "y");
+  else tm_node(&t, "QLinearMatMul", "a,xs,xz,w,ws,wz,ys,yz", "y");
+  q_output(&t, flags, "y");
+  q_check(label, &t, flags);
+}
+
+static void a_q_dw(tmb *t, int n) {
+  tm_int(t, n, "group", 8);
+  tm_ints(t, n, "pads", 4, 1, 1, 1, 1);
+}
+static void a_q_g2s2(tmb *t, int n) {
+  tm_int(t, n, "group", 2);
+  tm_ints(t, n, "strides", 2, 2, 2);
+  tm_ints(t, n, "pads", 4, 1, 0, 2, 1);
+}
+static void a_q_dil(tmb *t, int n) {
+  tm_ints(t, n, "dilations", 2, 2, 2);
+  tm_ints(t, n, "pads", 4, 2, 2, 2, 2);
+}
+
+static void test_int8(void) {
+  const int64_t *x4 = D(4, 2, 8, 9, 9), *w4 = D(4, 16, 8, 3, 3);
+  qconv_case("qconv", 4, x4, w4, 0, a_pads1);
+  qconv_case("qconv x_zero", 4, x4, w4, Q_XZ, a_pads1);
+  qconv_case("qconv x/y zero bias", 4, x4, w4, Q_XZ | Q_YZ | Q_BIAS, a_pads1);
+  qconv_case("qconv per-channel", 4, x4, w4, Q_PC | Q_XZ | Q_YZ | Q_BIAS, a_pads1);
+  qconv_case("qconv u8 weights", 4, x4, w4, Q_U8W | Q_PC | Q_XZ | Q_YZ, a_pads1);
+  qconv_case("qconv s8 out", 4, x4, w4, Q_S8Y | Q_YZ | Q_XZ | Q_BIAS, NULL);
+  qconv_case("qconv depthwise", 4, x4, D(4, 8, 1, 3, 3), Q_PC | Q_XZ | Q_YZ | Q_BIAS, a_q_dw);
+  qconv_case("qconv group 2 strided", 4, x4, D(4, 6, 4, 3, 3), Q_XZ | Q_YZ, a_q_g2s2);
+  qconv_case("qconv dilated", 4, x4, w4, Q_XZ | Q_BIAS, a_q_dil);
+  qconv_case("qconv 1x1", 4, D(4, 1, 32, 7, 7), D(4, 24, 32, 1, 1), Q_PC | Q_XZ | Q_YZ | Q_BIAS, NULL);
+  qconv_case("qconv 1-D", 3, D(3, 2, 8, 20), D(3, 12, 8, 5), Q_XZ | Q_YZ, a_1d);
+  qconv_case("qconv full-range weights", 4, x4, w4, Q_FULL | Q_PC | Q_XZ | Q_YZ | Q_BIAS, a_pads1);
+  qconv_case("qconv s8 activations", 4, x4, w4, Q_S8X | Q_XZ | Q_YZ, a_pads1);
+  qconv_case("ConvInteger", 4, x4, w4, Q_INT, a_pads1);
+  qconv_case("ConvInteger x_zero u8 w", 4, x4, w4, Q_INT | Q_XZ | Q_U8W, a_pads1);
+
+  qmatmul_case("qmatmul", 2, D(2, 6, 40), 24, 0);
+  qmatmul_case("qmatmul zero points", 2, D(2, 6, 40), 24, Q_XZ | Q_YZ);
+  qmatmul_case("qmatmul per-column batched", 4, D(4, 2, 3, 5, 40), 24, Q_PC | Q_XZ | Q_YZ);
+  qmatmul_case("qmatmul u8 weights s8 out", 3, D(3, 2, 7, 33), 17, Q_U8W | Q_PC | Q_XZ | Q_YZ | Q_S8Y);
+  qmatmul_case("qmatmul full range", 2, D(2, 6, 300), 24, Q_FULL | Q_XZ | Q_YZ);
+  qmatmul_case("qmatmul s8 activations", 2, D(2, 6, 40), 24, Q_S8X | Q_XZ | Q_YZ);
+  qmatmul_case("MatMulInteger", 2, D(2, 9, 40), 24, Q_INT);
+  qmatmul_case("MatMulInteger zero points", 3, D(3, 2, 9, 40), 24, Q_INT | Q_XZ | Q_U8W);
+
+  for (int k = 0; k < 4; k++) {   /* u8 / s8, with and without a zero point */
+    bool s8 = k & 1, zp = k & 2;
+    char label[64];
+    snprintf(label, sizeof label, "QuantizeLinear %s%s", s8 ? "s8" : "u8", zp ? " zero point" : "");
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -4, 4, 4, D(4, 2, 3, 8, 8));
+    tm_const_fv(&t, "s", 1, 0.025f, 0);
+    tm_const_q(&t, "z", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, zp ? (s8 ? -9 : 140) : 0, zp ? (s8 ? -9 : 140) : 0, 0, NULL);
+    tm_node(&t, "QuantizeLinear", "x,s,z", "y");
+    t.m->graph->values[onyx_graph_find(t.m->graph, "y")].dtype = s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8;
+    tm_out(&t, "y");
+    compare(label, &t, 0, 0, ONE);
+    snprintf(label, sizeof label, "DequantizeLinear %s%s", s8 ? "s8" : "u8", zp ? " zero point" : "");
+    t = tm_new(13);
+    tm_in_q(&t, "x", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, 3, D(3, 3, 7, 11));
+    tm_const_fv(&t, "s", 1, 0.0371f, 0);
+    tm_const_q(&t, "z", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, zp ? (s8 ? 5 : 121) : 0, zp ? (s8 ? 5 : 121) : 0, 0, NULL);
+    tm_node(&t, "DequantizeLinear", "x,s,z", "y");
+    tm_out(&t, "y");
+    compare(label, &t, 0, 0, ONE);
+  }
+
+  {   /* a QOperator chain: one partition, int8 layouts between the convs */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -2, 2, 4, D(4, 1, 8, 10, 10));
+    tm_const_fv(&t, "xs", 1, 0.02f, 0);
+    tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 100, 100, 0, NULL);
+    tm_const_q(&t, "w1", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 8, 3, 3));
+    tm_const_q(&t, "w2", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 16, 3, 3));
+    tm_const_fv(&t, "ws", 16, 0.004f, 0.0002f);
+    tm_const_q(&t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
+    tm_const_fv(&t, "ys", 1, 0.02f * 0.004f * 8.5f * 45.0f, 0);
+    tm_const_q(&t, "yz", ONYX_DTYPE_UINT8, 128, 128, 0, NULL);
+    tm_const_q(&t, "b", ONYX_DTYPE_INT32, -5000, 5000, 1, D(1, 16));
+    tm_node(&t, "QuantizeLinear", "x,xs,xz", "q");
+    int c1 = tm_node(&t, "QLinearConv", "q,xs,xz,w1,ws,wz,ys,yz,b", "h");
+    int c2 = tm_node(&t, "QLinearConv", "h,ys,yz,w2,ws,wz,ys,yz,b", "h2");
+    tm_ints(&t, c1, "pads", 4, 1, 1, 1, 1);
+    tm_ints(&t, c2, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "DequantizeLinear", "h2,ys,yz", "y");
+    tm_out(&t, "y");
+    compare("quantize-qconv-qconv-dequantize", &t, 0, 0, ONE);
+  }
+
+  /* refusals */
+  {   /* uint8 weights whose zero point does not fold into int8 */
+    tmb t = tm_new(13);
+    tm_in_q(&t, "x", ONYX_DTYPE_UINT8, 4, x4);
+    tm_const_q(&t, "w", ONYX_DTYPE_UINT8, 150, 250, 4, w4);
+    tm_const_q(&t, "wz", ONYX_DTYPE_UINT8, 0, 0, 0, NULL);
+    tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 0, 0, 0, NULL);
+    tm_node(&t, "ConvInteger", "x,w,xz,wz", "y");
+    q_output(&t, Q_INT, "y");
+    expect_fallback("qconv u8 weights zero point 0", &t, "does not fit int8");
+  }
+  {   /* weights computed at run time */
+    tmb t = tm_new(13);
+    tm_in_q(&t, "a", ONYX_DTYPE_UINT8, 2, D(2, 4, 8));
+    tm_in_q(&t, "w", ONYX_DTYPE_INT8, 2, D(2, 8, 5));
+    tm_node(&t, "MatMulInteger", "a,w", "y");
+    q_output(&t, Q_INT, "y");
+    expect_fallback("MatMulInteger run-time B", &t, "not a constant");
+  }
+  {   /* a scale per row of A */
+    tmb t = tm_new(13);
+    tm_in_q(&t, "a", ONYX_DTYPE_UINT8, 2, D(2, 6, 40));
+    q_weights(&t, 0, 2, D(2, 40, 24), 24);
+    q_params(&t, 0, 40, 24);
+    tm_const_fv(&t, "xs6", 6, 0.02f, 0.001f);
+    tm_node(&t, "QLinearMatMul", "a,xs6,xz,w,ws,wz,ys,yz", "y");
+    q_output(&t, 0, "y");
+    expect_fallback("qmatmul per-row a scale", &t, "has 6 values");
+  }
+}
+
 static void test_options(void) {
   CHECK(strstr(onyx_available_providers(), "dnnl") != NULL);
   tmb t = tm_new(13);
@@ -1117,6 +1388,7 @@ int main(void) {
   test_concat_reduce();
   test_fusion();
   test_refusals();
+  test_int8();
   test_dynamic();
   test_options();
   test_fused_ops();

@@ -2,7 +2,9 @@
  * dynamic layouts on a small CNN (node counts, which ops were quantized,
  * Relu fusion), op fallback (filters, ops without an int8 kernel), and round
  * trips: the quantized model saves, loads and runs, with outputs close to the
- * float model's within a tolerance derived from the quantization scales. */
+ * float model's within a tolerance derived from the quantization scales.
+ * Embedding tables (Gather over a float initializer) are stored in 8 bits in
+ * every mode; their rows must come back within half a quantization step. */
 #include "ops/ops.h"
 #include "quant/quant.h"
 #include "test_util.h"
@@ -149,7 +151,138 @@ static void check_close(const onyx_model *f, const onyx_model *q) {
   }
 }
 
+/* ids int64 [2,3] -> Gather(table float [50,8], axis 0) -> y [2,3,8] */
+#define EMB_ROWS 50
+#define EMB_COLS 8
+static onyx_model *make_embedding(void) {
+  onyx_model *m;
+  onyx_model_new(&m);
+  m->ir_version = 8;
+  onyx_model_set_opset(m, "", 13);
+  onyx_graph_new(m, NULL, &m->graph);
+  onyx_graph *g = m->graph;
+  int ids, table, y;
+  onyx_graph_value(g, "ids", &ids);
+  onyx_graph_value(g, "table", &table);
+  onyx_graph_value(g, "y", &y);
+  g->values[ids].dtype = ONYX_DTYPE_INT64;
+  g->values[ids].rank = 2;
+  g->values[ids].dims[0] = 2, g->values[ids].dims[1] = 3;
+  int64_t dt[2] = {EMB_ROWS, EMB_COLS};
+  onyx_tensor *t;
+  onyx_tensor_create(ONYX_DTYPE_FLOAT, 2, dt, &t);
+  float *tp = onyx_tensor_data(t);
+  tu_fill_random(tp, EMB_ROWS * EMB_COLS, 21);
+  for (int r = 0; r < EMB_ROWS; r++) tp[r * EMB_COLS + 3] *= 0.01f;   /* a narrow column */
+  g->values[table].init = t;
+  g->values[table].dtype = ONYX_DTYPE_FLOAT;
+  g->values[table].rank = 2;
+  memcpy(g->values[table].dims, dt, sizeof dt);
+  onyx_graph_set_inputs(g, 1, &ids);
+  int in[2] = {table, ids};
+  onyx_graph_add_node(g, "embed", "Gather", "", 2, in, 1, &y, NULL);
+  onyx_graph_set_outputs(g, 1, &y);
+  return m;
+}
+
+static onyx_status *ids_reader(void *arg, int n_in, const char *const *names, onyx_tensor **in, int *done) {
+  feed *f = arg;
+  (void)names;
+  if (n_in != 1) return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "one input expected");
+  if (f->calls == f->n) {
+    *done = 1;
+    return NULL;
+  }
+  int64_t d[2] = {2, 3};
+  onyx_tensor_create(ONYX_DTYPE_INT64, 2, d, &in[0]);
+  int64_t *p = onyx_tensor_data(in[0]);
+  for (int i = 0; i < 6; i++) p[i] = (i * 7 + f->calls) % EMB_ROWS;
+  f->calls++;
+  return NULL;
+}
+
+/* Quantizes the embedding model with options kv; checks the graph is
+ * Gather(int8 table) -> DequantizeLinear and every gathered value is within
+ * half a step of its column's (per_channel) or the table's symmetric scale. */
+static void check_embedding(const onyx_model *f, const char *const *kv, bool per_channel) {
+  onyx_quant_options *o;
+  CHECK_OK(onyx_quant_options_create(&o));
+  for (int i = 0; kv[i]; i += 2) CHECK_OK(onyx_quant_options_set(o, kv[i], kv[i + 1]));
+  feed fd = {0, 2};
+  onyx_quant_options_set_calibration_reader(o, ids_reader, &fd);
+  onyx_model *q = NULL;
+  onyx_quant_report *r = NULL;
+  CHECK_OK(onyx_quantize_model(f, o, &q, &r));
+  onyx_quant_options_destroy(o);
+  CHECK(q && r);
+  if (!q || !r) goto done;
+  CHECK(note_of(r, "embed") && note_of(r, "embed")->quantized);
+  CHECK(count_op(q, "Gather") == 1 && count_op(q, "DequantizeLinear") == 1 && count_op(q, "QuantizeLinear") == 0);
+  const onyx_graph *g = q->graph;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const onyx_node *n = &g->nodes[i];
+    if (!strcmp(n->op_type, "Gather")) CHECK(g->values[n->in[0]].init && g->values[n->in[0]].init->dtype == ONYX_DTYPE_INT8);
+    if (!strcmp(n->op_type, "DequantizeLinear")) {
+      CHECK(onyx_tensor_numel(g->values[n->in[1]].init) == (per_channel ? EMB_COLS : 1));
+      if (per_channel) CHECK(onyx_attr_int(n, "axis", 1) == -1);
+    }
+  }
+  const float *tab = onyx_tensor_data(f->graph->values[f->graph->nodes[0].in[0]].init);
+  float colmax[EMB_COLS] = {0}, allmax = 0;
+  for (int k = 0; k < EMB_ROWS * EMB_COLS; k++) {
+    colmax[k % EMB_COLS] = fmaxf(colmax[k % EMB_COLS], fabsf(tab[k]));
+    allmax = fmaxf(allmax, fabsf(tab[k]));
+  }
+  void *buf;
+  size_t len;
+  CHECK_OK(onyx_model_save_to_buffer(q, &buf, &len));
+  onyx_session *s = NULL;
+  CHECK_OK(onyx_session_create_from_buffer(buf, len, NULL, &s));
+  onyx_buffer_free(buf);
+  int64_t d[2] = {2, 3};
+  onyx_tensor *x, *y = NULL;
+  CHECK_OK(onyx_tensor_create(ONYX_DTYPE_INT64, 2, d, &x));
+  int64_t *ids = onyx_tensor_data(x);
+  for (int i = 0; i < 6; i++) ids[i] = (i * 11 + 5) % EMB_ROWS;
+  const char *nm = "ids";
+  if (s) CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &y));
+  CHECK(y && onyx_tensor_numel(y) == 6 * EMB_COLS);
+  if (y) {
+    const float *yp = onyx_tensor_data(y);
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < 6; i++)
+      for (int c = 0; c < EMB_COLS; c++) {
+        double ref = tab[ids[i] * EMB_COLS + c], err = fabs(yp[i * EMB_COLS + c] - ref);
+        double step = (per_channel ? colmax[c] : allmax) / 127.0;
+        bad += err > step / 2 * 1.0001 + 1e-7;
+        worst = fmax(worst, err);
+      }
+    CHECK(bad == 0 && worst > 0);
+  }
+  onyx_tensor_free(x);
+  onyx_tensor_free(y);
+  onyx_session_destroy(s);
+done:
+  onyx_model_destroy(q);
+  onyx_quant_report_destroy(r);
+}
+
 int main(void) {
+  {
+    onyx_model *e = make_embedding();
+    CHECK_OK(onyx_graph_toposort(e->graph));
+    CHECK_OK(onyx_graph_infer(e->graph));
+    const char *dyn_pc[] = {"mode", "dynamic", "per_channel", "1", NULL};
+    const char *dyn_pt[] = {"mode", "dynamic", NULL};
+    const char *qdq[] = {"per_channel", "1", NULL};
+    const char *qop[] = {"quant_format", "QOperator", NULL};
+    check_embedding(e, dyn_pc, true);
+    check_embedding(e, dyn_pt, false);
+    check_embedding(e, qdq, true);
+    check_embedding(e, qop, false);
+    onyx_model_destroy(e);
+  }
   onyx_model *f = make_cnn();
   CHECK_OK(onyx_graph_toposort(f->graph));
   CHECK_OK(onyx_graph_infer(f->graph));

@@ -7,8 +7,9 @@
  * float32, floats to integers truncate like C, anything to bool is != 0.
  * Strings parse with strtod/strtoll (which accept "NaN", "INF", "+INF",
  * "-INF") and print as the shortest decimal that reads back to the same
- * value, which is what numpy and the ONNX tests produce. float8 types are
- * not covered yet (NOT_IMPLEMENTED). */
+ * value, which is what numpy and the ONNX tests produce. int4/uint4 (packed,
+ * see base/tensor.h) go through double. float8 types are not covered yet
+ * (NOT_IMPLEMENTED). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -141,12 +142,54 @@ static void from_string_row(const void *ctx, void *yv, const void *const *x, con
   }
 }
 
+/* ---- int4 / uint4 ---------------------------------------------------------------- */
+
+static bool is_4bit(onyx_dtype dt) { return dt == ONYX_DTYPE_INT4 || dt == ONYX_DTYPE_UINT4; }
+
+/* Cast from or to a packed 4-bit type through double, in blocks: into 4 bits
+ * saturates, then rounds half to even (NaN gives 0), as ONNX's reference
+ * does. One thread, since a 4-bit store rewrites a byte two elements share. */
+static onyx_status *cast_4bit(cpu_ctx *c, onyx_dtype to) {
+  const onyx_tensor *x = c->in[0];
+  onyx_tensor *y = c->out[0];
+  onyx_dtype from = x->dtype;
+  conv_fn load = is_4bit(from) ? NULL : conv_lookup(ONYX_DTYPE_DOUBLE, from);
+  conv_fn store = is_4bit(to) ? NULL : conv_lookup(to, ONYX_DTYPE_DOUBLE);
+  if ((!is_4bit(from) && !load) || (!is_4bit(to) && !store))
+    return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "cast from %s to %s is not supported",
+                           onyx_dtype_name(from), onyx_dtype_name(to));
+  if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, x->rank, x->dims));
+  int64_t n = onyx_numel(x->rank, x->dims);
+  size_t esx = onyx_dtype_size(from), esy = onyx_dtype_size(to);
+  double lo = to == ONYX_DTYPE_INT4 ? -8 : 0, hi = to == ONYX_DTYPE_INT4 ? 7 : 15;
+  enum { BLOCK = 256 };
+  double buf[BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+    int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+    if (load) load(buf, (const char *)x->data + (size_t)i0 * esx, m);
+    else
+      for (int64_t k = 0; k < m; k++) buf[k] = onyx_nibble_get(x->data, i0 + k, from == ONYX_DTYPE_INT4);
+    if (store) {
+      store((char *)y->data + (size_t)i0 * esy, buf, m);
+      continue;
+    }
+    for (int64_t k = 0; k < m; k++) {
+      double v = buf[k];
+      v = v != v ? 0 : nearbyint(v < lo ? lo : v > hi ? hi : v);
+      onyx_nibble_set(y->data, i0 + k, (int)v);
+    }
+  }
+  if (is_4bit(to) && (n & 1)) ((uint8_t *)y->data)[n >> 1] &= 0x0F;
+  return NULL;
+}
+
 static onyx_status *cast(cpu_ctx *c, onyx_dtype to) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
   if (y->dtype != to)
     return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "output dtype %s, expected %s", onyx_dtype_name(y->dtype),
                            onyx_dtype_name(to));
+  if (is_4bit(x->dtype) || is_4bit(to)) return cast_4bit(c, to);
   bool failed = false;
   cast_ctx cc = {conv_lookup(to, x->dtype), x->dtype, to, &failed};
   ew_row_fn row = cast_row;

@@ -1,7 +1,8 @@
 /* reduce_quant.c — cpu kernels of the linear quantization ops:
  * DynamicQuantizeLinear, QuantizeLinear and DequantizeLinear (per-tensor,
- * per-axis and, from opset 21, blocked scales). The integer matmul/conv ops
- * that consume their outputs are in qlinear.c.
+ * per-axis and, from opset 21, blocked scales and int4/uint4, packed two to a
+ * byte as in ONNX). The integer matmul/conv ops that consume their outputs
+ * are in qlinear.c.
  *
  * Rounding is to nearest even (nearbyint in the default rounding mode) and
  * the scale arithmetic is done in float, as the ONNX reference and ONNX
@@ -25,14 +26,18 @@ void cpu_minmax_f32__avx2(const float *x, size_t n, float *lo, float *hi);
 #endif
 
 static bool is_q8(onyx_dtype dt) { return dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8; }
+static bool is_q4(onyx_dtype dt) { return dt == ONYX_DTYPE_UINT4 || dt == ONYX_DTYPE_INT4; }
 
 static bool qtype(onyx_dtype dt) {
-  return is_q8(dt) || dt == ONYX_DTYPE_UINT16 || dt == ONYX_DTYPE_INT16 || dt == ONYX_DTYPE_INT32;
+  return is_q8(dt) || is_q4(dt) || dt == ONYX_DTYPE_UINT16 || dt == ONYX_DTYPE_INT16 || dt == ONYX_DTYPE_INT32;
 }
 
-/* Element i of an integer tensor buffer of dtype dt (one of qtype). */
+/* Element i of an integer tensor buffer of dtype dt (one of qtype); 4-bit
+ * types are packed two to a byte, element 2k in the low nibble of byte k. */
 static int32_t qget(onyx_dtype dt, const void *p, int64_t i) {
   switch (dt) {
+    case ONYX_DTYPE_UINT4: return onyx_nibble_get(p, i, false);
+    case ONYX_DTYPE_INT4: return onyx_nibble_get(p, i, true);
     case ONYX_DTYPE_UINT8: return ((const uint8_t *)p)[i];
     case ONYX_DTYPE_INT8: return ((const int8_t *)p)[i];
     case ONYX_DTYPE_UINT16: return ((const uint16_t *)p)[i];
@@ -41,10 +46,14 @@ static int32_t qget(onyx_dtype dt, const void *p, int64_t i) {
   }
 }
 
-/* Stores v (already rounded, zero point added) saturated to dt's range. */
+/* Stores v (already rounded, zero point added) saturated to dt's range. A
+ * 4-bit store rewrites a whole byte, so two threads must never store into
+ * neighbouring elements of a 4-bit buffer (qrun runs those serially). */
 static void qput(onyx_dtype dt, void *p, int64_t i, float v) {
   float lo, hi;
   switch (dt) {
+    case ONYX_DTYPE_UINT4: lo = 0, hi = 15; break;
+    case ONYX_DTYPE_INT4: lo = -8, hi = 7; break;
     case ONYX_DTYPE_UINT8: lo = 0, hi = 255; break;
     case ONYX_DTYPE_INT8: lo = -128, hi = 127; break;
     case ONYX_DTYPE_UINT16: lo = 0, hi = 65535; break;
@@ -54,6 +63,7 @@ static void qput(onyx_dtype dt, void *p, int64_t i, float v) {
   v = v < lo ? lo : v > hi ? hi : v;
   if (v != v) v = 0;
   switch (dt) {
+    case ONYX_DTYPE_UINT4: case ONYX_DTYPE_INT4: onyx_nibble_set(p, i, (int)v); break;
     case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
     case ONYX_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
     case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
@@ -290,7 +300,8 @@ static void qrun(cpu_ctx *c, const qlayout *q, const onyx_tensor *zp, onyx_range
     jb.nchunk = (q->inner + 16383) / 16384;
   }
   size_t grain = jb.chunk >= 16384 ? 1 : (size_t)(16384 / (jb.chunk ? jb.chunk : 1));
-  onyx_parallel_for(c->pool, (size_t)(q->outer * q->n * jb.nchunk), grain, fn, &jb);
+  /* 4-bit outputs: lines may share a byte (see qput), so one thread writes */
+  onyx_parallel_for(is_q4(jb.y->dtype) ? NULL : c->pool, (size_t)(q->outer * q->n * jb.nchunk), grain, fn, &jb);
 }
 
 onyx_status *cpu_quantize_run(cpu_ctx *c) {
@@ -305,6 +316,7 @@ onyx_status *cpu_quantize_run(cpu_ctx *c) {
   ONYX_TRY(cpu_reduce_ensure(y, x->rank, x->dims));
   qlayout q;
   ONYX_TRY(qlayout_of(nd, x, scale, zp, &q));
+  if (is_q4(y->dtype)) memset(y->data, 0, onyx_dtype_bytes(y->dtype, onyx_numel(y->rank, y->dims)));   /* the padding nibble of an odd count stays 0 */
   bool lines = x->dtype == ONYX_DTYPE_FLOAT && scale->dtype == ONYX_DTYPE_FLOAT && is_q8(y->dtype) && q.mode < 2;
   qrun(c, &q, zp, lines ? quant_lines : quant_fn);
   return NULL;

@@ -44,7 +44,7 @@ typedef struct dn_step {
 
 typedef struct dn_prog {
   int nthreads;
-  int64_t *sig;           /* dims of the float partition inputs, in order */
+  int64_t *sig;           /* dims of the fed partition inputs, in order */
   int n_sig;
   int64_t (*out_dims)[ONYX_MAX_RANK];  /* per partition output */
   int *out_rank;
@@ -115,8 +115,18 @@ void dn_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_da
   dnnl_memory_desc_init_by_strides(md, ndims, d, dt, strides);
 }
 
+dnnl_data_type_t dn_dt(onyx_dtype dt) {
+  switch (dt) {
+    case ONYX_DTYPE_FLOAT: return dnnl_f32;
+    case ONYX_DTYPE_UINT8: return dnnl_u8;
+    case ONYX_DTYPE_INT8: return dnnl_s8;
+    case ONYX_DTYPE_INT32: return dnnl_s32;
+    default: return dnnl_data_type_undef;
+  }
+}
+
 static void value_md(const onyx_graph *g, int v, dnnl_memory_desc_t *md) {
-  dn_plain_md(md, g->values[v].rank, g->values[v].dims, dnnl_f32);
+  dn_plain_md(md, g->values[v].rank, g->values[v].dims, dn_dt(g->values[v].dtype));
 }
 
 static bool md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) {
@@ -266,21 +276,32 @@ static onyx_status *reorder_const(dn_builder *b, const onyx_node *n, const dnnl_
                                   const void *src, const dnnl_memory_desc_t *dst_md, dn_buf *out) {
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t prim = NULL;
-  dnnl_memory_t ms = NULL, md = NULL;
+  dnnl_memory_t ms = NULL, md = NULL, mscr = NULL;
   onyx_status *s = NULL;
-  void *dst = onyx_malloc_aligned(dnnl_memory_desc_get_size(dst_md) + 1);
+  void *dst = onyx_malloc_aligned(dnnl_memory_desc_get_size(dst_md) + 1), *scratch = NULL;
   if (!dst) return onyx_error_oom();
   if ((s = reorder_pd(n, dn_engine(b), src_md, dst_md, &pd))) goto done;
+  /* int8 weights with compensation (s8 activations, src zero points) are
+   * reduced through a scratchpad */
+  const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  size_t scratch_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+  if (scratch_bytes && !(scratch = onyx_malloc_aligned(scratch_bytes))) {
+    s = onyx_error_oom();
+    goto done;
+  }
   dnnl_status_t st = dnnl_primitive_create(&prim, pd);
   if (st == dnnl_success) st = dnnl_memory_create(&ms, src_md, dn_engine(b), (void *)src);
   if (st == dnnl_success) st = dnnl_memory_create(&md, dst_md, dn_engine(b), dst);
+  if (st == dnnl_success && scratch) st = dnnl_memory_create(&mscr, smd, dn_engine(b), scratch);
   if (st == dnnl_success) {
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DST, md}};
-    st = dnnl_primitive_execute(prim, b->stream, 2, args);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DST, md}, {DNNL_ARG_SCRATCHPAD, mscr}};
+    st = dnnl_primitive_execute(prim, b->stream, scratch ? 3 : 2, args);
   }
   if (st == dnnl_success) st = dnnl_stream_wait(b->stream);
   if (st != dnnl_success) s = dn_error(n, st, "weight reorder");
 done:
+  if (mscr) dnnl_memory_destroy(mscr);
+  onyx_free_aligned(scratch);
   if (md) dnnl_memory_destroy(md);
   if (ms) dnnl_memory_destroy(ms);
   if (prim) dnnl_primitive_destroy(prim);
@@ -392,12 +413,13 @@ static onyx_status *builder_init(dn_builder *b, const dn_state *st, const onyx_g
     b->stream = NULL;
     return dn_error(NULL, s, "stream creation");
   }
-  /* partition inputs: float tensors in plain layout (others, such as axes,
-   * are read by the builders from the graph's constants) */
+  /* partition inputs: float32 and int8 tensors (u8, s8, s32) in plain
+   * layout (others, such as axes, are read by the builders from the graph's
+   * constants) */
   for (int k = 0; k < part->n_in; k++) {
     int v = part->in[k];
     const onyx_value *val = &g->values[v];
-    if (val->kind != ONYX_KIND_TENSOR || val->dtype != ONYX_DTYPE_FLOAT || val->rank < 0) continue;
+    if (val->kind != ONYX_KIND_TENSOR || dn_dt(val->dtype) == dnnl_data_type_undef || val->rank < 0) continue;
     dnnl_memory_desc_t md;
     value_md(g, v, &md);
     dn_buf buf = val->init ? (dn_buf){DN_B_CONST, 0, val->init->data} : (dn_buf){DN_B_IN, k, NULL};
@@ -456,7 +478,7 @@ done:
 }
 
 static bool is_fed(const onyx_value *v) {
-  return !v->init && v->kind == ONYX_KIND_TENSOR && v->dtype == ONYX_DTYPE_FLOAT;
+  return !v->init && v->kind == ONYX_KIND_TENSOR && dn_dt(v->dtype) != dnnl_data_type_undef;
 }
 
 /* Fills vals (a copy of the graph's value table) with the shapes of the
@@ -643,9 +665,11 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
   dn_state *st = (dn_state *)state;   /* only the program cache changes, under its lock */
   const onyx_graph *g = st->g;
   int nt = pool && pool->nthreads > 0 ? pool->nthreads : 1;
-  for (int k = 0; k < st->part.n_in; k++)
-    if (is_fed(&g->values[st->part.in[k]]) && (!in[k] || in[k]->kind != ONYX_KIND_TENSOR || in[k]->dtype != ONYX_DTYPE_FLOAT))
-      return onyx_error(ONYX_ERR_RUNTIME, "dnnl: input '%s' is not a float32 tensor", g->values[st->part.in[k]].name);
+  for (int k = 0; k < st->part.n_in; k++) {
+    const onyx_value *v = &g->values[st->part.in[k]];
+    if (is_fed(v) && (!in[k] || in[k]->kind != ONYX_KIND_TENSOR || in[k]->dtype != v->dtype))
+      return onyx_error(ONYX_ERR_RUNTIME, "dnnl: input '%s' is not a %s tensor", v->name, onyx_dtype_name(v->dtype));
+  }
   dn_prog *p;
   bool temp;
   ONYX_TRY(prog_for(st, nt, in, &p, &temp));
@@ -659,7 +683,7 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
     goto done;
   }
   for (int k = 0; k < st->part.n_out && !s; k++)
-    if (!(s = onyx_tensor_new_empty(ONYX_DTYPE_FLOAT, p->out_rank[k], p->out_dims[k], &out[k])))
+    if (!(s = onyx_tensor_new_empty(g->values[st->part.out[k]].dtype, p->out_rank[k], p->out_dims[k], &out[k])))
       s = onyx_tensor_alloc(out[k], p->out_rank[k], NULL);
   if (s) goto done;
   dnnl_status_t ds = dnnl_stream_create(&stream, st->prov->engine, dnnl_stream_default_flags);

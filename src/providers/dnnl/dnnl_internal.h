@@ -51,6 +51,20 @@ typedef struct dn_reduce {
   bool axis[ONYX_MAX_RANK];
 } dn_reduce;
 
+/* An int8 op (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger) as
+ * oneDNN sees it: input positions of its operands in the node (-1: not an
+ * input of this op), and the constant parameters read from the graph. The
+ * weights are constant and enter oneDNN as s8 with their zero points
+ * subtracted (w - w_zero, which must fit s8, and |w - w_zero| <= 64 where
+ * the CPU has no VNNI); the activation's zero point is one value. */
+typedef struct dn_qlin {
+  bool conv, requant;      /* requant: QLinear* (u8/s8 out), else s32 out */
+  int x, xs, xz, w, ws, wz, ys, yz, bias;
+  int64_t n_out;           /* output channels (conv) or columns (matmul) */
+  int32_t x_zero, y_zero;
+  dnnl_data_type_t x_dt, y_dt;
+} dn_qlin;
+
 /* Each reader returns NULL and fills its out-parameter when the node maps
  * onto oneDNN, else a NOT_IMPLEMENTED status naming what does not (op,
  * dtype, attribute, shape). They assume static input/output shapes. */
@@ -58,6 +72,16 @@ onyx_status *dn_eltwise_of(const onyx_graph *g, const onyx_node *n, dn_eltwise *
 onyx_status *dn_conv_of(const onyx_graph *g, const onyx_node *n, dn_conv *out);
 onyx_status *dn_pool_of(const onyx_graph *g, const onyx_node *n, dn_pool *out);
 onyx_status *dn_reduce_of(const onyx_graph *g, const onyx_node *n, dn_reduce *out);
+onyx_status *dn_qlin_of(const onyx_graph *g, const onyx_node *n, dn_qlin *out);
+/* QuantizeLinear / DequantizeLinear per tensor: its scale and zero point. */
+onyx_status *dn_quant_of(const onyx_graph *g, const onyx_node *n, float *scale, int32_t *zero);
+/* The oneDNN data type of an onyx tensor dtype dnnl programs carry (f32,
+ * u8, s8, s32), else dnnl_data_type_undef. */
+dnnl_data_type_t dn_dt(onyx_dtype dt);
+/* Whether oneDNN's int8 kernels on this CPU accumulate u8 x s8 products
+ * exactly in 32 bits (VNNI, AMX); without VNNI pairs of products are summed
+ * in saturating 16 bits (vpmaddubsw). */
+bool dn_int8_exact(void);
 /* The `activation` (+ activation_params) attribute of an ai.onyx fused op
  * (FusedConv, FusedGemm, FusedMatMul) as eltwise steps; none: out->n = 0. */
 onyx_status *dn_fused_act_of(const onyx_node *n, dn_eltwise *out);
@@ -148,6 +172,14 @@ void dn_mark_done(dn_builder *b, int ni);
 
 /* Builds node index ni (and the nodes it absorbs by fusion); dnnl_ops.c. */
 onyx_status *dn_build_node(dn_builder *b, int ni);
+/* The weights w of a (de)convolution as oneDNN sees them, [g,] oc/g, ic/g,
+ * k...: dims (wd), rank (*wr) and a strided view over ONNX's layout. */
+void dn_conv_weights(const onyx_value *w, int64_t G, int64_t ic, int64_t oc, bool transpose, dnnl_data_type_t dt,
+                     int64_t *wd, int *wr, dnnl_memory_desc_t *view);
+/* Builders of the int8 ops (dnnl_quant.c). */
+onyx_status *dn_build_qconv(dn_builder *b, int ni);
+onyx_status *dn_build_qmatmul(dn_builder *b, int ni);
+onyx_status *dn_build_quant(dn_builder *b, int ni);
 
 /* A plain row-major md (rank 0 becomes [1]). */
 void dn_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);

@@ -160,7 +160,8 @@ static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a +
 
 onyx_status *dn_conv_of(const onyx_graph *g, const onyx_node *n, dn_conv *c) {
   bool transpose = !strcmp(n->op_type, "ConvTranspose");
-  const onyx_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+  int wi = !strcmp(n->op_type, "QLinearConv") ? 3 : 1;   /* QLinearConv: x, x_scale, x_zero, w */
+  const onyx_value *x = &g->values[n->in[0]], *w = &g->values[n->in[wi]], *y = &g->values[n->out[0]];
   int nsp = c->nsp = x->rank - 2;
   c->group = onyx_attr_int(n, "group", 1);
   if (c->group < 1 || x->dims[1] % c->group)
@@ -512,23 +513,12 @@ static onyx_status *fold_bn(dn_builder *b, const onyx_node *n, const onyx_node *
   return dn_const(b, nb, bias_out);
 }
 
-static onyx_status *build_conv(dn_builder *b, int ni) {
-  const onyx_graph *g = dn_graph(b);
-  const onyx_node *n = &g->nodes[ni];
-  bool transpose = !strcmp(n->op_type, "ConvTranspose");
-  const onyx_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
-  bool has_bias = n->n_in > 2 && n->in[2] >= 0;
-  dn_conv cp;
-  ONYX_TRY(dn_conv_of(g, n, &cp));
-  int r = x->rank, nsp = cp.nsp;
-  int64_t G = cp.group, ic = x->dims[1], oc = y->dims[1], ksz = 1;
-  for (int i = 0; i < nsp; i++) ksz *= w->dims[2 + i];
-  bool w_const = w->init != NULL;
-  bool b_const = !has_bias || g->values[n->in[2]].init;
-
-  /* the weights as oneDNN sees them ([g,] oc/g, ic/g, k...), strided over ONNX's layout */
-  dnnl_dims_t wd, ws;
-  int wr = G > 1 ? r + 1 : r, o = G > 1;
+void dn_conv_weights(const onyx_value *w, int64_t G, int64_t ic, int64_t oc, bool transpose, dnnl_data_type_t dt,
+                     int64_t *wd, int *wr, dnnl_memory_desc_t *view) {
+  int nsp = w->rank - 2, o = G > 1;
+  int64_t ksz = onyx_numel(nsp, w->dims + 2);
+  dnnl_dims_t ws;
+  *wr = w->rank + o;
   if (G > 1) wd[0] = G;
   wd[o] = oc / G;
   wd[o + 1] = ic / G;
@@ -547,8 +537,27 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     ws[o + 1] = (oc / G) * ksz;
     if (G > 1) ws[0] = (ic / G) * (oc / G) * ksz;
   }
+  dnnl_memory_desc_init_by_strides(view, *wr, wd, dt, ws);
+}
+
+static onyx_status *build_conv(dn_builder *b, int ni) {
+  const onyx_graph *g = dn_graph(b);
+  const onyx_node *n = &g->nodes[ni];
+  bool transpose = !strcmp(n->op_type, "ConvTranspose");
+  const onyx_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+  bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+  dn_conv cp;
+  ONYX_TRY(dn_conv_of(g, n, &cp));
+  int r = x->rank, nsp = cp.nsp;
+  int64_t G = cp.group, ic = x->dims[1], oc = y->dims[1], ksz = 1;
+  for (int i = 0; i < nsp; i++) ksz *= w->dims[2 + i];
+  bool w_const = w->init != NULL;
+  bool b_const = !has_bias || g->values[n->in[2]].init;
+
+  dnnl_dims_t wd;
+  int wr;
   dnnl_memory_desc_t w_view;
-  dnnl_memory_desc_init_by_strides(&w_view, wr, wd, dnnl_f32, ws);
+  dn_conv_weights(w, G, ic, oc, transpose, dnnl_f32, wd, &wr, &w_view);
 
   chain c = {.end = n->out[0], .bn = -1};
   if (!strcmp(n->op_type, "FusedConv")) {   /* act(conv + Z): Z as the sum post-op */
@@ -1270,6 +1279,9 @@ onyx_status *dn_build_node(dn_builder *b, int ni) {
   const onyx_node *n = &dn_graph(b)->nodes[ni];
   const char *op = n->op_type;
   if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose") || !strcmp(op, "FusedConv")) return build_conv(b, ni);
+  if (!strcmp(op, "QLinearConv") || !strcmp(op, "ConvInteger")) return dn_build_qconv(b, ni);
+  if (!strcmp(op, "QLinearMatMul") || !strcmp(op, "MatMulInteger")) return dn_build_qmatmul(b, ni);
+  if (!strcmp(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear")) return dn_build_quant(b, ni);
   if (!strcmp(op, "MatMul") || !strcmp(op, "Gemm") || !strcmp(op, "FusedMatMul") || !strcmp(op, "FusedGemm"))
     return build_matmul(b, ni);
   if (!strcmp(op, "BiasGelu"))

@@ -16,8 +16,14 @@
  *   matrix products read bf16 (AMX-BF16 / AVX512-BF16 where present) and
  *   write float32; where oneDNN has no bf16 kernel for this CPU they stay
  *   fp32 (logged once at INFO).
- * int8: quantized ops (QLinearConv, QDQ patterns) will join here as u8s8
- * primitives with scales/zero points; dn_node_supported refuses them now. */
+ * int8 (dnnl_quant.c): QLinearConv and ConvInteger, QLinearMatMul and
+ * MatMulInteger with constant weights, scales and zero points (u8/s8
+ * activations, weights per tensor or per output channel), and QuantizeLinear
+ * / DequantizeLinear per tensor, so a quantized chain stays inside one
+ * partition in oneDNN's int8 layouts. What oneDNN cannot compute exactly as
+ * the cpu kernels do is refused with the reason: weights whose zero point
+ * does not fold into s8, per-row activation scales, and, on CPUs without
+ * VNNI, weights beyond +-64 (16-bit intermediate saturation). */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +44,7 @@ onyx_status *dn_error(const onyx_node *n, dnnl_status_t st, const char *what) {
 /* ---- capability ------------------------------------------------------------ */
 
 enum { K_NONE, K_CONV, K_DECONV, K_MATMUL, K_GEMM, K_POOL, K_GPOOL, K_BN, K_LRN, K_SOFTMAX,
-       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM, K_BIAS_GELU, K_SKIP_LNORM };
+       K_ELTWISE, K_BINARY, K_CONCAT, K_REDUCE, K_LNORM, K_BIAS_GELU, K_SKIP_LNORM, K_QLIN, K_QUANT };
 
 static const struct { const char *name; int kind; } op_kinds[] = {
     {"Conv", K_CONV}, {"ConvTranspose", K_DECONV}, {"MatMul", K_MATMUL}, {"Gemm", K_GEMM},
@@ -49,7 +55,9 @@ static const struct { const char *name; int kind; } op_kinds[] = {
     {"Concat", K_CONCAT}, {"ReduceSum", K_REDUCE}, {"ReduceMean", K_REDUCE},
     {"ReduceMax", K_REDUCE}, {"ReduceMin", K_REDUCE}, {"ReduceProd", K_REDUCE},
     {"ReduceL1", K_REDUCE}, {"ReduceL2", K_REDUCE}, {"ReduceSumSquare", K_REDUCE},
-    {"ReduceLogSum", K_REDUCE}, {"LayerNormalization", K_LNORM},
+    {"ReduceLogSum", K_REDUCE}, {"LayerNormalization", K_LNORM}, {"QLinearConv", K_QLIN},
+    {"ConvInteger", K_QLIN}, {"QLinearMatMul", K_QLIN}, {"MatMulInteger", K_QLIN},
+    {"QuantizeLinear", K_QUANT}, {"DequantizeLinear", K_QUANT},
 };
 
 /* ai.onyx ops: the fused ones map onto the builders of their base op */
@@ -70,17 +78,24 @@ static int op_kind(const onyx_node *n) {
   return dn_is_eltwise_op(n->op_type) ? K_ELTWISE : K_NONE;
 }
 
-/* A float32 tensor of known rank in [rmin, rmax] without zero dims;
- * symbolic and unknown dims only when `dyn` (programs are then built per
- * input shape at run time). `what` names it ("input 0", "output 0"). */
-static onyx_status *check_float_dyn(const onyx_graph *g, const onyx_node *n, int v, const char *what,
-                                    int rmin, int rmax, bool dyn) {
+/* A tensor of a dtype in `dtypes` (a mask of 1 << dtype) and known rank in
+ * [rmin, rmax] without zero dims; symbolic and unknown dims only when `dyn`
+ * (programs are then built per input shape at run time). `what` names it
+ * ("input 0", "output 0"). */
+static onyx_status *check_typed(const onyx_graph *g, const onyx_node *n, int v, const char *what, int rmin,
+                                int rmax, bool dyn, unsigned dtypes) {
   const onyx_value *val = &g->values[v];
   if (val->kind != ONYX_KIND_TENSOR)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%s '%s' is not a tensor", what, val->name);
-  if (val->dtype != ONYX_DTYPE_FLOAT)
-    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s of %s '%s' (dnnl runs float32)",
-                           onyx_dtype_name(val->dtype), what, val->name);
+  if (!(dtypes >> val->dtype & 1u)) {
+    char want[64] = "";
+    for (int dt = 1; dt < ONYX_DTYPE_COUNT_ && dt < 32; dt++)
+      if (dtypes >> dt & 1u)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", *want ? "/" : "",
+                 onyx_dtype_name((onyx_dtype)dt));
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s of %s '%s' (dnnl runs %s here)",
+                           onyx_dtype_name(val->dtype), what, val->name, want);
+  }
   if (val->rank < 0)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "unknown rank of %s '%s' (dnnl needs static shapes)",
                            what, val->name);
@@ -95,6 +110,11 @@ static onyx_status *check_float_dyn(const onyx_graph *g, const onyx_node *n, int
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "rank %d of %s '%s' (dnnl takes %d to %d)", val->rank,
                            what, val->name, rmin, rmax);
   return NULL;
+}
+
+static onyx_status *check_float_dyn(const onyx_graph *g, const onyx_node *n, int v, const char *what,
+                                    int rmin, int rmax, bool dyn) {
+  return check_typed(g, n, v, what, rmin, rmax, dyn, 1u << ONYX_DTYPE_FLOAT);
 }
 
 static onyx_status *check_float(const onyx_graph *g, const onyx_node *n, int v, const char *what, int rmin,
@@ -136,6 +156,16 @@ static onyx_status *check_outputs(const onyx_graph *g, const onyx_node *n, int n
     ONYX_TRY(check_float(g, n, n->out[i], what, rmin, rmax));
   }
   return NULL;
+}
+
+/* Output 0 only, of a dtype in `dtypes`. */
+static onyx_status *check_outputs_typed(const onyx_graph *g, const onyx_node *n, int rmin, int rmax,
+                                        unsigned dtypes) {
+  for (int i = 1; i < n->n_out; i++)
+    if (n->out[i] >= 0)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "optional output %d ('%s') is not produced by dnnl", i,
+                             g->values[n->out[i]].name);
+  return check_typed(g, n, n->out[0], "output 0", rmin, rmax, true, dtypes);
 }
 
 /* Inputs [first, last] that are present must be float32 with static shapes. */
@@ -313,6 +343,33 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
       ONYX_TRY(check_outputs(g, n, 1, 0, ONYX_MAX_RANK));
       dn_reduce r;
       return dn_reduce_of(g, n, &r);
+    }
+    case K_QLIN: {
+      dn_qlin q;
+      ONYX_TRY(dn_qlin_of(g, n, &q));
+      unsigned q8 = 1u << ONYX_DTYPE_UINT8 | 1u << ONYX_DTYPE_INT8;
+      int r0 = q.conv ? 3 : 2, r1 = q.conv ? 5 : ONYX_MAX_RANK;
+      ONYX_TRY(check_typed(g, n, n->in[q.x], "input 0", r0, r1, true, q8));
+      ONYX_TRY(check_outputs_typed(g, n, r0, r1, q.requant ? q8 : 1u << ONYX_DTYPE_INT32));
+      if (q.conv) {
+        if (g->values[n->in[q.x]].dims[1] < 0)
+          return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "input channels are not static");
+        dn_conv c;
+        return is_dynamic(g, n) ? NULL : dn_conv_of(g, n, &c);
+      }
+      const onyx_value *a = &g->values[n->in[q.x]];
+      if (a->dims[a->rank - 1] < 0) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "K is not static");
+      return NULL;
+    }
+    case K_QUANT: {
+      float sc;
+      int32_t z;
+      ONYX_TRY(dn_quant_of(g, n, &sc, &z));
+      unsigned fl = 1u << ONYX_DTYPE_FLOAT, q8 = 1u << ONYX_DTYPE_UINT8 | 1u << ONYX_DTYPE_INT8;
+      bool quant = !strcmp(n->op_type, "QuantizeLinear");
+      ONYX_TRY(check_typed(g, n, n->in[0], "input 0", 0, ONYX_MAX_RANK, true,
+                           quant ? fl : q8 | 1u << ONYX_DTYPE_INT32));
+      return check_outputs_typed(g, n, 0, ONYX_MAX_RANK, quant ? q8 : fl);
     }
     case K_LNORM: {
       ONYX_TRY(check_inputs(g, n, 0, 2, 1, ONYX_MAX_RANK));
