@@ -29,9 +29,8 @@
  * exact, so the two can differ by one quantization step of the output where
  * a value falls next to a rounding boundary; QLinearAdd, the pooling and the
  * data-movement ops give the same bytes. A DequantizeLinear read by nodes
- * outside the group stays for them. Groups another provider claims are
- * left to it when it reads QDQ itself or runs off the host, see
- * opt_quant_group_allowed. */
+ * outside the group stays for them. Groups a provider off the host (a GPU)
+ * claims are left to it, see opt_quant_group_allowed. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -410,7 +409,7 @@ static onyx_status *fuse_requantize(opt_ctx *c, int i, bool *done) {
   int dx = dq_of(c, g->nodes[i].in[0]);
   if (!act_param(c, dx, false, &x) || !same_param(&x, &y)) return NULL;
   int kill[2] = {i, dx};
-  if (!opt_cpu_nodes(c, kill, 2)) return NULL;
+  if (!opt_quant_group_allowed(c, kill, 2, -1)) return NULL;
   if (!opt_bypass(c, g->nodes[i].out[0], g->nodes[dx].in[0])) return NULL;
   ONYX_TRY(opt_kill(c, i));
   ONYX_TRY(drop_unread(c, &dx, 1));
@@ -435,7 +434,7 @@ static onyx_status *hoist_quantize(opt_ctx *c, int i, bool *done) {
       opt_single_consumer(c, x) != op)
     return NULL;
   int kill[2] = {op, i};
-  if (!opt_cpu_nodes(c, kill, 2)) return NULL;
+  if (!opt_quant_group_allowed(c, kill, 2, -1)) return NULL;
   char base[512];
   snprintf(base, sizeof base, "%s_quantized", g->values[x].name);
   int xq, qi, mi, out = g->nodes[i].out[0];

@@ -115,13 +115,13 @@ bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count);
 bool opt_claimed_off_host(const opt_ctx *c, int n);
 /* Whether the quantized group nodes[0..count) (-1 entries ignored) may be
  * replaced by the integer node `fused`, already in the graph with its op
- * id: when every node of the group runs on cpu; or another provider takes
- * the integer op itself; or the only other provider involved runs on the
- * host and takes just the group's float ops, leaving its quantization
- * nodes (Q, DQ, DynamicQuantizeLinear, the *Integer ops) to cpu: it has
- * no integer form of the group, and on the host the integer op beats its
- * float op between cpu conversions. A provider that takes the quantization
- * nodes (it reads QDQ itself) or runs off the host keeps the group. */
+ * id (-1: rewritten in place, no new op): when another provider takes the integer op itself, or no node of the
+ * group goes to a provider off the host. A host provider (dnnl) that takes
+ * the group's float op but not its integer op has no integer form of it
+ * (oneDNN declines int8 with full-range weights without VNNI): the integer
+ * op on cpu beats its float op between conversions by far. A provider off
+ * the host (a GPU) keeps its groups: it reads QDQ itself or runs the float
+ * op faster than the host's integer op. */
 bool opt_quant_group_allowed(const opt_ctx *c, const int *nodes, int count, int fused);
 /* Marks node n for removal after the pass. */
 onyx_status *opt_kill(opt_ctx *c, int n);

@@ -33,20 +33,10 @@ bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count) {
   return true;
 }
 
-static bool is_quant_node(const onyx_node *n) {
-  static const char *const ops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-                                    "MatMulInteger", "ConvInteger", NULL};
-  for (const char *const *o = ops; *o && !n->domain[0]; o++)
-    if (!strcmp(n->op_type, *o)) return true;
-  return false;
-}
-
 bool opt_quant_group_allowed(const opt_ctx *c, const int *nodes, int count, int fused) {
-  if (opt_cpu_nodes(c, nodes, count) || opt_claimed(c, fused)) return true;
-  for (int i = 0; i < count; i++) {
-    if (nodes[i] < 0 || !opt_claimed(c, nodes[i])) continue;
-    if (is_quant_node(&c->g->nodes[nodes[i]]) || opt_claimed_off_host(c, nodes[i])) return false;
-  }
+  if (opt_cpu_nodes(c, nodes, count) || (fused >= 0 && opt_claimed(c, fused))) return true;
+  for (int i = 0; i < count; i++)
+    if (nodes[i] >= 0 && opt_claimed_off_host(c, nodes[i])) return false;
   return true;
 }
 

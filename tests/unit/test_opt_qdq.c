@@ -459,10 +459,9 @@ static bool off_host(void *arg, const onyx_graph *g, const onyx_node *n) {
   return true;
 }
 
-/* A group stays when its provider reads QDQ itself (takes the DQ) or runs
- * off the host; it becomes the integer op when the provider takes only its
- * float op on the host (no integer form: the integer op runs on cpu), or
- * takes the integer op itself. */
+/* A group stays when a provider off the host (a GPU) claims it, unless it
+ * takes the integer op too; a host provider's claim on the float op or the
+ * Q/DQ does not keep it (no integer form there: the integer op runs on cpu). */
 static void test_claimed(void) {
   static const struct {
     const char *list;
@@ -470,8 +469,8 @@ static void test_claimed(void) {
   } cases[] = {
       {",Conv,", false, true},
       {",Conv,", true, false},
-      {",Conv,DequantizeLinear,", false, false},
-      {",Conv,DequantizeLinear,QLinearConv,", false, true},
+      {",Conv,DequantizeLinear,QuantizeLinear,", false, true},
+      {",Conv,DequantizeLinear,QLinearConv,", true, true},
   };
   variant = 0;
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
