@@ -48,4 +48,21 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* True for "-h" and "--help". */
 bool cli_is_help(const char *arg);
 
+/* The session flags of the commands that run a model (run, bench):
+ * --threads, --providers, --opt-level. */
+typedef struct cli_session_flags {
+  int64_t threads;          /* 0: one per core */
+  int64_t opt_level;        /* -1: the library's default */
+  const char *providers;    /* borrowed from argv; NULL: the default list */
+} cli_session_flags;
+
+/* When argv[*i] is one of the session flags, consumes it (and its value)
+ * into f and sets *used; returns a usage status for a bad value. Start f as
+ * CLI_SESSION_FLAGS_INIT. */
+#define CLI_SESSION_FLAGS_INIT {0, -1, NULL}
+int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool *used);
+/* Applies f to opts with `threads` intra-op threads (a sweep overrides
+ * f->threads). Returns 0, or prints the error line and returns the status. */
+int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options *opts);
+
 #endif

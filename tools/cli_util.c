@@ -1,5 +1,6 @@
 /* cli_util.c — helpers shared by the `onyx` subcommands: the error line,
- * option matching and strict integer parsing (see cli.h). Strictness is the
+ * option matching, strict integer parsing and the session flags of the
+ * commands that run a model (see cli.h). Strictness is the
  * point: a script that passes "--threads 4x" should hear about it rather
  * than run with a guess. */
 #include <errno.h>
@@ -66,3 +67,28 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 }
 
 bool cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
+
+int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool *used) {
+  const char *v = NULL;
+  *used = true;
+  if (cli_option(argc, argv, i, "--threads", &v)) {
+    if (!cli_parse_int(v, 0, 4096, &f->threads))
+      return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
+  } else if (cli_option(argc, argv, i, "--providers", &v)) {
+    if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
+    f->providers = v;
+  } else if (cli_option(argc, argv, i, "--opt-level", &v)) {
+    if (!cli_parse_int(v, 0, 3, &f->opt_level))
+      return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
+  } else {
+    *used = false;
+  }
+  return 0;
+}
+
+int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options *opts) {
+  onyx_options_set_intra_op_threads(opts, (int)threads);
+  if (f->opt_level >= 0) onyx_options_set_optimization_level(opts, (int)f->opt_level);
+  onyx_status *st = f->providers ? onyx_options_set_providers(opts, f->providers) : NULL;
+  return st ? cli_fail_status(st) : 0;
+}

@@ -82,9 +82,10 @@ static const char usage[] =
     "last over 3 s. On a busy machine, compare figures from the same run only.\n";
 
 typedef struct bench_args {
-  const char *model, *providers, *json, *profile, *csv;
+  const char *model, *json, *profile, *csv;
   cli_inputs in;
-  int64_t threads, warmup, iters, concurrency, opt_level, seed;
+  cli_session_flags session;
+  int64_t warmup, iters, concurrency;
   double duration;
   bool check, duration_set;
   int n_sweep_threads, n_sweep_batch;
@@ -175,7 +176,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (rc) return rc;
   a->warmup = 3;
   a->concurrency = 1;
-  a->opt_level = -1;
+  a->session = (cli_session_flags)CLI_SESSION_FLAGS_INIT;
   a->duration = 5;
   bool iters_set = false;
   for (int i = 1; i < argc; i++) {
@@ -187,19 +188,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     bool used;
     if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
     if (used) continue;
-    if (cli_option(argc, argv, &i, "--threads", &v)) {
-      if (!cli_parse_int(v, 0, 4096, &a->threads))
-        return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
-      if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
-      a->providers = v;
-    } else if (cli_option(argc, argv, &i, "--opt-level", &v)) {
-      if (!cli_parse_int(v, 0, 3, &a->opt_level))
-        return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--seed", &v)) {
-      if (!cli_parse_int(v, 0, INT64_MAX, &a->seed))
-        return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--warmup", &v)) {
+    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
+    if (used) continue;
+    if (cli_option(argc, argv, &i, "--warmup", &v)) {
       if (!cli_parse_int(v, 0, 1000000, &a->warmup))
         return cli_usage_error("--warmup expects an integer in 0..1000000, got '%s'", v ? v : "");
     } else if (cli_option(argc, argv, &i, "--iters", &v)) {
@@ -238,7 +229,6 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (a->profile && sweep) return cli_usage_error("--profile measures one point; it cannot go with --sweep");
   if (a->csv && !sweep) return cli_usage_error("--csv is where --sweep writes its rows; there is no --sweep");
   if (!a->csv) a->csv = "bench_sweep.csv";
-  a->in.seed = (uint64_t)a->seed;
   return 0;
 }
 
@@ -665,13 +655,8 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
     rc = cli_fail_status(st);
     goto done;
   }
-  onyx_options_set_intra_op_threads(opts, (int)threads);
-  if (a->opt_level >= 0) onyx_options_set_optimization_level(opts, (int)a->opt_level);
   if (a->profile) onyx_options_enable_profiling(opts, 1);
-  if (a->providers && (st = onyx_options_set_providers(opts, a->providers))) {
-    rc = cli_fail_status(st);
-    goto done;
-  }
+  if ((rc = cli_session_apply(&a->session, threads, opts))) goto done;
   t0 = now_s();
   st = onyx_session_create_from_model(model, opts, &sess);
   p->session_ms = (now_s() - t0) * 1e3;
@@ -797,7 +782,7 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
     fprintf(f, ": %d", p->prov_nodes[k]);
   }
   fprintf(f, "},\n%s  \"providers_requested\": ", ind);
-  if (a->providers) json_string(f, a->providers);
+  if (a->session.providers) json_string(f, a->session.providers);
   else fputs("null", f);
   fprintf(f, ",\n%s  \"inputs\": [", ind);
   for (int i = 0; i < p->n_inputs; i++) {
@@ -893,7 +878,7 @@ int cmd_bench(int argc, char **argv) {
   }
   for (int t = 0; t < nt; t++)
     for (int b = 0; b < nb; b++) {
-      int64_t threads = a.n_sweep_threads ? a.sweep_threads[t] : a.threads;
+      int64_t threads = a.n_sweep_threads ? a.sweep_threads[t] : a.session.threads;
       int64_t batch = a.n_sweep_batch ? a.sweep_batch[b] : 0;
       rc = measure(&a, threads, batch, n_pts == 0, sweep, &pts[n_pts]);
       n_pts++;   /* also on failure, so its input descriptions are freed */

@@ -1,9 +1,9 @@
 /* cmd_quantize.c — `onyx quantize`: INT8 quantization of a model, dynamic
- * or static (calibrated on .npy samples), through onyx_quantize. The flags
- * map one to one onto the library's options (ORT's names); this file adds
- * the sample folder reader and prints the report: sizes before and after,
- * and per op type how many nodes were quantized or left float, with the
- * reasons for the ones left float. */
+ * or static (calibrated on .npy or .npz samples), through onyx_quantize.
+ * The flags map one to one onto the library's options (ORT's names); this
+ * file adds the sample folder reader and prints the report: sizes before
+ * and after, and per op type how many nodes were quantized or left float,
+ * with the reasons for the ones left float. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,8 @@ static const char usage[] =
     "  --op-types A,B,...          quantize only these op types\n"
     "  --include-nodes A,B,...     quantize only these nodes\n"
     "  --exclude-nodes A,B,...     never quantize these nodes\n"
-    "  --calibration DIR           .npy samples (one input: DIR/*.npy; several:\n"
+    "  --calibration DIR           samples: DIR/*.npz (np.savez, an array per input\n"
+    "                              name), or .npy (one input: DIR/*.npy; several:\n"
     "                              DIR/<input>/*.npy matched by sorted name); a file\n"
     "                              holds one sample or a batch\n"
     "  --calibration-size N        use at most N samples\n"

@@ -49,9 +49,10 @@ static const char usage[] =
     "stderr and status 1 (2 for a bad command line).\n";
 
 typedef struct run_args {
-  const char *model, *outdir, *labels, *providers;
+  const char *model, *outdir, *labels;
   cli_inputs in;
-  int64_t threads, repeat, seed, opt_level;
+  cli_session_flags session;
+  int64_t repeat;
   bool timed;
 } run_args;
 
@@ -59,7 +60,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
   int rc = inputs_init(&a->in, argc);
   if (rc) return rc;
   a->repeat = 1;
-  a->opt_level = -1;
+  a->session = (cli_session_flags)CLI_SESSION_FLAGS_INIT;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
     if (cli_is_help(opt)) {
@@ -69,21 +70,11 @@ static int parse_args(int argc, char **argv, run_args *a) {
     bool used;
     if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
     if (used) continue;
+    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
+    if (used) continue;
     if (cli_option(argc, argv, &i, "-o", &v) || cli_option(argc, argv, &i, "--output-dir", &v)) {
       if (!v) return cli_usage_error("%s needs a value", opt);
       a->outdir = v;
-    } else if (cli_option(argc, argv, &i, "--threads", &v)) {
-      if (!cli_parse_int(v, 0, 4096, &a->threads))
-        return cli_usage_error("--threads expects an integer in 0..4096, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--providers", &v)) {
-      if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
-      a->providers = v;
-    } else if (cli_option(argc, argv, &i, "--opt-level", &v)) {
-      if (!cli_parse_int(v, 0, 3, &a->opt_level))
-        return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
-    } else if (cli_option(argc, argv, &i, "--seed", &v)) {
-      if (!cli_parse_int(v, 0, INT64_MAX, &a->seed))
-        return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
     } else if (cli_option(argc, argv, &i, "--repeat", &v)) {
       if (!cli_parse_int(v, 1, 1000000000, &a->repeat))
         return cli_usage_error("--repeat expects a positive integer, got '%s'", v ? v : "");
@@ -314,19 +305,13 @@ int cmd_run(int argc, char **argv) {
     rc = cli_fail_status(st);
     goto done;
   }
-  a.in.seed = (uint64_t)a.seed;
   if ((rc = inputs_load(&a.in, model))) goto done;
 
   if ((st = onyx_options_create(&opts))) {
     rc = cli_fail_status(st);
     goto done;
   }
-  onyx_options_set_intra_op_threads(opts, (int)a.threads);
-  if (a.opt_level >= 0) onyx_options_set_optimization_level(opts, (int)a.opt_level);
-  if (a.providers && (st = onyx_options_set_providers(opts, a.providers))) {
-    rc = cli_fail_status(st);
-    goto done;
-  }
+  if ((rc = cli_session_apply(&a.session, a.session.threads, opts))) goto done;
   st = onyx_session_create_from_model(model, opts, &sess);
   model = NULL;   /* the session owns it now, also on failure */
   if (st) {

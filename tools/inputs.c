@@ -79,6 +79,13 @@ int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used) {
     in->n_feeds++;
     return 0;
   }
+  if (cli_option(argc, argv, i, "--seed", &v)) {
+    int64_t seed;
+    if (!cli_parse_int(v, 0, INT64_MAX, &seed))
+      return cli_usage_error("--seed expects a non-negative integer, got '%s'", v ? v : "");
+    in->seed = (uint64_t)seed;
+    return 0;
+  }
   if (cli_option(argc, argv, i, "--dim", &v)) {
     const char *name, *val;
     int64_t n;

@@ -1,5 +1,5 @@
 /* inputs.h — model inputs for the subcommands that run a model (`onyx run`,
- * `onyx bench`): the -i NAME=FILE and --dim NAME=VALUE options, reading
+ * `onyx bench`): the -i NAME=FILE, --dim NAME=VALUE and --seed N options, reading
  * .npy / ONNX .pb files, and seeded random data for the inputs not given.
  *
  * One module so that run and bench feed a model exactly the same way: a
@@ -51,7 +51,7 @@ typedef struct cli_inputs {
 int inputs_init(cli_inputs *in, int argc);
 void inputs_deinit(cli_inputs *in);
 
-/* When argv[*i] is -i/--input or --dim, consumes it (and its value) and sets
+/* When argv[*i] is -i/--input, --dim or --seed, consumes it (and its value) and sets
  * *used; returns a usage status for a malformed value. */
 int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used);
 

@@ -269,7 +269,8 @@ bool npy_to_tensor(const void *buf, size_t len, onyx_tensor **out, char *err, si
   return true;
 }
 
-bool npy_load(const char *path, onyx_tensor **out, char *err, size_t errlen) {
+/* The whole file at path in a new buffer (caller frees). */
+static bool read_file(const char *path, unsigned char **out, size_t *out_len, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) return fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
   bool ok = false;
@@ -289,12 +290,24 @@ bool npy_load(const char *path, onyx_tensor **out, char *err, size_t errlen) {
     fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
     goto done;
   }
-  char msg[512];
-  ok = npy_to_tensor(buf, len, out, msg, sizeof msg);
-  if (!ok) fail(err, errlen, "'%s': %s", path, msg);
+  *out = buf;
+  *out_len = len;
+  buf = NULL;
+  ok = true;
 done:
   free(buf);
   fclose(f);
+  return ok;
+}
+
+bool npy_load(const char *path, onyx_tensor **out, char *err, size_t errlen) {
+  unsigned char *buf;
+  size_t len;
+  if (!read_file(path, &buf, &len, err, errlen)) return false;
+  char msg[512];
+  bool ok = npy_to_tensor(buf, len, out, msg, sizeof msg);
+  if (!ok) fail(err, errlen, "'%s': %s", path, msg);
+  free(buf);
   return ok;
 }
 
@@ -335,5 +348,183 @@ bool npy_save(const char *path, onyx_tensor *t, char *err, size_t errlen) {
   int saved = errno;
   if (fclose(f)) ok = false, saved = errno;
   if (!ok) return fail(err, errlen, "cannot write '%s': %s", path, strerror(saved));
+  return true;
+}
+
+/* ---- .npz archives ---------------------------------------------------------- */
+
+/* Little-endian fields of zip records (bounds checked by the callers). */
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+#define ZIP_EOCD 0x06054b50u      /* end of central directory */
+#define ZIP_CENTRAL 0x02014b50u   /* central directory entry */
+#define ZIP_LOCAL 0x04034b50u     /* local file header */
+#define ZIP_EOCD_LEN 22
+#define ZIP_CENTRAL_LEN 46
+#define ZIP_LOCAL_LEN 30
+
+/* CRC-32 (the zip polynomial, reflected), table built per call: a member is
+ * checked once, and the table costs less than a few KiB of data. */
+static uint32_t crc32_of(const unsigned char *p, size_t n) {
+  uint32_t table[256];
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+/* Sizes and offset of a central directory entry: fields at 0xffffffff are
+ * in its ZIP64 extra field (id 1), in the order size, csize, offset. */
+static bool zip64_fields(const unsigned char *extra, size_t len, uint64_t *usize, uint64_t *csize,
+                         uint64_t *offset) {
+  for (size_t at = 0; at + 4 <= len;) {
+    uint32_t id = le16(extra + at), sz = le16(extra + at + 2);
+    if (at + 4 + sz > len) return false;
+    if (id == 1) {
+      const unsigned char *f = extra + at + 4, *end = f + sz;
+      uint64_t *fields[3] = {usize, csize, offset};
+      for (int i = 0; i < 3; i++) {
+        if (*fields[i] != 0xffffffffu) continue;
+        if (end - f < 8) return false;
+        *fields[i] = le64(f);
+        f += 8;
+      }
+      return true;
+    }
+    at += 4 + sz;
+  }
+  return *usize != 0xffffffffu && *csize != 0xffffffffu && *offset != 0xffffffffu;
+}
+
+void npz_close(npz *z) {
+  for (int i = 0; z->m && i < z->n; i++) free(z->m[i].name);
+  free(z->m);
+  free(z->owned);
+  memset(z, 0, sizeof *z);
+}
+
+bool npz_parse(const void *data, size_t len, npz *z, char *err, size_t errlen) {
+  const unsigned char *buf = data;
+  memset(z, 0, sizeof *z);
+  z->buf = buf;
+  z->len = len;
+  /* the end record is the last 22 bytes plus a comment of at most 64 KiB */
+  size_t eocd = len, lo = len > ZIP_EOCD_LEN + 65535 ? len - ZIP_EOCD_LEN - 65535 : 0;
+  for (size_t at = len - ZIP_EOCD_LEN; len >= ZIP_EOCD_LEN; at--) {
+    if (le32(buf + at) == ZIP_EOCD) {
+      eocd = at;
+      break;
+    }
+    if (at == lo) break;
+  }
+  if (eocd == len) return fail(err, errlen, "not a zip archive (no end of central directory record)");
+  uint32_t count = le16(buf + eocd + 10), cd_size = le32(buf + eocd + 12), cd_off = le32(buf + eocd + 16);
+  if (count == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu)
+    return fail(err, errlen, "ZIP64 archives (over 65535 arrays or 4 GiB) are not supported");
+  if (le16(buf + eocd + 4) != 0 || le16(buf + eocd + 6) != 0 || le16(buf + eocd + 8) != count)
+    return fail(err, errlen, "multi-volume zip archives are not supported");
+  if (cd_off > eocd || cd_size > eocd - cd_off)
+    return fail(err, errlen, "corrupt zip archive (central directory outside the file)");
+  if (!(z->m = calloc((size_t)count + 1, sizeof *z->m))) return fail(err, errlen, "out of memory");
+  size_t at = cd_off, end = cd_off + cd_size;
+  for (uint32_t i = 0; i < count; i++) {
+    if (end - at < ZIP_CENTRAL_LEN || le32(buf + at) != ZIP_CENTRAL) {
+      fail(err, errlen, "corrupt zip archive (central directory entry %u)", i);
+      goto bad;
+    }
+    const unsigned char *e = buf + at;
+    size_t name_len = le16(e + 28), extra_len = le16(e + 30), comment_len = le16(e + 32);
+    if (end - at - ZIP_CENTRAL_LEN < name_len + extra_len + comment_len) {
+      fail(err, errlen, "corrupt zip archive (central directory entry %u)", i);
+      goto bad;
+    }
+    const char *name = (const char *)e + ZIP_CENTRAL_LEN;
+    uint64_t csize = le32(e + 20), usize = le32(e + 24), off = le32(e + 42);
+    if (!zip64_fields(e + ZIP_CENTRAL_LEN + name_len, extra_len, &usize, &csize, &off)) {
+      fail(err, errlen, "corrupt zip archive (ZIP64 sizes of member '%.*s')", (int)name_len, name);
+      goto bad;
+    }
+    if (le16(e + 8) & 1) {
+      fail(err, errlen, "member '%.*s' is encrypted", (int)name_len, name);
+      goto bad;
+    }
+    /* the data follows the member's local header, whose own name and extra
+     * field lengths may differ from the central directory's */
+    if (off > len || len - off < ZIP_LOCAL_LEN || le32(buf + off) != ZIP_LOCAL) {
+      fail(err, errlen, "corrupt zip archive (local header of member '%.*s')", (int)name_len, name);
+      goto bad;
+    }
+    uint64_t data_off = off + ZIP_LOCAL_LEN + le16(buf + off + 26) + le16(buf + off + 28);
+    if (data_off > len || csize > len - data_off) {
+      fail(err, errlen, "corrupt zip archive (member '%.*s' runs past the end of the file)", (int)name_len, name);
+      goto bad;
+    }
+    npz_member *m = &z->m[z->n];
+    size_t keep = name_len >= 4 && !memcmp(name + name_len - 4, ".npy", 4) ? name_len - 4 : name_len;
+    if (!(m->name = malloc(keep + 1))) {
+      fail(err, errlen, "out of memory");
+      goto bad;
+    }
+    memcpy(m->name, name, keep);
+    m->name[keep] = '\0';
+    z->n++;
+    m->method = (int)le16(e + 10);
+    m->crc = le32(e + 16);
+    m->offset = (size_t)data_off;
+    m->size = (size_t)csize;
+    m->usize = usize;
+    at += ZIP_CENTRAL_LEN + name_len + extra_len + comment_len;
+  }
+  return true;
+bad:
+  npz_close(z);
+  return false;
+}
+
+bool npz_open(const char *path, npz *z, char *err, size_t errlen) {
+  unsigned char *buf;
+  size_t len;
+  memset(z, 0, sizeof *z);
+  if (!read_file(path, &buf, &len, err, errlen)) return false;
+  char msg[512];
+  if (!npz_parse(buf, len, z, msg, sizeof msg)) {
+    free(buf);
+    return fail(err, errlen, "'%s': %s", path, msg);
+  }
+  z->owned = buf;
+  return true;
+}
+
+bool npz_get(const npz *z, const char *name, onyx_tensor **out, char *err, size_t errlen) {
+  const npz_member *m = NULL;
+  for (int i = 0; i < z->n && !m; i++)
+    if (!strcmp(z->m[i].name, name)) m = &z->m[i];
+  if (!m) {
+    char have[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < z->n && n < sizeof have; i++)
+      n += (size_t)snprintf(have + n, sizeof have - n, "%s'%s'", i ? ", " : "", z->m[i].name);
+    return fail(err, errlen, "no array '%s' (it holds %s)", name, z->n ? have : "none");
+  }
+  if (m->method == 8)
+    return fail(err, errlen, "array '%s' is deflate-compressed (np.savez_compressed); onyx reads "
+                "uncompressed .npz files (np.savez)", name);
+  if (m->method != 0)
+    return fail(err, errlen, "array '%s' uses zip compression method %d; onyx reads uncompressed "
+                ".npz files (np.savez)", name, m->method);
+  if (m->usize != m->size)
+    return fail(err, errlen, "corrupt zip archive (stored array '%s' has two sizes)", name);
+  const unsigned char *data = z->buf + m->offset;
+  if (crc32_of(data, m->size) != m->crc)
+    return fail(err, errlen, "corrupt zip archive (CRC mismatch in array '%s')", name);
+  char msg[400];
+  if (!npy_to_tensor(data, m->size, out, msg, sizeof msg))
+    return fail(err, errlen, "array '%s': %s", name, msg);
   return true;
 }

@@ -1,4 +1,4 @@
-/* samples.c — sample inputs from folders of .npy files (see samples.h). */
+/* samples.c — sample inputs from folders of .npy or .npz files (see samples.h). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +16,9 @@ static bool is_dir(const char *p) {
   return !stat(p, &st) && S_ISDIR(st.st_mode);
 }
 
-/* Sorted full paths of the .npy files in DIR; false (with *n = 0) when DIR cannot be read. */
-static bool list_npy(const char *dir, char ***out, int *n) {
+/* Sorted full paths of the files in DIR whose names end in ext (".npy",
+ * ".npz"); false (with *n = 0) when DIR cannot be read. */
+static bool list_files(const char *dir, const char *ext, char ***out, int *n) {
   *out = NULL;
   *n = 0;
   DIR *d = opendir(dir);
@@ -26,7 +27,7 @@ static bool list_npy(const char *dir, char ***out, int *n) {
   struct dirent *e;
   while ((e = readdir(d))) {
     size_t len = strlen(e->d_name);
-    if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+    if (len <= strlen(ext) || strcmp(e->d_name + len - strlen(ext), ext)) continue;
     if (*n == cap) {
       cap = cap ? 2 * cap : 16;
       char **nv = realloc(*out, (size_t)cap * sizeof *nv);
@@ -50,7 +51,14 @@ int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, i
   sp->max_batch = max_batch > 0 ? max_batch : 64;
   sp->n_inputs = onyx_session_input_count(s);
   if (!(sp->in = calloc((size_t)sp->n_inputs + 1, sizeof *sp->in))) return cli_fail("out of memory");
-  if (!is_dir(dir)) return cli_fail("'%s' is not a folder of .npy files", dir);
+  if (!is_dir(dir)) return cli_fail("'%s' is not a folder of .npy or .npz files", dir);
+  /* .npz archives in DIR: every input reads its array from the same files */
+  char **npz_files;
+  int n_npz;
+  list_files(dir, ".npz", &npz_files, &n_npz);
+  sp->npz = n_npz > 0;
+  for (int i = 0; i < n_npz; i++) free(npz_files[i]);
+  free(npz_files);
   for (int i = 0; i < sp->n_inputs; i++) {
     onyx_value_info vi;
     onyx_status *st = onyx_session_input_info(s, i, &vi);
@@ -63,12 +71,13 @@ int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, i
     char *sub = malloc(plen);
     if (!sub) return cli_fail("out of memory");
     snprintf(sub, plen, "%s/%s", dir, vi.name);
-    if (is_dir(sub)) list_npy(sub, &in->files, &in->n_files);
-    else if (sp->n_inputs == 1) list_npy(dir, &in->files, &in->n_files);
+    if (sp->npz) list_files(dir, ".npz", &in->files, &in->n_files);
+    else if (is_dir(sub)) list_files(sub, ".npy", &in->files, &in->n_files);
+    else if (sp->n_inputs == 1) list_files(dir, ".npy", &in->files, &in->n_files);
     free(sub);
     if (!in->n_files)
       return cli_fail("no .npy files for input '%s' in '%s'%s", vi.name, dir,
-                      sp->n_inputs > 1 ? " (a model with several inputs reads DIR/<input>/*.npy)" : "");
+                      sp->n_inputs > 1 ? " (a model with several inputs reads DIR/*.npz, or DIR/<input>/*.npy)" : "");
     if (in->n_files != sp->in[0].n_files)
       return cli_fail("input '%s' has %d .npy files but '%s' has %d; files are matched by sorted name",
                       vi.name, in->n_files, sp->in[0].name, sp->in[0].n_files);
@@ -113,6 +122,32 @@ static int64_t rows_of(const samples_input *in, onyx_tensor *t) {
   return onyx_tensor_rank(t) == in->rank - 1 ? 1 : onyx_tensor_rank(t) ? onyx_tensor_dims(t)[0] : 1;
 }
 
+/* Reads file number sp->file of every input into its `cur`: one .npy file
+ * per input, or one .npz archive holding an array per input name. */
+static onyx_status *load(samples *sp) {
+  char err[600];
+  npz z = {0};
+  if (sp->npz && !npz_open(sp->in[0].files[sp->file], &z, err, sizeof err))
+    return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "%s", err);
+  onyx_status *s = NULL;
+  for (int i = 0; i < sp->n_inputs && !s; i++) {
+    samples_input *in = &sp->in[i];
+    const char *path = in->files[sp->file];
+    char msg[512];
+    if (sp->npz ? !npz_get(&z, in->name, &in->cur, msg, sizeof msg) : !npy_load(path, &in->cur, msg, sizeof msg)) {
+      s = sp->npz ? onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "'%s': %s", path, msg)
+                  : onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "%s", msg);
+      break;
+    }
+    int r = onyx_tensor_rank(in->cur);
+    if (r != in->rank && r != in->rank - 1)
+      s = onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "'%s' has rank %d; input '%s' has rank %d", path, r,
+                             in->name, in->rank);
+  }
+  if (sp->npz) npz_close(&z);
+  return s;
+}
+
 onyx_status *samples_next(samples *sp, onyx_tensor **inputs, int *done) {
   *done = 0;
   for (;;) {
@@ -120,16 +155,8 @@ onyx_status *samples_next(samples *sp, onyx_tensor **inputs, int *done) {
     if (sp->file >= sp->in[0].n_files) break;
     samples_input *first = &sp->in[0];
     if (!first->cur) {
-      for (int i = 0; i < sp->n_inputs; i++) {
-        char err[512];
-        samples_input *in = &sp->in[i];
-        if (!npy_load(in->files[sp->file], &in->cur, err, sizeof err))
-          return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "%s", err);
-        int r = onyx_tensor_rank(in->cur);
-        if (r != in->rank && r != in->rank - 1)
-          return onyx_status_create(ONYX_ERR_INVALID_ARGUMENT, "'%s' has rank %d; input '%s' has rank %d",
-                            in->files[sp->file], r, in->name, in->rank);
-      }
+      onyx_status *s = load(sp);
+      if (s) return s;
       sp->row = 0;
     }
     int64_t rows = rows_of(first, first->cur);

@@ -1,12 +1,14 @@
-/* samples.h — sample inputs from a folder of .npy files, for `onyx quantize
- * --calibration DIR` and `onyx compare --data DIR`.
+/* samples.h — sample inputs from a folder of .npy or .npz files, for `onyx
+ * quantize --calibration DIR` and `onyx compare --data DIR`.
  *
- * Layout: for a model with one input, DIR holds .npy files (DIR/<input>/
- * also works); with several inputs, DIR/<input>/ holds each input's files,
- * matched across inputs by sorted file name. A file holds one sample (the
- * input's shape without the batch dim, or with batch 1) or a batch of them;
- * batches are cut into the model's fixed batch size, or into chunks of at
- * most `max_batch` rows when the batch dim is free. */
+ * Layout: .npz files in DIR, each archive (np.savez) one sample or batch
+ * with an array per input name; or .npy files: for a model with one input,
+ * DIR holds them (DIR/<input>/ also works); with several inputs,
+ * DIR/<input>/ holds each input's files, matched across inputs by sorted
+ * file name. .npz files in DIR take precedence. An array holds one sample (the input's shape
+ * without the batch dim, or with batch 1) or a batch of them; batches are
+ * cut into the model's fixed batch size, or into chunks of at most
+ * `max_batch` rows when the batch dim is free. */
 #ifndef ONYX_TOOLS_SAMPLES_H
 #define ONYX_TOOLS_SAMPLES_H
 
@@ -20,7 +22,7 @@ typedef struct samples_input {
   int rank;           /* the model's rank for the input */
   int64_t batch;      /* fixed batch dim, or -1 when free */
   int n_files;
-  char **files;       /* full paths, sorted */
+  char **files;       /* full paths, sorted (.npz: every input lists the same) */
   onyx_tensor *cur;   /* the file being cut, or NULL */
 } samples_input;
 
@@ -32,6 +34,7 @@ typedef struct samples {
   int64_t limit;      /* most rows to hand out (<= 0: all) */
   int64_t given;      /* rows handed out so far */
   int64_t max_batch;
+  bool npz;           /* the files are .npz archives */
 } samples;
 
 /* Lists DIR for the inputs of session s. Returns 0, or prints the error

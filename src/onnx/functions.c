@@ -269,7 +269,7 @@ static onyx_status *private_name(onyx_fn_scope *sc, const char *name, const char
       sc->made = p;
       sc->cap_made = cap;
     }
-    char *s = NULL;
+    char *s = NULL;   /* set by fresh_name; GCC -O3 cannot see it */
     ONYX_TRY(fresh_name(sc->lib, sc->prefix, name, &s));
     if (!onyx_strmap_put(sc->names, name, sc->n_made)) {
       onyx_free(s);

@@ -174,11 +174,6 @@ onyx_status *onyx_quant_note_add(onyx_quant_notes *notes, const onyx_node *n, bo
                                  const char *fmt, ...) ONYX_PRINTF(4, 5);
 void onyx_quant_notes_deinit(onyx_quant_notes *notes);
 
-/* Folds BatchNormalization nodes that follow a Conv with constant weights
- * into that Conv (ORT's quant_pre_process does the same), so calibration
- * and quantization see one node. Writes how many were folded. */
-onyx_status *onyx_quant_fold_bn(onyx_model *m, int *folded);
-
 /* Rewrites m (inferred, sorted) in place. Static modes read activation
  * ranges from table; dynamic mode ignores it (may be NULL). Notes receive one
  * entry per node of m as it was. The result is sorted, validated and

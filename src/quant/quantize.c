@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "exec/session_internal.h"
 #include "ops/ops.h"
+#include "opt/opt.h"
 #include "qgraph.h"
 
 struct onyx_quant_options {
@@ -257,6 +258,20 @@ static onyx_status *calibration_reader_shim(void *arg, int n, const char *const 
   return o->reader(o->reader_arg, n, names, in, done);
 }
 
+/* Folds BatchNormalization nodes that follow a Conv with constant weights
+ * into that Conv, as ORT's quant_pre_process does through its optimizer, so
+ * that calibration and quantization see one node: the optimizer's
+ * conv_bn_folding pass alone. Writes how many were folded. */
+static onyx_status *fold_bn(onyx_model *m, int *folded) {
+  opt_config cfg = {.level = 1, .only = "conv_bn_folding"};
+  onyx_optimize_stats st;
+  ONYX_TRY(opt_run(m->graph, &cfg, &st));
+  int64_t n = 0;
+  for (int i = 0; i < st.n_passes; i++) n += st.passes[i].folded;
+  *folded = (int)n;
+  return NULL;
+}
+
 onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options *opts, onyx_model **out,
                                  onyx_quant_report **report) {
   onyx_quant_options *defaults = NULL;
@@ -300,7 +315,7 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
   for (int v = 0; v < n_declared; v++) declared[v] = m->graph->values[v].dtype != ONYX_DTYPE_UNDEFINED;
   if ((s = onyx_graph_toposort(m->graph)) || (s = onyx_graph_validate(m->graph)) || (s = onyx_graph_infer(m->graph)))
     goto done;
-  if ((s = onyx_quant_fold_bn(m, &r->bn_folded))) goto done;
+  if ((s = fold_bn(m, &r->bn_folded))) goto done;
   if (!opts->dynamic) {
     if ((s = onyx_calib_table_init(&table))) goto done;
     if (opts->table_in) {

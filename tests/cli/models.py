@@ -77,3 +77,13 @@ save("cnn", [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 
 # `onyx bench --check` must notice.
 save("noisy", [helper.make_node("RandomUniformLike", ["x"], ["y"])],
      [vi("x", TensorProto.FLOAT, ["batch", 4])], [vi("y", TensorProto.FLOAT, ["batch", 4])])
+
+# Two float inputs, each through a MatMul, summed: static quantization
+# calibrated from .npz archives (an array per input name) or per-input
+# .npy folders.
+save("two_mm", [helper.make_node("MatMul", ["a", "wa"], ["pa"]),
+                helper.make_node("MatMul", ["b", "wb"], ["pb"]),
+                helper.make_node("Add", ["pa", "pb"], ["y"])],
+     [vi("a", TensorProto.FLOAT, ["batch", 8]), vi("b", TensorProto.FLOAT, ["batch", 8])],
+     [vi("y", TensorProto.FLOAT, ["batch", 4])],
+     inits=[weight("wa", 8, 4), weight("wb", 8, 4)])

@@ -3,7 +3,8 @@
 # digits CNN: the acceptance numbers of issue 7 (static QDQ per-channel:
 # accuracy drop < 1 point, weights >= 70% smaller), every format and mode
 # loads and runs, calibration tables round-trip, the files are valid ONNX
-# (onnx.checker), and bad command lines fail with one error line.
+# (onnx.checker), calibration from .npz archives matches the same samples
+# as .npy folders, and bad command lines or data fail with one error line.
 source "$(dirname "$0")/lib.sh" "$1" test_cli_quantize
 x=models/digits_test_x.npy
 y=models/digits_test_y.npy
@@ -52,6 +53,34 @@ run_ok "filters" quantize models/digits_cnn.onnx -o "$tmp/f.onnx" --calibration 
   --exclude-nodes /features/features.4/Conv -v
 check "excluded node reported" grep -q "float Conv '/features/features.4/Conv': excluded" "$tmp/out"
 check "Gemm left float" grep -q "float Gemm .*op_types_to_quantize" "$tmp/out"
+
+# calibration from .npz archives (np.savez, an array per input name) gives
+# the ranges the same samples give as DIR/<input>/*.npy
+mkdir -p "$tmp/npz" "$tmp/npy/a" "$tmp/npy/b" "$tmp/zip" "$tmp/bad" "$tmp/miss"
+pycheck "write samples" "
+rng = np.random.default_rng(1)
+for k, n in enumerate([3, 5]):
+    a = rng.standard_normal((n, 8)).astype(np.float32); b = rng.uniform(-2, 3, (n, 8)).astype(np.float32)
+    np.savez('$tmp/npz/s%d.npz' % k, a=a, b=b)
+    np.save('$tmp/npy/a/s%d.npy' % k, a); np.save('$tmp/npy/b/s%d.npy' % k, b)
+    if k == 0:
+        np.savez_compressed('$tmp/zip/s0.npz', a=a, b=b)
+        np.savez('$tmp/miss/s0.npz', a=a)
+        raw = open('$tmp/npz/s0.npz', 'rb').read()
+        open('$tmp/bad/s0.npz', 'wb').write(raw[:len(raw) // 2])"
+run_ok "static from .npz" quantize "$tmp/m/two_mm.onnx" -o "$tmp/npz.onnx" --calibration "$tmp/npz" \
+  --calibration-table-out "$tmp/npz.json"
+check "npz: calibrated on 2 batches" grep -q "on 2 sample batches" "$tmp/out"
+check "npz: MatMuls quantized" grep -qE "^MatMul +2 +0" "$tmp/out"
+run_ok "static from .npy folders" quantize "$tmp/m/two_mm.onnx" -o "$tmp/npy.onnx" --calibration "$tmp/npy" \
+  --calibration-table-out "$tmp/npy.json"
+check "same calibration table from .npz and .npy" cmp -s "$tmp/npz.json" "$tmp/npy.json"
+check "same model from .npz and .npy" cmp -s "$tmp/npz.onnx" "$tmp/npy.onnx"
+run_err "compressed .npz" "s0.npz': array 'a' is deflate-compressed" \
+  quantize "$tmp/m/two_mm.onnx" -o "$tmp/z.onnx" --calibration "$tmp/zip"
+run_err "corrupt .npz" "s0.npz': not a zip archive" quantize "$tmp/m/two_mm.onnx" -o "$tmp/z.onnx" --calibration "$tmp/bad"
+run_err "input missing from .npz" "s0.npz': no array 'b' (it holds 'a')" \
+  quantize "$tmp/m/two_mm.onnx" -o "$tmp/z.onnx" --calibration "$tmp/miss"
 
 # errors: one line, no crash
 run_err "no output" "usage" quantize models/digits_cnn.onnx --mode static

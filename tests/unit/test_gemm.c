@@ -44,12 +44,12 @@ static inline void _mm512_mask_storeu_ps(float *p, __mmask16 k, __m512 a) {
   for (int i = 0; i < 16; i++)
     if ((k >> i) & 1) p[i] = a.v[i];
 }
-#define cpu_sgemm_ukernel_14x32__avx512 emu_sgemm_ukernel_14x32__avx512
+#define cpu_sgemm_ukernel_12x32__avx512 emu_sgemm_ukernel_12x32__avx512
 #include "providers/cpu/gemm/sgemm_avx512.c"
-#undef cpu_sgemm_ukernel_14x32__avx512
+#undef cpu_sgemm_ukernel_12x32__avx512
 
-static const cpu_sgemm_isa isa_avx512_emu = {"avx512-emulated", 14, 32, 168, 192, 3072,
-                                             emu_sgemm_ukernel_14x32__avx512};
+static const cpu_sgemm_isa isa_avx512_emu = {"avx512-emulated", 12, 32, 168, 192, 3072,
+                                             emu_sgemm_ukernel_12x32__avx512};
 
 /* C = alpha op(A) op(B) + beta C (+ bias), in double */
 static void ref_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/cpu_features.h"
+#include "im2col.h"
 #include "linalg.h"
 #include "ops/linalg.h"
 
@@ -77,65 +78,34 @@ onyx_status *cpu_conv_transpose_prepare(const onyx_node *n, const onyx_graph *g,
 
 typedef struct im2col_ctx {
   const float *x;                         /* the C/g channels of one image */
-  const onyx_conv_geom *geo;
-  int64_t in_sp, kprod;
-  int64_t in_str[ONYX_CONV_MAX_SPATIAL];  /* input strides of the spatial dims */
+  const cpu_im2col *col;
 } im2col_ctx;
 
-/* col row `row` (channel, kernel offset) x output columns n0..n0+nc into
- * panels (see cpu_sgemm_pack_fn); output positions walk along the last dim in
- * runs whose outer coordinates are fixed. */
+/* col rows k0..k0+kc x output columns n0..n0+nc into panels (see
+ * cpu_sgemm_pack_fn), zeros for padding; each piece of a run is split where
+ * it crosses a panel. */
 static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
                         float *dst) {
   const im2col_ctx *ic = ctx;
-  const onyx_conv_geom *g = ic->geo;
-  const int last = g->nsp - 1;
   const int64_t panel = kc * nr;
   for (int64_t p = 0; p < kc; p++) {
-    int64_t row = k0 + p, kk[ONYX_CONV_MAX_SPATIAL], o[ONYX_CONV_MAX_SPATIAL];
-    const float *xc = ic->x + (row / ic->kprod) * ic->in_sp;
-    for (int64_t i = last, r = row % ic->kprod; i >= 0; i--) {
-      kk[i] = r % g->kernel[i];
-      r /= g->kernel[i];
-    }
-    for (int64_t i = last, r = n0; i >= 0; i--) {
-      o[i] = r % g->out[i];
-      r /= g->out[i];
-    }
+    cpu_im2col_walk w;
+    cpu_im2col_start(ic->col, k0 + p, n0, &w);
     float *dp = dst + p * nr;
     int64_t lane = 0;
     for (int64_t j = 0; j < nc;) {
-      int64_t run = g->out[last] - o[last];
-      if (run > nc - j) run = nc - j;
-      bool ok = true;
-      int64_t off = 0;
-      for (int i = 0; i < last; i++) {
-        int64_t ii = o[i] * g->stride[i] - g->pad_begin[i] + kk[i] * g->dilation[i];
-        ok = ok && ii >= 0 && ii < g->in[i];
-        off += ii * ic->in_str[i];
-      }
-      /* input column of output column o: o * s + base; valid for r in [lo, hi) */
-      int64_t s = g->stride[last], w = g->in[last];
-      int64_t base = kk[last] * g->dilation[last] - g->pad_begin[last] + o[last] * s;
-      int64_t lo = run, hi = run;
-      if (ok) {
-        lo = base >= 0 ? 0 : (-base + s - 1) / s;
-        hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
-        if (lo > run) lo = run;
-        if (hi > run) hi = run;
-        if (hi < lo) hi = lo;
-      }
-      const float *xr = xc + off + base;
-      /* zeros, inputs, zeros; each piece split where it crosses a panel */
-      for (int64_t r = 0; r < run;) {
-        int64_t seg_end = r < lo ? lo : r < hi ? hi : run;
+      cpu_im2col_run run;
+      cpu_im2col_next(ic->col, &w, nc - j, &run);
+      const int64_t s = run.step;
+      for (int64_t r = 0; r < run.len;) {
+        int64_t seg_end = r < run.lo ? run.lo : r < run.hi ? run.hi : run.len;
         int64_t len = seg_end - r;
         if (len > nr - lane) len = nr - lane;
         float *d = dp + lane;
-        if (r < lo || r >= hi) memset(d, 0, (size_t)len * sizeof *d);
-        else if (s == 1) memcpy(d, xr + r, (size_t)len * sizeof *d);
+        if (r < run.lo || r >= run.hi) memset(d, 0, (size_t)len * sizeof *d);
+        else if (s == 1) memcpy(d, ic->x + run.src + r, (size_t)len * sizeof *d);
         else
-          for (int64_t e = 0; e < len; e++) d[e] = xr[(r + e) * s];
+          for (int64_t e = 0; e < len; e++) d[e] = ic->x[run.src + (r + e) * s];
         r += len;
         lane += len;
         if (lane == nr) {
@@ -143,12 +113,7 @@ static void im2col_pack(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
           dp += panel;
         }
       }
-      j += run;
-      o[last] += run;
-      for (int i = last; i > 0 && o[i] == g->out[i]; i--) {
-        o[i] = 0;
-        o[i - 1]++;
-      }
+      j += run.len;
     }
     if (lane) memset(dp + lane, 0, (size_t)(nr - lane) * sizeof *dp);
   }
@@ -162,9 +127,9 @@ typedef struct conv_job {
   const onyx_conv_geom *geo;
   const float *x, *w, *bias;
   float *y;
-  int64_t c, m, cg, mg, kg, kprod, in_sp, out_sp;
+  int64_t c, m, cg, mg, kg, out_sp;
   bool pointwise;
-  int64_t in_str[ONYX_CONV_MAX_SPATIAL];
+  cpu_im2col col;                  /* the input's layout */
   float *ws;
   size_t wsf;
   cpu_sgemm_epilogue_fn ep;        /* fused kernels' epilogue, or NULL */
@@ -174,7 +139,7 @@ typedef struct conv_job {
 /* GEMM arguments of task (image, group); ic must outlive the GEMM */
 static void conv_task_args(const conv_job *j, int64_t task, cpu_sgemm_args *g, im2col_ctx *ic) {
   int64_t img = task / j->geo->group, gi = task % j->geo->group;
-  const float *xg = j->x + (img * j->c + gi * j->cg) * j->in_sp;
+  const float *xg = j->x + (img * j->c + gi * j->cg) * j->col.in_sp;
   memset(g, 0, sizeof *g);
   g->m = j->mg;
   g->n = j->out_sp;
@@ -187,13 +152,10 @@ static void conv_task_args(const conv_job *j, int64_t task, cpu_sgemm_args *g, i
   }
   if (j->pointwise) {
     g->b.data = xg;
-    g->b.ld = j->in_sp;
+    g->b.ld = j->col.in_sp;
   } else {
     ic->x = xg;
-    ic->geo = j->geo;
-    ic->in_sp = j->in_sp;
-    ic->kprod = j->kprod;
-    memcpy(ic->in_str, j->in_str, sizeof ic->in_str);
+    ic->col = &j->col;
     g->b.pack = im2col_pack;
     g->b.pack_ctx = ic;
   }
@@ -354,9 +316,8 @@ onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg)
   j.m = w->dims[0];
   j.cg = w->dims[1];
   j.mg = j.m / geo.group;
-  j.kprod = kernel_numel(w);
-  j.kg = j.cg * j.kprod;
-  j.in_sp = onyx_numel(geo.nsp, geo.in);
+  cpu_im2col_init(&j.col, &geo);
+  j.kg = j.cg * j.col.kprod;
   j.out_sp = onyx_numel(geo.nsp, geo.out);
   if (j.out_sp == 0 || x->dims[0] == 0 || j.m == 0) return NULL;
   if (j.mg == 1 && j.cg == 1 && geo.nsp <= 2) return depthwise(c, &geo, x->dims[0], ep, ep_arg);
@@ -364,7 +325,6 @@ onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg)
   for (int i = 0; i < geo.nsp; i++) {
     j.pointwise = j.pointwise && geo.kernel[i] == 1 && geo.stride[i] == 1 && geo.pad_begin[i] == 0 &&
                   geo.pad_end[i] == 0;
-    j.in_str[i] = onyx_numel(geo.nsp - 1 - i, geo.in + i + 1);
   }
   int64_t tasks = x->dims[0] * geo.group;
   int nt = c->pool ? c->pool->nthreads : 1;

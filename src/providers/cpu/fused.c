@@ -9,7 +9,8 @@
  * operands, so Q, K and V are read in place and the scores of one head
  * exist only in a per-thread buffer, normalized by the Softmax kernel's row
  * function. SkipLayerNormalization adds, then
- * normalizes with the LayerNormalization row kernel of norm.c. The integer
+ * normalizes with the LayerNormalization row kernel of norm.c. GELU (fused
+ * or BiasGelu) and Tanh run on the vectorized rows of vmath.h. The integer
  * ops of the QDQ fusion are listed here too; their kernels live with the
  * integer engine's other users (qlinear.c, qlinear_add_pool.c). */
 #include <math.h>
@@ -17,6 +18,7 @@
 
 #include "linalg.h"
 #include "nn.h"
+#include "vmath.h"
 
 /* ---- activations ------------------------------------------------------------- */
 
@@ -53,11 +55,6 @@ static onyx_status *act_parse(const onyx_node *n, act *out) {
   return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "activation '%s'", name);
 }
 
-static float gelu_erf(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
-static float gelu_tanh(float v) {
-  return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-}
-
 static void act_apply(const act *a, float *x, int64_t n) {
   switch (a->kind) {
     case ACT_NONE: break;
@@ -71,9 +68,9 @@ static void act_apply(const act *a, float *x, int64_t n) {
     case ACT_HARD_SWISH:
       for (int64_t i = 0; i < n; i++) x[i] *= fmaxf(0.0f, fminf(1.0f, x[i] / 6.0f + 0.5f));
       break;
-    case ACT_TANH: for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]); break;
-    case ACT_GELU: for (int64_t i = 0; i < n; i++) x[i] = gelu_erf(x[i]); break;
-    case ACT_GELU_TANH: for (int64_t i = 0; i < n; i++) x[i] = gelu_tanh(x[i]); break;
+    case ACT_TANH: cpu_vm_tanh_f32(x, NULL, x, n); break;
+    case ACT_GELU: cpu_vm_gelu_f32(x, NULL, x, n); break;
+    case ACT_GELU_TANH: cpu_vm_gelu_tanh_f32(x, NULL, x, n); break;
   }
 }
 
@@ -153,10 +150,8 @@ static void gelu_rows(void *arg, size_t begin, size_t end, int tid) {
   for (size_t r = begin; r < end; r++) {
     const float *x = j->x + (int64_t)r * j->n;
     float *y = j->y + (int64_t)r * j->n;
-    for (int64_t i = 0; i < j->n; i++) {
-      float v = x[i] + (j->bias ? j->bias[i] : 0.0f);
-      y[i] = j->tanh_form ? gelu_tanh(v) : gelu_erf(v);
-    }
+    if (j->tanh_form) cpu_vm_gelu_tanh_f32(x, j->bias, y, j->n);
+    else cpu_vm_gelu_f32(x, j->bias, y, j->n);
   }
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gemm/qgemm.h"
+#include "im2col.h"
 #include "linalg.h"
 #include "ops/linalg.h"
 #include "reduce_kernels.h"
@@ -372,69 +373,27 @@ onyx_status *cpu_fused_qlinear_conv_prepare(const onyx_node *n, const onyx_graph
 /* Implicit im2col of one image's group channels, one row at a time. */
 typedef struct qim2col {
   const uint8_t *x;                       /* the C/g channels of one image */
-  const onyx_conv_geom *geo;
-  int64_t in_sp, kprod;
-  int64_t in_str[ONYX_CONV_MAX_SPATIAL];  /* input strides of the spatial dims */
+  const cpu_im2col *col;
   uint8_t flip;                           /* 0x80 for s8 input: into the u8 domain */
   uint8_t pad;                            /* the zero point, u8 domain */
 } qim2col;
 
-/* col row k (channel, kernel offset) x output columns [n0, n0+nc); output
- * positions walk along the last dim in runs whose outer coordinates are fixed */
+/* col row k x output columns [n0, n0+nc), the zero point for padding */
 static void im2col_row(const void *ctx, int64_t k, int64_t n0, int64_t nc, uint8_t *dst) {
   const qim2col *ic = ctx;
-  const onyx_conv_geom *g = ic->geo;
-  const int last = g->nsp - 1;
-  int64_t kk[ONYX_CONV_MAX_SPATIAL], o[ONYX_CONV_MAX_SPATIAL];
-  const uint8_t *xc = ic->x + (k / ic->kprod) * ic->in_sp;
-  for (int64_t i = last, r = k % ic->kprod; i >= 0; i--) {
-    kk[i] = r % g->kernel[i];
-    r /= g->kernel[i];
-  }
-  for (int64_t i = last, r = n0; i >= 0; i--) {
-    o[i] = r % g->out[i];
-    r /= g->out[i];
-  }
+  cpu_im2col_walk w;
+  cpu_im2col_start(ic->col, k, n0, &w);
   for (int64_t j = 0; j < nc;) {
-    int64_t run = g->out[last] - o[last];
-    if (run > nc - j) run = nc - j;
-    bool ok = true;
-    int64_t off = 0;
-    for (int i = 0; i < last; i++) {
-      int64_t ii = o[i] * g->stride[i] - g->pad_begin[i] + kk[i] * g->dilation[i];
-      ok = ok && ii >= 0 && ii < g->in[i];
-      off += ii * ic->in_str[i];
-    }
-    /* input column of output column o: o * s + base; valid for r in [lo, hi) */
-    int64_t s = g->stride[last], w = g->in[last];
-    int64_t base = kk[last] * g->dilation[last] - g->pad_begin[last] + o[last] * s;
-    int64_t lo = run, hi = run;
-    if (ok) {
-      if (s == 1) {
-        lo = base >= 0 ? 0 : -base;
-        hi = w - base;
-      } else {
-        lo = base >= 0 ? 0 : (-base + s - 1) / s;
-        hi = base > w - 1 ? 0 : (w - 1 - base) / s + 1;
-      }
-      if (lo > run) lo = run;
-      if (hi > run) hi = run;
-      if (hi < lo) hi = lo;
-    }
+    cpu_im2col_run run;
+    cpu_im2col_next(ic->col, &w, nc - j, &run);
     uint8_t *d = dst + j;
-    for (int64_t r = 0; r < lo; r++) d[r] = ic->pad;
-    const uint8_t *xr = xc + off;
-    int64_t at = base + lo * s;
-    if (s == 1 && !ic->flip) memcpy(d + lo, xr + at, (size_t)(hi - lo));
+    for (int64_t r = 0; r < run.lo; r++) d[r] = ic->pad;
+    int64_t at = run.src + run.lo * run.step;
+    if (run.step == 1 && !ic->flip) memcpy(d + run.lo, ic->x + at, (size_t)(run.hi - run.lo));
     else
-      for (int64_t r = lo; r < hi; r++, at += s) d[r] = xr[at] ^ ic->flip;
-    for (int64_t r = hi; r < run; r++) d[r] = ic->pad;
-    j += run;
-    o[last] += run;
-    for (int i = last; i > 0 && o[i] == g->out[i]; i--) {
-      o[i] = 0;
-      o[i - 1]++;
-    }
+      for (int64_t r = run.lo; r < run.hi; r++, at += run.step) d[r] = ic->x[at] ^ ic->flip;
+    for (int64_t r = run.hi; r < run.len; r++) d[r] = ic->pad;
+    j += run.len;
   }
 }
 
@@ -446,8 +405,8 @@ typedef struct qconv_job {
   const uint8_t *x;
   const uint8_t *xz;            /* x zero point byte, or NULL */
   bool x_signed, pointwise;
-  int64_t c, m, cg, mg, kg, kprod, in_sp, out_sp;
-  int64_t in_str[ONYX_CONV_MAX_SPATIAL];
+  int64_t c, m, cg, mg, kg, out_sp;
+  cpu_im2col col;               /* the input's layout */
   cpu_qgemm_out out;            /* template: y is the whole output, scales for all M */
   size_t ysize;
   const float *mult;            /* M requantization multipliers, or NULL */
@@ -458,7 +417,7 @@ typedef struct qconv_job {
 /* GEMM arguments of task (image, group); ic must outlive the GEMM */
 static void conv_task_args(const qconv_job *j, int64_t task, cpu_qgemm_args *g, qim2col *ic) {
   int64_t img = task / j->geo->group, gi = task % j->geo->group;
-  const uint8_t *xg = j->x + (img * j->c + gi * j->cg) * j->in_sp;
+  const uint8_t *xg = j->x + (img * j->c + gi * j->cg) * j->col.in_sp;
   memset(g, 0, sizeof *g);
   g->m = j->mg;
   g->n = j->out_sp;
@@ -469,13 +428,10 @@ static void conv_task_args(const qconv_job *j, int64_t task, cpu_qgemm_args *g, 
   g->x.n_zero = 1;
   if (j->pointwise) {
     g->x.data = xg;
-    g->x.ld = j->in_sp;
+    g->x.ld = j->col.in_sp;
   } else {
     ic->x = xg;
-    ic->geo = j->geo;
-    ic->in_sp = j->in_sp;
-    ic->kprod = j->kprod;
-    memcpy(ic->in_str, j->in_str, sizeof ic->in_str);
+    ic->col = &j->col;
     ic->flip = j->x_signed ? 0x80 : 0;
     ic->pad = (uint8_t)(j->xz ? *j->xz ^ ic->flip : ic->flip);
     g->x.row = im2col_row;
@@ -659,9 +615,8 @@ static onyx_status *conv_run(cpu_ctx *c, const conv_io *io) {
   j.m = M;
   j.cg = C / group;
   j.mg = M / group;
-  j.kprod = onyx_numel(geo.nsp, geo.kernel);
-  j.kg = j.cg * j.kprod;
-  j.in_sp = onyx_numel(geo.nsp, geo.in);
+  cpu_im2col_init(&j.col, &geo);
+  j.kg = j.cg * j.col.kprod;
   j.out_sp = onyx_numel(geo.nsp, geo.out);
   j.ysize = requant ? 1 : 4;
   if (j.out_sp == 0 || x->dims[0] == 0 || M == 0) return NULL;
@@ -712,7 +667,6 @@ static onyx_status *conv_run(cpu_ctx *c, const conv_io *io) {
   for (int i = 0; i < geo.nsp; i++) {
     j.pointwise = j.pointwise && geo.kernel[i] == 1 && geo.stride[i] == 1 && geo.pad_begin[i] == 0 &&
                   geo.pad_end[i] == 0;
-    j.in_str[i] = onyx_numel(geo.nsp - 1 - i, geo.in + i + 1);
   }
   int64_t tasks = x->dims[0] * group;
   int nt = c->pool ? c->pool->nthreads : 1;

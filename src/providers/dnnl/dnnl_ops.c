@@ -27,6 +27,7 @@
 
 #include "base/log.h"
 #include "dnnl_internal.h"
+#include "ops/linalg.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
 
@@ -143,77 +144,31 @@ int dn_binary_alg(const onyx_node *n) {
 
 /* ---- parameter readers ------------------------------------------------------------ */
 
-/* INTS attribute `name` with exactly `cnt` values into out, or `def` each. */
-static onyx_status *ints_attr(const onyx_node *n, const char *name, int cnt, int64_t def, int64_t *out) {
-  int c;
-  const int64_t *v;
-  if (!onyx_attr_ints(n, name, &c, &v)) {
-    for (int i = 0; i < cnt; i++) out[i] = def;
-    return NULL;
-  }
-  if (c != cnt) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "%s has %d values, expected %d", name, c, cnt);
-  memcpy(out, v, (size_t)cnt * sizeof *v);
-  return NULL;
-}
-
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 onyx_status *dn_conv_of(const onyx_graph *g, const onyx_node *n, dn_conv *c) {
   bool transpose = !strcmp(n->op_type, "ConvTranspose");
   int wi = !strcmp(n->op_type, "QLinearConv") ? 3 : 1;   /* QLinearConv: x, x_scale, x_zero, w */
   const onyx_value *x = &g->values[n->in[0]], *w = &g->values[n->in[wi]], *y = &g->values[n->out[0]];
-  int nsp = c->nsp = x->rank - 2;
-  c->group = onyx_attr_int(n, "group", 1);
-  if (c->group < 1 || x->dims[1] % c->group)
-    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "group %lld does not divide %lld channels",
-                           (long long)c->group, (long long)x->dims[1]);
-  int64_t s[ONYX_MAX_RANK], d[ONYX_MAX_RANK], pads[2 * ONYX_MAX_RANK], opad[ONYX_MAX_RANK], k[ONYX_MAX_RANK];
-  ONYX_TRY(ints_attr(n, "strides", nsp, 1, s));
-  ONYX_TRY(ints_attr(n, "dilations", nsp, 1, d));
-  ONYX_TRY(ints_attr(n, "pads", 2 * nsp, 0, pads));
-  ONYX_TRY(ints_attr(n, "output_padding", nsp, 0, opad));
-  for (int i = 0; i < nsp; i++) k[i] = w->dims[2 + i];
-  int cnt;
-  const int64_t *ks, *os;
-  if (onyx_attr_ints(n, "kernel_shape", &cnt, &ks))
-    for (int i = 0; i < nsp && i < cnt; i++)
-      if (ks[i] != k[i]) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "kernel_shape differs from the weights");
-  bool has_os = transpose && onyx_attr_ints(n, "output_shape", &cnt, &os);
-  const char *ap = onyx_attr_string(n, "auto_pad", "NOTSET");
-  bool upper = !strcmp(ap, "SAME_UPPER"), lower = !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
-  if (!upper && !lower && !valid && strcmp(ap, "NOTSET"))
-    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "unknown auto_pad '%s'", ap);
-  for (int i = 0; i < nsp; i++) {
-    int64_t in = x->dims[2 + i], out = y->dims[2 + i], ext = (k[i] - 1) * d[i] + 1;
-    int64_t pl = valid ? 0 : pads[i], pr = valid ? 0 : pads[nsp + i];
-    if (s[i] < 1 || d[i] < 1) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "strides and dilations must be >= 1");
+  onyx_conv_geom geo;
+  ONYX_TRY(onyx_conv_geometry(n, transpose, x->rank, x->dims, w->dims, &geo));
+  c->nsp = geo.nsp;
+  c->group = geo.group;
+  for (int i = 0; i < geo.nsp; i++) {
+    int64_t in = geo.in[i], out = y->dims[2 + i], s = geo.stride[i];
+    int64_t ext = (geo.kernel[i] - 1) * geo.dilation[i] + 1;
+    int64_t pl = geo.pad_begin[i], pr = geo.pad_end[i];
+    /* oneDNN's right pad is the one its floor formula needs for the output
+     * size: Conv drops pads past the last window; ConvTranspose's
+     * output_padding (or output_shape) lands there */
     if (!transpose) {
-      if (upper || lower) {
-        int64_t total = ((in + s[i] - 1) / s[i] - 1) * s[i] + ext - in;
-        if (total < 0) total = 0;
-        pl = upper ? total / 2 : total - total / 2;
-        pr = total - pl;
-      }
-      if ((in - ext + pl + pr) / s[i] + 1 != out)   /* pads past the last window */
-        pr = (out - 1) * s[i] + ext - in - pl;
+      if ((in - ext + pl + pr) / s + 1 != out) pr = (out - 1) * s + ext - in - pl;
     } else {
-      int64_t full = s[i] * (in - 1) + opad[i] + ext;
-      if (has_os) {
-        int64_t total = full - os[cnt - nsp + i];
-        pl = upper ? floor_div(total, 2) : total - floor_div(total, 2);
-      } else if (upper || lower) {
-        int64_t total = full - in * s[i];
-        if (total < 0) total = 0;
-        pl = upper ? total / 2 : total - total / 2;
-      }
-      /* oneDNN: out = (in - 1) * s + ext - pl - pr; output_padding lands in pr */
-      pr = (in - 1) * s[i] + ext - pl - out;
+      pr = (in - 1) * s + ext - pl - out;
     }
     if (pl < 0 || pr < 0)
       return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "negative padding on spatial axis %d "
                              "(output_padding or output_shape beyond the pads)", i);
-    c->strides[i] = s[i];
-    c->dilates[i] = d[i] - 1;
+    c->strides[i] = s;
+    c->dilates[i] = geo.dilation[i] - 1;
     c->pad_l[i] = pl;
     c->pad_r[i] = pr;
   }

@@ -1,7 +1,7 @@
 /* qgemm.c — the portable half of the 8-bit GEMM engine (see qgemm.h):
  * micro-kernel selection, weight packing with pair splitting, X block
  * packing (plain, transposed or row callback), the blocked loop nest, the
- * zero-point correction and output stage, and threading.
+ * zero-point correction and output stage, and the thread grid (gemm_grid.h).
  *
  * Loop nest, per thread block of C: for each column block of ncb columns
  * (ncb chosen so the block's s32 accumulators stay in L2), for each KC slice
@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "base/cpu_features.h"
+#include "gemm_grid.h"
 
 /* Micro-kernels and requantizers, one set per ISA file. */
 void cpu_qgemm_ukernel_4x8__scalar(size_t kc, const int8_t *a, const uint8_t *b, int32_t *c,
@@ -515,29 +516,18 @@ void cpu_qgemm_mult(cpu_qgemm_args *a, float *mult_row) {
 }
 
 int cpu_qgemm_threads(const onyx_threadpool *pool, double macs) {
-  int nt = pool ? pool->nthreads : 1;
   /* below ~2^19 multiply-adds per thread the fork/join costs more than it saves */
-  double useful = macs / (double)(1 << 19);
-  if (useful < nt) nt = useful < 1 ? 1 : (int)useful;
-  return nt;
+  return cpu_gemm_threads(pool, macs, (double)(1 << 19));
 }
 
-typedef struct grid_task {
+typedef struct block_ctx {
   const cpu_qgemm_isa *isa;
   const cpu_qgemm_args *a;
-  int tn;                 /* grid columns */
-  int64_t mb, nb;         /* block size */
-  uint8_t *ws;
-  size_t wsb;             /* bytes per thread */
-} grid_task;
+} block_ctx;
 
-static void grid_run(void *arg, size_t begin, size_t end, int tid) {
-  const grid_task *t = arg;
-  for (size_t i = begin; i < end; i++) {
-    int64_t r0 = (int64_t)(i / (size_t)t->tn) * t->mb, c0 = (int64_t)(i % (size_t)t->tn) * t->nb;
-    cpu_qgemm_block(t->isa, t->a, r0, min64(t->mb, t->a->m - r0), c0, min64(t->nb, t->a->n - c0),
-                    t->ws + (size_t)tid * t->wsb);
-  }
+static void run_block(const void *ctx, int64_t row0, int64_t rows, int64_t col0, int64_t cols, void *ws) {
+  const block_ctx *b = ctx;
+  cpu_qgemm_block(b->isa, b->a, row0, rows, col0, cols, ws);
 }
 
 onyx_status *cpu_qgemm(const onyx_threadpool *pool, const cpu_qgemm_isa *isa,
@@ -545,34 +535,15 @@ onyx_status *cpu_qgemm(const onyx_threadpool *pool, const cpu_qgemm_isa *isa,
   if (args->m <= 0 || args->n <= 0) return NULL;
   cpu_qgemm_args a = *args;
   int nt = cpu_qgemm_threads(pool, (double)a.m * (double)a.n * (double)(a.k > 0 ? a.k : 1));
-  /* the tm x tn grid with the smallest (then squarest) block per thread */
-  int tm = 1, tn = 1;
-  int64_t best_area = -1, best_perim = 0, mb = a.m, nb = a.n;
-  for (int cand = 1; cand <= nt; cand++) {
-    if (nt % cand) continue;
-    int ctn = nt / cand;
-    int64_t cmb = round_up((a.m + cand - 1) / cand, isa->mr);
-    int64_t cnb = round_up((a.n + ctn - 1) / ctn, isa->nr);
-    if ((cand > 1 && cmb * (cand - 1) >= a.m) || (ctn > 1 && cnb * (ctn - 1) >= a.n)) continue;
-    int64_t area = cmb * cnb, perim = cmb + cnb;
-    if (best_area < 0 || area < best_area || (area == best_area && perim < best_perim)) {
-      best_area = area;
-      best_perim = perim;
-      tm = cand;
-      tn = ctn;
-      mb = cmb;
-      nb = cnb;
-    }
-  }
-  size_t wsb = (size_t)round_up((int64_t)cpu_qgemm_ws_bytes(isa, mb, nb, a.k), 64);
-  int tasks = tm * tn;
+  cpu_gemm_grid grid = cpu_gemm_grid_plan(nt, a.m, a.n, isa->mr, isa->nr);
+  size_t wsb = (size_t)round_up((int64_t)cpu_qgemm_ws_bytes(isa, grid.mb, grid.nb, a.k), 64);
+  size_t tasks = (size_t)(grid.tm * grid.tn);
   size_t mult_bytes = (size_t)round_up(a.m * (int64_t)sizeof(float), 64);
-  uint8_t *ws = onyx_malloc_aligned((size_t)tasks * wsb + mult_bytes);
+  uint8_t *ws = onyx_malloc_aligned(tasks * wsb + mult_bytes);
   if (!ws) return onyx_error_oom();
-  cpu_qgemm_mult(&a, (float *)(ws + (size_t)tasks * wsb));
-  grid_task t = {isa, &a, tn, mb, nb, ws, wsb};
-  onyx_threadpool sub = {tasks};
-  onyx_parallel_for(tasks > 1 ? &sub : NULL, (size_t)tasks, 1, grid_run, &t);
+  cpu_qgemm_mult(&a, (float *)(ws + tasks * wsb));
+  block_ctx ctx = {isa, &a};
+  cpu_gemm_grid_run(&grid, run_block, &ctx, ws, wsb);
   onyx_free_aligned(ws);
   return NULL;
 }

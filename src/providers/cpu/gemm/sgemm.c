@@ -1,5 +1,6 @@
 /* sgemm.c — the portable half of the float32 GEMM engine: micro-kernel
- * selection, panel packing, the cache-blocked loop nest and threading.
+ * selection, panel packing, the cache-blocked loop nest, and the thread grid
+ * (gemm_grid.h) applied to it.
  *
  * Loop nest (BLIS order): for each NC-wide column block of C, for each
  * KC-deep slice of K, pack the KC x NC block of op(B) once; then for each
@@ -17,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/cpu_features.h"
+#include "gemm_grid.h"
 
 /* Micro-kernels, one per ISA file. */
 void cpu_sgemm_ukernel_4x8__scalar(size_t kc, const float *a, const float *b, float *c,
@@ -24,7 +26,7 @@ void cpu_sgemm_ukernel_4x8__scalar(size_t kc, const float *a, const float *b, fl
 #if defined(__x86_64__)
 void cpu_sgemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, float *c,
                                   size_t ldc, size_t m, size_t n, float alpha, float beta);
-void cpu_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, float *c,
+void cpu_sgemm_ukernel_12x32__avx512(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, size_t m, size_t n, float alpha, float beta);
 #endif
 
@@ -35,8 +37,8 @@ static const cpu_sgemm_isa isa_scalar = {"scalar", 4, 8, 128, 256, 2048,
 #if defined(__x86_64__)
 static const cpu_sgemm_isa isa_avx2 = {"avx2", 6, 16, 144, 256, 3072,
                                        cpu_sgemm_ukernel_6x16__avx2};
-static const cpu_sgemm_isa isa_avx512 = {"avx512", 14, 32, 168, 192, 3072,
-                                         cpu_sgemm_ukernel_14x32__avx512};
+static const cpu_sgemm_isa isa_avx512 = {"avx512", 12, 32, 168, 192, 3072,
+                                         cpu_sgemm_ukernel_12x32__avx512};
 #endif
 
 const cpu_sgemm_isa *cpu_sgemm_isa_named(const char *name) {
@@ -72,7 +74,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
   }
 DEFINE_PACK_A_ROWS(4)
 DEFINE_PACK_A_ROWS(6)
-DEFINE_PACK_A_ROWS(14)
+DEFINE_PACK_A_ROWS(12)
 
 /* op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels of kc steps each. */
 static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -91,7 +93,7 @@ static void pack_a_block(bool trans, const float *a, int64_t lda, int64_t i0, in
     const float *src = a + (i0 + ip) * lda + p0;
     if (mm == mr && mr == 4) pack_a_rows_4(src, lda, kc, dst);
     else if (mm == mr && mr == 6) pack_a_rows_6(src, lda, kc, dst);
-    else if (mm == mr && mr == 14) pack_a_rows_14(src, lda, kc, dst);
+    else if (mm == mr && mr == 12) pack_a_rows_12(src, lda, kc, dst);
     else
       for (int64_t p = 0; p < kc; p++)
         for (int64_t i = 0; i < mr; i++) dst[p * mr + i] = i < mm ? src[i * lda + p] : 0.0f;
@@ -291,61 +293,30 @@ void cpu_sgemm_block(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, int64_t 
 /* ---- threading ----------------------------------------------------------- */
 
 int cpu_sgemm_threads(const onyx_threadpool *pool, double macs) {
-  int nt = pool ? pool->nthreads : 1;
   /* below ~2^18 multiply-adds per thread the fork/join costs more than it saves */
-  double useful = macs / (double)(1 << 18);
-  if (useful < nt) nt = useful < 1 ? 1 : (int)useful;
-  return nt;
+  return cpu_gemm_threads(pool, macs, (double)(1 << 18));
 }
 
-typedef struct grid_task {
+typedef struct block_ctx {
   const cpu_sgemm_isa *isa;
   const cpu_sgemm_args *a;
-  int tn;                 /* grid columns */
-  int64_t mb, nb;         /* block size */
-  float *ws;
-  size_t wsf;             /* floats per thread */
-} grid_task;
+} block_ctx;
 
-static void grid_run(void *arg, size_t begin, size_t end, int tid) {
-  const grid_task *t = arg;
-  for (size_t i = begin; i < end; i++) {
-    int64_t r0 = (int64_t)(i / (size_t)t->tn) * t->mb, c0 = (int64_t)(i % (size_t)t->tn) * t->nb;
-    cpu_sgemm_block(t->isa, t->a, r0, min64(t->mb, t->a->m - r0), c0, min64(t->nb, t->a->n - c0),
-                    t->ws + (size_t)tid * t->wsf);
-  }
+static void run_block(const void *ctx, int64_t row0, int64_t rows, int64_t col0, int64_t cols, void *ws) {
+  const block_ctx *b = ctx;
+  cpu_sgemm_block(b->isa, b->a, row0, rows, col0, cols, ws);
 }
 
 onyx_status *cpu_sgemm(const onyx_threadpool *pool, const cpu_sgemm_isa *isa,
                        const cpu_sgemm_args *a) {
   if (a->m <= 0 || a->n <= 0) return NULL;
   int nt = cpu_sgemm_threads(pool, (double)a->m * (double)a->n * (double)(a->k > 0 ? a->k : 1));
-  /* the tm x tn grid with the smallest (then squarest) block per thread */
-  int tm = 1, tn = 1;
-  int64_t best_area = -1, best_perim = 0, mb = a->m, nb = a->n;
-  for (int cand = 1; cand <= nt; cand++) {
-    if (nt % cand) continue;
-    int ctn = nt / cand;
-    int64_t cmb = round_up((a->m + cand - 1) / cand, isa->mr);
-    int64_t cnb = round_up((a->n + ctn - 1) / ctn, isa->nr);
-    if ((cand > 1 && cmb * (cand - 1) >= a->m) || (ctn > 1 && cnb * (ctn - 1) >= a->n)) continue;
-    int64_t area = cmb * cnb, perim = cmb + cnb;
-    if (best_area < 0 || area < best_area || (area == best_area && perim < best_perim)) {
-      best_area = area;
-      best_perim = perim;
-      tm = cand;
-      tn = ctn;
-      mb = cmb;
-      nb = cnb;
-    }
-  }
-  size_t wsf = round_up((int64_t)cpu_sgemm_ws_floats(isa, mb, nb, a->k), 16);
-  int tasks = tm * tn;
-  float *ws = onyx_malloc_aligned((size_t)tasks * wsf * sizeof(float));
+  cpu_gemm_grid grid = cpu_gemm_grid_plan(nt, a->m, a->n, isa->mr, isa->nr);
+  size_t wsf = round_up((int64_t)cpu_sgemm_ws_floats(isa, grid.mb, grid.nb, a->k), 16);
+  float *ws = onyx_malloc_aligned((size_t)(grid.tm * grid.tn) * wsf * sizeof(float));
   if (!ws) return onyx_error_oom();
-  grid_task t = {isa, a, tn, mb, nb, ws, wsf};
-  onyx_threadpool sub = {tasks};
-  onyx_parallel_for(tasks > 1 ? &sub : NULL, (size_t)tasks, 1, grid_run, &t);
+  block_ctx ctx = {isa, a};
+  cpu_gemm_grid_run(&grid, run_block, &ctx, ws, wsf * sizeof(float));
   onyx_free_aligned(ws);
   return NULL;
 }

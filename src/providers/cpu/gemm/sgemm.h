@@ -5,7 +5,7 @@
  * NR-wide column panels, op(A) into MC x KC blocks of MR-high row panels, and
  * a register-blocked micro-kernel computes MR x NR tiles of C. The micro-kernel
  * (and with it MR/NR and the cache blocking) is an ISA descriptor picked once
- * from onyx_cpu(): AVX-512F 14x32, AVX2+FMA 6x16, or portable scalar 4x8.
+ * from onyx_cpu(): AVX-512F 12x32, AVX2+FMA 6x16, or portable scalar 4x8.
  *
  * Operands come in three forms, so that kernels can hand over what they have:
  * a plain row-major matrix (optionally transposed), a matrix packed ahead of

@@ -1,12 +1,18 @@
-/* sgemm_avx512.c — the AVX-512F float32 GEMM micro-kernel: a 14x32 tile of C
- * in 28 zmm accumulators (14 rows x 2 vectors), leaving registers for the two
- * B vectors and one A broadcast. Partial tiles store through lane masks.
- * Compiled with -mavx512f (file name); called only when cpuid says so. */
+/* sgemm_avx512.c — the AVX-512F float32 GEMM micro-kernel: a 12x32 tile of C
+ * in 24 zmm accumulators (12 rows x 2 vectors), plus the two B vectors and
+ * the A broadcasts. Partial tiles store through lane masks. Compiled with
+ * -mavx512f (file name); called only when cpuid says so.
+ *
+ * 12 rows, not 14: with 28 accumulators GCC 12 kept one of them on the
+ * stack inside the K loop (a load, FMA and store per step), and 14-row tiles
+ * cover 128-token transformer GEMMs (M = 128) in 10 tiles of which 9% is
+ * padding, against 11 tiles and 3% for 12 rows. MLAS and BLIS use 12x32
+ * (24 accumulators) on AVX-512 too. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <stddef.h>
 
-#define MR 14
+#define MR 12
 #define NR 32
 
 #define ROW_FMA(i, ii)                             \
@@ -22,7 +28,6 @@
     ROW_FMA(0, 0); ROW_FMA(1, 1); ROW_FMA(2, 2); ROW_FMA(3, 3);        \
     ROW_FMA(4, 4); ROW_FMA(5, 5); ROW_FMA(6, 6); ROW_FMA(7, 7);        \
     ROW_FMA(8, 8); ROW_FMA(9, 9); ROW_FMA(10, a); ROW_FMA(11, b);      \
-    ROW_FMA(12, c); ROW_FMA(13, d);                                   \
     a += MR;                                                          \
     b += NR;                                                          \
   } while (0)
@@ -42,13 +47,12 @@
     }                                                                            \
   } while (0)
 
-void cpu_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, float *c,
+void cpu_sgemm_ukernel_12x32__avx512(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, size_t m, size_t n, float alpha, float beta) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
   __m512 c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
-  __m512 cc0 = c00, cc1 = c00, cd0 = c00, cd1 = c00;
   size_t p = 0;
   for (; p + 2 <= kc; p += 2) {
     STEP();
@@ -61,6 +65,5 @@ void cpu_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, 
   ROW_STORE(0, 0); ROW_STORE(1, 1); ROW_STORE(2, 2); ROW_STORE(3, 3);
   ROW_STORE(4, 4); ROW_STORE(5, 5); ROW_STORE(6, 6); ROW_STORE(7, 7);
   ROW_STORE(8, 8); ROW_STORE(9, 9); ROW_STORE(10, a); ROW_STORE(11, b);
-  ROW_STORE(12, c); ROW_STORE(13, d);
 }
 #endif
