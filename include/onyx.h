@@ -147,6 +147,62 @@ onyx_status *onyx_options_set_providers(onyx_options *o, const char *list);
 onyx_status *onyx_options_set_provider_option(onyx_options *o, const char *provider,
                                               const char *key, const char *value);
 
+/* ---- thread placement: CPU affinity and NUMA binding ------------------------ */
+
+/* Where the intra-op threads run (ORT's intra_op_thread_affinities, in
+ * onyx's own form). spec:
+ *   "none"     (default) the OS places the threads;
+ *   "compact"  thread i on one CPU, filling a core's hardware threads before
+ *              the next core, package by package;
+ *   "scatter"  thread i on one CPU, one per core, alternating packages,
+ *              before any core gets a second thread;
+ *   a list     one CPU group per intra-op thread, separated by ';', thread 0
+ *              (the caller's) first; a group is Linux CPU numbers and ranges
+ *              (as taskset and /proc/cpuinfo count, from 0): "0;1" pins two
+ *              threads to CPUs 0 and 1, "0-3;4-7" gives each four CPUs.
+ * A list sets the thread count when onyx_options_set_intra_op_threads is 0,
+ * and must agree with it otherwise; compact/scatter with 0 threads use one
+ * thread per CPU. Bad syntax is refused here, a CPU this process may not
+ * use when the session is made (both INVALID_ARGUMENT).
+ *
+ * What it changes in the process: the intra-op threads are the OpenMP team
+ * of the thread that calls onyx_session_create/run (oneDNN runs on the same
+ * team), one process-wide runtime shared by every session. The calling
+ * thread is placed for the duration of the call and put back after it. The
+ * team's other threads are placed before they first work for this session,
+ * and again whenever another session placed them differently since; they
+ * are not put back: the last placement applied wins, and a session without
+ * one (or OpenMP code of the application on that thread) finds them as the
+ * last one left them. Concurrent callers each have a team, placed on the
+ * same CPUs. (ONNX Runtime gives each session a pool of its own threads
+ * instead.) A oneDNN primitive using fewer threads than the session makes
+ * OpenMP end the others; those it starts again share the caller's CPU until
+ * onyx's next parallel region or call places them. Placement costs each
+ * call a few microseconds (system calls and one parallel region), and on a
+ * machine shared with other work, pinned threads cannot dodge busy cores.
+ * Leave OMP_PROC_BIND and GOMP_CPU_AFFINITY unset with these options. */
+onyx_status *onyx_options_set_thread_affinity(onyx_options *o, const char *spec);
+
+/* Binds the session to NUMA node `node` (-1, the default: none): its
+ * intra-op threads run only on the node's CPUs (with the affinity, if also
+ * set) and prefer the node's memory, so what the session writes while it is
+ * made and run (packed weights, activation arenas, outputs) is allocated
+ * there; memory already in use (a mapped model file) stays where it is.
+ * Threads are placed as for onyx_options_set_thread_affinity. Needs libnuma
+ * (libnuma.so.1, loaded at run time): without it session creation fails
+ * with NOT_FOUND, and with INVALID_ARGUMENT for a node that does not exist
+ * or has no CPU this process may use. Values below -1: INVALID_ARGUMENT. */
+onyx_status *onyx_options_set_numa_node(onyx_options *o, int node);
+
+/* Sets a session option by key, as ORT's AddSessionConfigEntry does:
+ *   "session.thread_affinity"             onyx_options_set_thread_affinity
+ *   "session.intra_op_thread_affinities"  ORT's form of the same: CPU
+ *       numbers count from 1, and the groups are for threads 1..n-1 (the
+ *       caller thread is not pinned), so n is the group count plus one
+ *   "session.numa_node"                   onyx_options_set_numa_node
+ * Unknown keys and bad values: INVALID_ARGUMENT. */
+onyx_status *onyx_options_set_config(onyx_options *o, const char *key, const char *value);
+
 /* ---- graph optimization ---------------------------------------------------- */
 
 /* Where the optimized graph is written when a session is made (ORT's
@@ -281,6 +337,9 @@ onyx_status *onyx_session_node_info(const onyx_session *s, int i, onyx_node_info
 
 int onyx_session_input_count(const onyx_session *s);
 int onyx_session_output_count(const onyx_session *s);
+/* The intra-op threads of the session: as set, or as chosen for 0 (one per
+ * core, or per CPU group of an affinity list, or per CPU of a NUMA node). */
+int onyx_session_intra_op_threads(const onyx_session *s);
 onyx_status *onyx_session_input_info(const onyx_session *s, int i, onyx_value_info *out);
 onyx_status *onyx_session_output_info(const onyx_session *s, int i, onyx_value_info *out);
 
@@ -428,6 +487,23 @@ typedef struct onyx_system_info {
 } onyx_system_info;
 
 void onyx_system_info_get(onyx_system_info *out);
+
+/* One NUMA node of this machine, as sysfs (/sys/devices/system/node) lists it. */
+typedef struct onyx_numa_node_info {
+  int id;           /* the node number onyx_options_set_numa_node takes */
+  int n_cpus;
+  char cpus[128];   /* Linux cpulist, e.g. "0-15,32-47"; "" for a node of
+                       memory only; ends in "..." when longer */
+} onyx_numa_node_info;
+
+/* Node i (0 <= i < onyx_system_info.numa_nodes, in node-number order).
+ * NOT_FOUND when sysfs lists no such node (no NUMA information at all:
+ * numa_nodes is then 1 with nothing to describe). */
+onyx_status *onyx_system_numa_node(int i, onyx_numa_node_info *out);
+
+/* 1 when libnuma (libnuma.so.1) can be loaded and reports NUMA support,
+ * which onyx_options_set_numa_node needs; else 0. */
+int onyx_numa_available(void);
 
 /* Comma-separated names of the execution providers compiled in and usable on
  * this machine, in default priority order (static string). */

@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds the model-export tools)
 set -euo pipefail
 pkgs=(cmake gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-      libonnx-testdata libdnnl-dev libnuma-dev python3-numpy)
+      libonnx-testdata libdnnl-dev libnuma1 python3-numpy)
+# libnuma1: loaded at run time for --numa-node (no headers needed); the tests check memory binding with it
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch python3-onnx python3-sklearn nodejs)
   # Some nodejs builds bundle npm and conflict with Debian's npm package.

@@ -49,17 +49,31 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_is_help(const char *arg);
 
 /* The session flags of the commands that run a model (run, bench):
- * --threads, --providers, --opt-level. */
+ * --threads, --providers, --opt-level, --affinity, --numa-node. */
 typedef struct cli_session_flags {
   int64_t threads;          /* 0: one per core */
   int64_t opt_level;        /* -1: the library's default */
   const char *providers;    /* borrowed from argv; NULL: the default list */
+  const char *affinity;     /* borrowed from argv; NULL: none */
+  int64_t numa_node;        /* -1: none */
 } cli_session_flags;
+
+/* Their lines in the commands' --help. */
+#define CLI_SESSION_FLAGS_HELP                                                      \
+  "  --threads N            intra-op threads (default 0: one per core)\n"           \
+  "  --providers LIST       execution providers in priority order, e.g. dnnl,cpu\n" \
+  "                         (default: the library's; see onyx info)\n"              \
+  "  --opt-level N          graph optimization level 0-3 (default 3)\n"             \
+  "  --affinity SPEC        pin the intra-op threads: none (default), compact,\n"   \
+  "                         scatter, or one CPU group per thread, e.g. 0;1 or\n"    \
+  "                         0-3;4-7 (Linux CPU numbers; sets the thread count)\n"   \
+  "  --numa-node N          run on NUMA node N's CPUs and allocate its memory\n"    \
+  "                         there (needs libnuma; see onyx info)\n"
 
 /* When argv[*i] is one of the session flags, consumes it (and its value)
  * into f and sets *used; returns a usage status for a bad value. Start f as
  * CLI_SESSION_FLAGS_INIT. */
-#define CLI_SESSION_FLAGS_INIT {0, -1, NULL}
+#define CLI_SESSION_FLAGS_INIT {0, -1, NULL, NULL, -1}
 int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool *used);
 /* Applies f to opts with `threads` intra-op threads (a sweep overrides
  * f->threads). Returns 0, or prints the error line and returns the status. */

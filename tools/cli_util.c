@@ -1,6 +1,6 @@
 /* cli_util.c — helpers shared by the `onyx` subcommands: the error line,
  * option matching, strict integer parsing and the session flags of the
- * commands that run a model (see cli.h). Strictness is the
+ * commands that run a model, thread placement included (see cli.h). Strictness is the
  * point: a script that passes "--threads 4x" should hear about it rather
  * than run with a guess. */
 #include <errno.h>
@@ -80,6 +80,23 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
   } else if (cli_option(argc, argv, i, "--opt-level", &v)) {
     if (!cli_parse_int(v, 0, 3, &f->opt_level))
       return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
+  } else if (cli_option(argc, argv, i, "--affinity", &v)) {
+    if (!v || !*v) return cli_usage_error("--affinity needs none, compact, scatter or CPU groups like 0;1");
+    /* the library's parser says what is wrong with a spec; a bad command
+     * line is a usage error, so ask it now rather than at session time */
+    onyx_options *o;
+    onyx_status *st = onyx_options_create(&o);
+    if (!st) st = onyx_options_set_thread_affinity(o, v);
+    onyx_options_destroy(o);
+    if (st) {
+      int rc = cli_usage_error("--affinity: %s", onyx_status_message(st));
+      onyx_status_free(st);
+      return rc;
+    }
+    f->affinity = v;
+  } else if (cli_option(argc, argv, i, "--numa-node", &v)) {
+    if (!cli_parse_int(v, 0, INT32_MAX, &f->numa_node))
+      return cli_usage_error("--numa-node expects a node number (0, 1, ...), got '%s'", v ? v : "");
   } else {
     *used = false;
   }
@@ -90,5 +107,7 @@ int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options 
   onyx_options_set_intra_op_threads(opts, (int)threads);
   if (f->opt_level >= 0) onyx_options_set_optimization_level(opts, (int)f->opt_level);
   onyx_status *st = f->providers ? onyx_options_set_providers(opts, f->providers) : NULL;
+  if (!st && f->affinity) st = onyx_options_set_thread_affinity(opts, f->affinity);
+  if (!st && f->numa_node >= 0) st = onyx_options_set_numa_node(opts, (int)f->numa_node);
   return st ? cli_fail_status(st) : 0;
 }

@@ -43,10 +43,7 @@ static const char usage[] =
     "them: -i files, else seeded random data of the declared shapes.\n"
     "\n"
     "options:\n"
-    "  --providers LIST       execution providers in priority order (default:\n"
-    "                         the library's; see onyx info)\n"
-    "  --threads N            intra-op threads (default 0: one per core)\n"
-    "  --opt-level N          graph optimization level 0-3 (default 3)\n"
+    CLI_SESSION_FLAGS_HELP
     "  -i, --input NAME=FILE  feed input NAME from FILE (.npy or ONNX .pb)\n"
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "  --seed N               seed of the random inputs (default 0)\n"
@@ -103,7 +100,7 @@ typedef struct input_desc {
 } input_desc;
 
 typedef struct point {
-  int64_t threads;   /* intra-op threads of the session (0 resolved to the cores) */
+  int64_t threads;   /* intra-op threads of the session (as it resolved 0) */
   int64_t batch;     /* 0: unknown */
   int64_t runs;
   double load_ms, session_ms;
@@ -640,9 +637,6 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   onyx_status *st;
   int rc = 0;
 
-  onyx_system_info si;
-  onyx_system_info_get(&si);
-  p->threads = threads ? threads : si.cores;
   p->rss_from_hwm = reset_peak_rss();
   double t0 = now_s();
   if ((st = onyx_model_load(a->model, &model))) {
@@ -665,6 +659,7 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
     rc = cli_fail_status(st);
     goto done;
   }
+  p->threads = onyx_session_intra_op_threads(sess);
   if ((batch && (rc = inputs_set_batch(&a->in, batch))) || (rc = inputs_make_random(&a->in))) goto done;
   p->batch = inputs_batch(&a->in);
   if ((rc = describe_inputs(&a->in, p)) || (rc = count_providers(sess, p))) goto done;
@@ -712,8 +707,11 @@ static void print_point(const bench_args *a, const point *p) {
   for (int k = 0; k < p->n_prov; k++)
     printf("%s%s (%d node%s)", k ? ", " : "", p->prov[k], p->prov_nodes[k], p->prov_nodes[k] == 1 ? "" : "s");
   printf("%s\n", p->n_prov ? "" : "(no nodes)");
-  printf("threads:    %lld intra-op x %lld caller thread%s\n", (long long)p->threads,
+  printf("threads:    %lld intra-op x %lld caller thread%s", (long long)p->threads,
          (long long)a->concurrency, a->concurrency == 1 ? "" : "s");
+  if (a->session.affinity) printf(", affinity %s", a->session.affinity);
+  if (a->session.numa_node >= 0) printf(", NUMA node %lld", (long long)a->session.numa_node);
+  putchar('\n');
   for (int i = 0; i < p->n_inputs; i++) {
     printf("%s%s %s ", i ? "            " : "inputs:     ", p->inputs[i].name, onyx_dtype_name(p->inputs[i].dtype));
     print_dims(stdout, &p->inputs[i]);
@@ -792,8 +790,12 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
     print_dims(f, &p->inputs[i]);
     fprintf(f, ", \"source\": \"%s\"}", p->inputs[i].from_file ? "file" : "random");
   }
-  fprintf(f, "],\n%s  \"threads\": %lld,\n%s  \"concurrency\": %lld,\n%s  \"batch\": ", ind,
-          (long long)p->threads, ind, (long long)a->concurrency, ind);
+  fprintf(f, "],\n%s  \"threads\": %lld,\n%s  \"affinity\": ", ind, (long long)p->threads, ind);
+  json_string(f, a->session.affinity ? a->session.affinity : "none");
+  fprintf(f, ",\n%s  \"numa_node\": ", ind);
+  if (a->session.numa_node >= 0) fprintf(f, "%lld", (long long)a->session.numa_node);
+  else fputs("null", f);
+  fprintf(f, ",\n%s  \"concurrency\": %lld,\n%s  \"batch\": ", ind, (long long)a->concurrency, ind);
   if (p->batch) fprintf(f, "%lld", (long long)p->batch);
   else fputs("null", f);
   fprintf(f, ",\n%s  \"creation_ms\": %.6g,\n%s  \"load_ms\": %.6g,\n%s  \"session_ms\": %.6g,\n", ind,

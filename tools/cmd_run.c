@@ -33,10 +33,7 @@ static const char usage[] =
     "                         .npy cannot hold it: bfloat16, strings, sequences,\n"
     "                         optionals); characters outside [A-Za-z0-9._-] in\n"
     "                         names become '_'. Prints the paths written.\n"
-    "  --threads N            intra-op threads (default 0: one per core)\n"
-    "  --providers LIST       execution providers in priority order, e.g. dnnl,cpu\n"
-    "                         (default: all available; see onyx info)\n"
-    "  --opt-level N          graph optimization level 0-3 (default 3)\n"
+    CLI_SESSION_FLAGS_HELP
     "  --dim NAME=VALUE       size of symbolic dim NAME for random inputs\n"
     "                         (default: as bound by -i inputs, else 1)\n"
     "  --seed N               seed of the random inputs (default 0)\n"

@@ -1,9 +1,12 @@
 /* system_info.c — machine facts for `onyx info` and reports: cpu features
- * (from cpu_features.c), cores, NUMA nodes and cache sizes (from sysfs). */
+ * (from cpu_features.c), cores, NUMA nodes and their CPUs and cache sizes
+ * (from sysfs). */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "affinity.h"
 #include "cpu_features.h"
 #include "onyx.h"
 #include "parallel.h"
@@ -34,15 +37,45 @@ static int cache_kb(const char *level, const char *type) {
   return 0;
 }
 
-static int numa_nodes(void) {
+#define MAX_NODES 1024
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* The node numbers sysfs lists, ascending, into ids[0..MAX_NODES); returns
+ * how many (0 without NUMA information). */
+static int numa_node_ids(int *ids) {
   DIR *d = opendir("/sys/devices/system/node");
-  if (!d) return 1;
+  if (!d) return 0;
   int n = 0;
-  for (struct dirent *e; (e = readdir(d));)
-    if (!strncmp(e->d_name, "node", 4) && e->d_name[4] >= '0' && e->d_name[4] <= '9') n++;
+  for (struct dirent *e; (e = readdir(d)) && n < MAX_NODES;) {
+    char *end;
+    if (strncmp(e->d_name, "node", 4) || e->d_name[4] < '0' || e->d_name[4] > '9') continue;
+    long id = strtol(e->d_name + 4, &end, 10);
+    if (!*end && id < MAX_NODES) ids[n++] = (int)id;
+  }
   closedir(d);
+  qsort(ids, (size_t)n, sizeof *ids, cmp_int);
+  return n;
+}
+
+static int numa_nodes(void) {
+  int ids[MAX_NODES], n = numa_node_ids(ids);
   return n ? n : 1;
 }
+
+onyx_status *onyx_system_numa_node(int i, onyx_numa_node_info *out) {
+  int ids[MAX_NODES], n = numa_node_ids(ids);
+  if (i < 0 || i >= n)
+    return onyx_error(ONYX_ERR_NOT_FOUND, "NUMA node index %d: sysfs lists %d node%s", i, n, n == 1 ? "" : "s");
+  cpu_set_t cpus;
+  ONYX_TRY(onyx_numa_node_cpus(ids[i], &cpus));
+  out->id = ids[i];
+  out->n_cpus = CPU_COUNT(&cpus);
+  onyx_cpulist_format(&cpus, out->cpus, sizeof out->cpus);
+  return NULL;
+}
+
+int onyx_numa_available(void) { return onyx_numa_lib_available(); }
 
 void onyx_system_info_get(onyx_system_info *out) {
   const onyx_cpu_features *f = onyx_cpu();

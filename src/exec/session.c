@@ -1,12 +1,15 @@
 /* session.c — the public session API: options, creation pipeline (load ->
  * sort -> validate -> infer -> providers -> plan), metadata, run with input
- * checks, statistics and profiling. */
+ * checks, statistics and profiling. Creation and runs happen inside the
+ * session's thread placement (base/affinity.h), when it has one. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/affinity.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -44,6 +47,9 @@ struct onyx_options {
   char passes_only[512], passes_disabled[512];
   int n_user_passes;
   user_pass user_passes[MAX_USER_PASSES];
+  char affinity[512];        /* "" or "none": no pinning */
+  bool affinity_ort;         /* affinity is in ORT's form (see onyx_options_set_config) */
+  int numa_node;             /* -1: none */
 };
 
 typedef struct prof_rec {
@@ -58,6 +64,7 @@ struct onyx_session {
   onyx_model *model;
   onyx_options opts;
   onyx_threadpool pool;
+  onyx_binding binding;      /* where the pool's threads run */
   int n_providers;
   onyx_provider *providers[MAX_SESSION_PROVIDERS];
   bool owns_provider[MAX_SESSION_PROVIDERS];
@@ -86,6 +93,7 @@ onyx_status *onyx_options_create(onyx_options **out) {
   if (!o) return onyx_error_oom();
   o->opt_level = 3;
   o->log_level = ONYX_LOG_WARNING;
+  o->numa_node = -1;
 #ifdef ONYX_HAVE_DNNL
   strcpy(o->providers, "dnnl,cpu");
 #else
@@ -141,6 +149,43 @@ onyx_status *onyx_options_add_pass(onyx_options *o, const char *name, int level,
   p->arg = arg;
   o->n_user_passes++;
   return NULL;
+}
+
+static onyx_status *set_affinity(onyx_options *o, const char *spec, bool ort_form) {
+  if (!spec) spec = "";
+  if (strlen(spec) >= sizeof o->affinity)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "affinity spec is too long (at most %zu characters)",
+                      sizeof o->affinity - 1);
+  ONYX_TRY(onyx_affinity_check(spec, ort_form));
+  strcpy(o->affinity, spec);
+  o->affinity_ort = ort_form;
+  return NULL;
+}
+
+onyx_status *onyx_options_set_thread_affinity(onyx_options *o, const char *spec) {
+  return set_affinity(o, spec, false);
+}
+
+onyx_status *onyx_options_set_numa_node(onyx_options *o, int node) {
+  if (node < -1) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "NUMA node %d: expected a node number or -1 (none)", node);
+  o->numa_node = node;
+  return NULL;
+}
+
+onyx_status *onyx_options_set_config(onyx_options *o, const char *key, const char *value) {
+  if (!key || !value) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "onyx_options_set_config: NULL key or value");
+  if (!strcmp(key, "session.thread_affinity")) return set_affinity(o, value, false);
+  if (!strcmp(key, "session.intra_op_thread_affinities")) return set_affinity(o, value, true);
+  if (!strcmp(key, "session.numa_node")) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || !*value || *end || v < -1 || v > INT32_MAX)
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "session.numa_node: expected a node number or -1, got '%s'", value);
+    return onyx_options_set_numa_node(o, (int)v);
+  }
+  return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "unknown session config key '%s' (known: session.thread_affinity, "
+                    "session.intra_op_thread_affinities, session.numa_node)", key);
 }
 
 static onyx_status *make_providers(const onyx_options *o, const char *list, onyx_provider **prov,
@@ -333,6 +378,7 @@ void onyx_session_destroy(onyx_session *s) {
   onyx_free(s->dims);
   onyx_free(s->dim_names);
   onyx_free(s->prof);
+  onyx_binding_deinit(&s->binding);
   pthread_mutex_destroy(&s->lock);
   onyx_free(s);
 }
@@ -346,6 +392,19 @@ static void fill_meta(onyx_session *s) {
       s->dim_names[i][d] = onyx_model_symbol_name(s->model, v->dims[d]);
     }
   }
+}
+
+/* The creation pipeline after the options are settled: runs inside the
+ * session's thread placement, so the weights packed here land on its node. */
+static onyx_status *prepare_session(onyx_session *s) {
+  onyx_graph *g = s->model->graph;
+  ONYX_TRY(onyx_graph_toposort(g));
+  ONYX_TRY(onyx_graph_validate(g));
+  ONYX_TRY(onyx_graph_infer(g));
+  ONYX_TRY(make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers));
+  ONYX_TRY(optimize_model(s->model, &s->opts, &s->pool, s->providers, s->n_providers, &s->opt_stats));
+  if (s->opts.optimized_path[0]) ONYX_TRY(onyx_model_save(s->model, s->opts.optimized_path));
+  return onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan);
 }
 
 onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *opts,
@@ -367,16 +426,16 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
     onyx_options_destroy(d);
   }
   if (s->opts.log_level_set) onyx_set_log_level(s->opts.log_level);
-  s->pool.nthreads = s->opts.threads > 0 ? s->opts.threads : onyx_available_cores();
-  onyx_graph *g = m->graph;
-  if ((st = onyx_graph_toposort(g))) goto fail;
-  if ((st = onyx_graph_validate(g))) goto fail;
-  if ((st = onyx_graph_infer(g))) goto fail;
-  if ((st = make_providers(&s->opts, s->opts.providers, s->providers, s->owns_provider, &s->n_providers)))
+  int nthreads = s->opts.threads;
+  if ((st = onyx_binding_init(&s->binding, s->opts.affinity, s->opts.affinity_ort, s->opts.numa_node, &nthreads)))
     goto fail;
-  if ((st = optimize_model(m, &s->opts, &s->pool, s->providers, s->n_providers, &s->opt_stats))) goto fail;
-  if (s->opts.optimized_path[0] && (st = onyx_model_save(m, s->opts.optimized_path))) goto fail;
-  if ((st = onyx_plan_create(g, s->providers, s->n_providers, &s->pool, &s->plan))) goto fail;
+  s->pool.nthreads = nthreads > 0 ? nthreads : onyx_available_cores();
+  onyx_binding_scope scope;
+  if ((st = onyx_binding_enter(&s->binding, &scope))) goto fail;
+  st = prepare_session(s);
+  onyx_binding_leave(&scope);
+  if (st) goto fail;
+  onyx_graph *g = m->graph;
   int nio = g->n_inputs + g->n_outputs;
   s->dims = onyx_calloc((size_t)nio + 1, sizeof *s->dims);
   s->dim_names = onyx_calloc((size_t)nio + 1, sizeof *s->dim_names);
@@ -387,8 +446,9 @@ onyx_status *onyx_session_create_from_model(onyx_model *m, const onyx_options *o
   fill_meta(s);
   for (int v = 0; v < g->n_values; v++)
     if (g->values[v].init) s->stats.weight_bytes += (int64_t)g->values[v].init->nbytes;
-  onyx_log(ONYX_LOG_INFO, "session ready: %d nodes, %d threads, providers %s", g->n_nodes,
-           s->pool.nthreads, s->opts.providers);
+  onyx_log(ONYX_LOG_INFO, "session ready: %d nodes, %d threads (affinity %s, NUMA node %d), providers %s",
+           g->n_nodes, s->pool.nthreads, s->opts.affinity[0] ? s->opts.affinity : "none", s->opts.numa_node,
+           s->opts.providers);
   *out = s;
   return NULL;
 fail:
@@ -417,7 +477,12 @@ onyx_status *onyx_session_set_providers(onyx_session *s, const char *list) {
   int n;
   onyx_plan *plan;
   ONYX_TRY(make_providers(&o, o.providers, prov, owned, &n));
-  onyx_status *st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+  onyx_binding_scope scope;
+  onyx_status *st = onyx_binding_enter(&s->binding, &scope);
+  if (!st) {
+    st = onyx_plan_create(s->model->graph, prov, n, &s->pool, &plan);
+    onyx_binding_leave(&scope);
+  }
   if (st) {
     free_providers(prov, owned, n);
     return st;
@@ -452,6 +517,7 @@ const onyx_plan *onyx_session_plan(const onyx_session *s) { return s->plan; }
 const onyx_graph *onyx_session_graph(const onyx_session *s) { return s->model->graph; }
 
 int onyx_session_input_count(const onyx_session *s) { return s->model->graph->n_inputs; }
+int onyx_session_intra_op_threads(const onyx_session *s) { return s->pool.nthreads; }
 int onyx_session_output_count(const onyx_session *s) { return s->model->graph->n_outputs; }
 
 static onyx_status *info(const onyx_session *s, int i, bool output, onyx_value_info *out) {
@@ -676,7 +742,11 @@ onyx_status *onyx_session_run_observed(onyx_session *s, int n_inputs, const char
   rc.profile = s->opts.profiling;
   rc.observe = observe;
   rc.observe_arg = observe_arg;
-  if (!st) st = onyx_plan_run_ex(s->plan, &rc, feed, all);
+  onyx_binding_scope scope;
+  if (!st && !(st = onyx_binding_enter(&s->binding, &scope))) {
+    st = onyx_plan_run_ex(s->plan, &rc, feed, all);
+    onyx_binding_leave(&scope);
+  }
   if (!st) record_run(s, &rc);
   onyx_free(rc.events);
   if (!st) {
