@@ -107,7 +107,7 @@ static void gemm(const char *name, int64_t m, int64_t n, int64_t k, int threads)
     g.k = k;
     g.w = pw;
     g.x = (cpu_qgemm_x){x, n, false, false, NULL, NULL, &xz, 1};
-    g.out = (cpu_qgemm_out){CPU_QGEMM_OUT_U8, y, n, false, &xs, ws, 1, m, 0.05f, 3, NULL, false, NULL};
+    g.out = (cpu_qgemm_out){CPU_QGEMM_OUT_U8, y, n, false, &xs, ws, 1, m, 0.05f, 3, NULL, NULL, false, NULL};
     TIME_LOOP(onyx_status_free(cpu_qgemm(&pool, qisa, &g)), macs, ns);
     char variant[64];
     snprintf(variant, sizeof variant, "int8%s_%s", v ? "_7bit" : "", qisa->name);

@@ -210,6 +210,18 @@ static bool claimed_elsewhere(void *arg, const onyx_graph *g, const onyx_node *n
   return false;
 }
 
+/* Node n goes to a provider before cpu whose memory is not the host's. */
+static bool claimed_off_host(void *arg, const onyx_graph *g, const onyx_node *n) {
+  const claim_ctx *c = arg;
+  for (int i = 0; i < c->n; i++) {
+    if (!strcmp(c->prov[i]->name, "cpu")) return false;
+    onyx_status *s = c->prov[i]->iface->supports(c->prov[i], g, n);
+    if (!s) return c->prov[i]->device != ONYX_DEVICE_HOST;
+    onyx_status_free(s);
+  }
+  return false;
+}
+
 /* Runs the optimizer over m's (sorted, inferred) graph as the options say;
  * the ai.onyx fusions leave alone the nodes providers[0..n) put elsewhere
  * than on cpu. */
@@ -231,7 +243,7 @@ static onyx_status *optimize_model(onyx_model *m, const onyx_options *o, const o
   }
   claim_ctx cc = {providers, n_providers};
   opt_config cfg = {o->opt_level, o->passes_only, o->passes_disabled, o->n_user_passes, custom, pool,
-                    claimed_elsewhere, &cc};
+                    claimed_elsewhere, &cc, claimed_off_host};
   return opt_run(m->graph, &cfg, stats);
 }
 

@@ -9,6 +9,9 @@
  * whatever their size: their data is in the model already). Random ops are
  * never folded, nor nodes with subgraphs or with graph outputs (their value
  * would have to become an initializer output, which some runtimes reject).
+ * DequantizeLinear of a constant (a QDQ model's weights) folds here only
+ * when optimizing for level 1: at level 2 the QDQ fusion wants the 8-bit
+ * weights, and dequantize_folding (level 2, after it) folds what it left.
  *
  * Shape folding turns Shape and Size of a value whose shape is fully static
  * into constants, and Gather(Shape(x), i) into one when the selected dims
@@ -31,6 +34,9 @@ static bool is_random(const char *op) {
     if (!strcmp(op, *r)) return true;
   return false;
 }
+
+/* A DequantizeLinear is left for the QDQ fusion when level 2 follows. */
+static bool is_dequantize(const onyx_node *n) { return !n->domain[0] && !strcmp(n->op_type, "DequantizeLinear"); }
 
 static bool foldable(const opt_ctx *c, const onyx_node *n) {
   const onyx_graph *g = c->g;
@@ -81,12 +87,15 @@ static onyx_status *install(opt_ctx *c, int ni, onyx_tensor **out) {
   return opt_kill(c, ni);
 }
 
-onyx_status *opt_fold_constants(onyx_graph *g, opt_ctx *c, int *changed) {
+/* Folds the foldable nodes: every one (which 0), all but DequantizeLinear
+ * (1), or DequantizeLinear alone (2). */
+static onyx_status *fold(onyx_graph *g, opt_ctx *c, int which, int *changed) {
   *changed = 0;
   onyx_tensor *ins[64], *outs[64];
   for (int i = 0; i < g->n_nodes; i++) {
     const onyx_node *n = &g->nodes[i];
-    if (opt_is_dead(c, i) || n->n_in > 64 || n->n_out > 64 || !foldable(c, n)) continue;
+    if (opt_is_dead(c, i) || n->n_in > 64 || n->n_out > 64) continue;
+    if ((which == 1 && is_dequantize(n)) || (which == 2 && !is_dequantize(n)) || !foldable(c, n)) continue;
     size_t in_bytes = 0;
     for (int k = 0; k < n->n_in; k++) {
       ins[k] = n->in[k] >= 0 ? g->values[n->in[k]].init : NULL;
@@ -119,6 +128,12 @@ onyx_status *opt_fold_constants(onyx_graph *g, opt_ctx *c, int *changed) {
   }
   return NULL;
 }
+
+onyx_status *opt_fold_constants(onyx_graph *g, opt_ctx *c, int *changed) {
+  return fold(g, c, c->level >= 2 ? 1 : 0, changed);
+}
+
+onyx_status *opt_fold_dequantize(onyx_graph *g, opt_ctx *c, int *changed) { return fold(g, c, 2, changed); }
 
 /* ---- shape folding ----------------------------------------------------------- */
 

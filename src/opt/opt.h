@@ -70,6 +70,9 @@ typedef struct opt_config {
   const onyx_threadpool *pool;
   opt_claim_fn claimed;          /* may be NULL: every node runs on cpu */
   void *claim_arg;
+  /* may be NULL (none is): n goes to such a provider whose memory is not
+   * the host's (a GPU); same claim_arg */
+  opt_claim_fn claimed_off_host;
 } opt_config;
 
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */
@@ -101,6 +104,11 @@ onyx_status *opt_fuse_attention(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_conv_activation(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_gemm_activation(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fuse_matmul_bias_activation(onyx_graph *g, opt_ctx *c, int *changed);
+onyx_status *opt_fuse_qdq(onyx_graph *g, opt_ctx *c, int *changed);
+onyx_status *opt_fuse_dynamic_quant_matmul(onyx_graph *g, opt_ctx *c, int *changed);
+/* Constant folding of the DequantizeLinear nodes alone: level 1 leaves them
+ * to the QDQ fusion when level 2 follows; what it did not take folds here. */
+onyx_status *opt_fold_dequantize(onyx_graph *g, opt_ctx *c, int *changed);
 
 /* ---- helpers (opt_util.c) ------------------------------------------------ */
 
@@ -110,6 +118,18 @@ bool opt_is(const opt_ctx *c, int n, const char *op_type);
 bool opt_claimed(const opt_ctx *c, int n);
 /* None of nodes[0..count) is claimed: a cpu fusion may take them all. */
 bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count);
+/* Node n will run on a provider whose memory is not the host's. */
+bool opt_claimed_off_host(const opt_ctx *c, int n);
+/* Whether the quantized group nodes[0..count) (-1 entries ignored) may be
+ * replaced by the integer node `fused`, already in the graph with its op
+ * id (-1: rewritten in place, no new op): when another provider takes the integer op itself, or no node of the
+ * group goes to a provider off the host. A host provider (dnnl) that takes
+ * the group's float op but not its integer op has no integer form of it
+ * (oneDNN declines int8 with full-range weights without VNNI): the integer
+ * op on cpu beats its float op between conversions by far. A provider off
+ * the host (a GPU) keeps its groups: it reads QDQ itself or runs the float
+ * op faster than the host's integer op. */
+bool opt_quant_group_allowed(const opt_ctx *c, const int *nodes, int count, int fused);
 /* Marks node n for removal after the pass. */
 onyx_status *opt_kill(opt_ctx *c, int n);
 bool opt_is_dead(const opt_ctx *c, int n);

@@ -22,9 +22,21 @@ bool opt_claimed(const opt_ctx *c, int n) {
   return c->cfg && c->cfg->claimed && c->cfg->claimed(c->cfg->claim_arg, c->g, &c->g->nodes[n]);
 }
 
+bool opt_claimed_off_host(const opt_ctx *c, int n) {
+  return c->cfg && c->cfg->claimed_off_host &&
+         c->cfg->claimed_off_host(c->cfg->claim_arg, c->g, &c->g->nodes[n]);
+}
+
 bool opt_cpu_nodes(const opt_ctx *c, const int *nodes, int count) {
   for (int i = 0; i < count; i++)
     if (nodes[i] >= 0 && opt_claimed(c, nodes[i])) return false;
+  return true;
+}
+
+bool opt_quant_group_allowed(const opt_ctx *c, const int *nodes, int count, int fused) {
+  if (opt_cpu_nodes(c, nodes, count) || (fused >= 0 && opt_claimed(c, fused))) return true;
+  for (int i = 0; i < count; i++)
+    if (nodes[i] >= 0 && opt_claimed_off_host(c, nodes[i])) return false;
   return true;
 }
 

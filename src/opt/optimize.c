@@ -30,6 +30,9 @@ static const char *const ops_ln[] = {"ReduceMean", NULL};
 static const char *const ops_sln[] = {"LayerNormalization", NULL};
 static const char *const ops_softmax[] = {"Softmax", NULL};
 static const char *const ops_gemm[] = {"Gemm", NULL};
+static const char *const ops_dq[] = {"DequantizeLinear", NULL};
+static const char *const ops_qdq[] = {"DequantizeLinear", "QuantizeLinear", NULL};
+static const char *const ops_mmi[] = {"MatMulInteger", NULL};
 
 static const opt_pass builtin[] = {
     /* level 1: standard ONNX in, standard ONNX out */
@@ -41,7 +44,12 @@ static const opt_pass builtin[] = {
     {"conv_mul_add_folding", 1, ops_conv, opt_fold_conv_mul_add, NULL, NULL},
     {"matmul_add_to_gemm", 1, ops_matmul, opt_fuse_matmul_add, NULL, NULL},
     {"dead_code", 1, NULL, opt_eliminate_dead, NULL, NULL},
-    /* level 2: fusions into ai.onyx ops (LayerNormalization stays ai.onnx) */
+    /* level 2: fusions into ai.onyx ops (LayerNormalization stays ai.onnx),
+     * first the quantized groups into integer ops, then the weights they
+     * left dequantized fold */
+    {"qdq_fusion", 2, ops_qdq, opt_fuse_qdq, NULL, NULL},
+    {"dynamic_quant_matmul_fusion", 2, ops_mmi, opt_fuse_dynamic_quant_matmul, NULL, NULL},
+    {"dequantize_folding", 2, ops_dq, opt_fold_dequantize, NULL, NULL},
     {"gelu_fusion", 2, ops_gelu, opt_fuse_gelu, NULL, NULL},
     {"layer_norm_fusion", 2, ops_ln, opt_fuse_layer_norm, NULL, NULL},
     {"skip_layer_norm_fusion", 2, ops_sln, opt_fuse_skip_layer_norm, NULL, NULL},
@@ -65,7 +73,8 @@ const opt_pass *opt_builtin_passes(int *n) {
 
 const char *onyx_optimizer_passes(void) {
   return "constant_folding,shape_folding,noop_elimination,common_subexpression,conv_bn_folding,"
-         "conv_mul_add_folding,matmul_add_to_gemm,dead_code,gelu_fusion,layer_norm_fusion,"
+         "conv_mul_add_folding,matmul_add_to_gemm,dead_code,qdq_fusion,dynamic_quant_matmul_fusion,"
+         "dequantize_folding,gelu_fusion,layer_norm_fusion,"
          "skip_layer_norm_fusion,attention_fusion,conv_activation_fusion,gemm_activation_fusion,"
          "matmul_bias_activation_fusion," OPT_PASS_MEMORY_ORDER;
 }

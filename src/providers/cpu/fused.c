@@ -10,7 +10,9 @@
  * exist only in a per-thread buffer, normalized by the Softmax kernel's row
  * function. SkipLayerNormalization adds, then
  * normalizes with the LayerNormalization row kernel of norm.c. GELU (fused
- * or BiasGelu) and Tanh run on the vectorized rows of vmath.h. */
+ * or BiasGelu) and Tanh run on the vectorized rows of vmath.h. The integer
+ * ops of the QDQ fusion are listed here too; their kernels live with the
+ * integer engine's other users (qlinear.c, qlinear_add_pool.c). */
 #include <math.h>
 #include <string.h>
 
@@ -333,5 +335,12 @@ const cpu_kernel cpu_kernels_fused[] = {
     {onyx_op_BiasGelu, NULL, bias_gelu_run, NULL},
     {onyx_op_SkipLayerNormalization, NULL, skip_layer_norm_run, NULL},
     {onyx_op_Attention, NULL, attention_run, NULL},
+    {onyx_op_FusedQLinearConv, cpu_fused_qlinear_conv_prepare, cpu_fused_qlinear_conv_run, cpu_qlinear_release},
+    {onyx_op_FusedQLinearMatMul, cpu_fused_qlinear_matmul_prepare, cpu_fused_qlinear_matmul_run,
+     cpu_qlinear_release},
+    {onyx_op_QLinearAdd, NULL, cpu_qlinear_add_run, NULL},
+    {onyx_op_QLinearGlobalAveragePool, NULL, cpu_qlinear_global_average_pool_run, NULL},
+    {onyx_op_DynamicQuantMatMul, cpu_dynamic_quant_matmul_prepare, cpu_dynamic_quant_matmul_run,
+     cpu_qlinear_release},
     {-1, NULL, NULL, NULL},
 };

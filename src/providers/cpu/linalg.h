@@ -61,6 +61,16 @@ onyx_status *cpu_conv_integer_run(cpu_ctx *c);
 onyx_status *cpu_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state);
 onyx_status *cpu_qlinear_conv_run(cpu_ctx *c);
 void cpu_qlinear_release(void *state);
+/* the ai.onyx forms the QDQ fusion makes (same state as above) */
+onyx_status *cpu_fused_qlinear_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state);
+onyx_status *cpu_fused_qlinear_matmul_run(cpu_ctx *c);
+onyx_status *cpu_fused_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state);
+onyx_status *cpu_fused_qlinear_conv_run(cpu_ctx *c);
+onyx_status *cpu_dynamic_quant_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state);
+onyx_status *cpu_dynamic_quant_matmul_run(cpu_ctx *c);
+/* qlinear_add_pool.c: ai.onyx QLinearAdd and QLinearGlobalAveragePool */
+onyx_status *cpu_qlinear_add_run(cpu_ctx *c);
+onyx_status *cpu_qlinear_global_average_pool_run(cpu_ctx *c);
 
 /* The constant (initializer) behind input i of n, or NULL. */
 const onyx_tensor *cpu_const_input(const onyx_node *n, const onyx_graph *g, int i);

@@ -1,6 +1,6 @@
 /* pool.c — cpu pooling kernels: MaxPool (with optional Indices), AveragePool,
  * LpPool, their Global forms, MaxRoiPool and MaxUnpool, in float32 (other
- * float types through nn_dispatch). Window geometry comes from the op table
+ * float types through nn_dispatch), and MaxPool on uint8/int8 directly. Window geometry comes from the op table
  * (onyx_pool_geometry) so kernels and shape inference agree. 1-D and 2-D
  * pooling run as 3-D pooling with leading unit axes: one loop nest, threaded
  * over the N*C planes, with each window clipped to the input up front so the
@@ -234,7 +234,78 @@ static onyx_status *maxpool_f32(cpu_ctx *c) { return pool_f32(c, POOL_MAX); }
 static onyx_status *avgpool_f32(cpu_ctx *c) { return pool_f32(c, POOL_AVG); }
 static onyx_status *lppool_f32(cpu_ctx *c) { return pool_f32(c, POOL_LP); }
 
-onyx_status *cpu_maxpool(cpu_ctx *c) { return nn_dispatch(c, maxpool_f32, true); }
+/* ---- MaxPool on 8-bit data (no Indices): quantized models (the QDQ fusion)
+ * pool their uint8/int8 activations directly, bytes compared in their own
+ * order (int8 through a sign flip into the uint8 order), no float copies */
+
+typedef struct qmax_job {
+  pool3 g;
+  const uint8_t *x;
+  uint8_t *y;
+  uint8_t flip;         /* 0x80 for int8 */
+  int64_t in_plane, out_plane;
+} qmax_job;
+
+static void qmax_planes(void *arg, size_t begin, size_t end, int tid) {
+  (void)tid;
+  const qmax_job *j = arg;
+  const pool3 *g = &j->g;
+  const int64_t H = g->in[1], W = g->in[2];
+  for (size_t p = begin; p < end; p++) {
+    const uint8_t *x = j->x + (int64_t)p * j->in_plane;
+    uint8_t *y = j->y + (int64_t)p * j->out_plane;
+    for (int64_t od = 0; od < g->out[0]; od++) {
+      int64_t a0, a1, sd = od * g->s[0] - g->pb[0];
+      taps(g, 0, od, 0, g->in[0], &a0, &a1);
+      for (int64_t oh = 0; oh < g->out[1]; oh++) {
+        int64_t b0, b1, sh = oh * g->s[1] - g->pb[1];
+        taps(g, 1, oh, 0, H, &b0, &b1);
+        for (int64_t ow = 0; ow < g->out[2]; ow++, y++) {
+          int64_t c0, c1, sw = ow * g->s[2] - g->pb[2];
+          taps(g, 2, ow, 0, W, &c0, &c1);
+          uint8_t m = 0;
+          for (int64_t a = a0; a < a1; a++)
+            for (int64_t b = b0; b < b1; b++) {
+              const uint8_t *row = x + ((sd + a * g->d[0]) * H + sh + b * g->d[1]) * W + sw;
+              for (int64_t t = c0; t < c1; t++) {
+                uint8_t v = row[t * g->d[2]] ^ j->flip;
+                m = v > m ? v : m;
+              }
+            }
+          *y = m ^ j->flip;
+        }
+      }
+    }
+  }
+}
+
+static onyx_status *maxpool_q8(cpu_ctx *c) {
+  const onyx_tensor *x = c->in[0];
+  qmax_job j = {0};
+  ONYX_TRY(pool3_init(c, &j.g));
+  onyx_tensor *y = c->out[0];
+  if (!y->data) {
+    int64_t dims[ONYX_MAX_RANK] = {x->dims[0], x->dims[1]};
+    for (int i = 2; i < x->rank; i++) dims[i] = j.g.out[3 - (x->rank - 2) + (i - 2)];
+    ONYX_TRY(onyx_tensor_alloc(y, x->rank, dims));
+  }
+  j.x = x->data;
+  j.y = y->data;
+  j.flip = x->dtype == ONYX_DTYPE_INT8 ? 0x80 : 0;
+  j.in_plane = j.g.in[0] * j.g.in[1] * j.g.in[2];
+  j.out_plane = j.g.out[0] * j.g.out[1] * j.g.out[2];
+  int64_t planes = x->dims[0] * x->dims[1];
+  onyx_parallel_for(c->pool, (size_t)planes, nn_grain(j.out_plane * j.g.k[0] * j.g.k[1] * j.g.k[2]),
+                    qmax_planes, &j);
+  return NULL;
+}
+
+onyx_status *cpu_maxpool(cpu_ctx *c) {
+  onyx_dtype dt = c->in[0]->dtype;
+  bool indices = c->n_out > 1 && c->out[1];
+  if ((dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8) && !indices) return maxpool_q8(c);
+  return nn_dispatch(c, maxpool_f32, true);
+}
 onyx_status *cpu_averagepool(cpu_ctx *c) { return nn_dispatch(c, avgpool_f32, false); }
 onyx_status *cpu_lppool(cpu_ctx *c) { return nn_dispatch(c, lppool_f32, false); }
 

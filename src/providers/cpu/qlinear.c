@@ -1,6 +1,10 @@
 /* qlinear.c — cpu kernels of the integer linear-algebra ops on the int8 GEMM
- * engine (gemm/qgemm.h): MatMulInteger and ConvInteger (int32 out), and
- * QLinearMatMul and QLinearConv (requantized u8/s8 out).
+ * engine (gemm/qgemm.h): MatMulInteger and ConvInteger (int32 out),
+ * QLinearMatMul and QLinearConv (requantized u8/s8 out), their ai.onyx forms
+ * from the QDQ fusion, FusedQLinearMatMul (int32 bias) and FusedQLinearConv
+ * (both with a Relu clamping at the output zero point), and
+ * DynamicQuantMatMul (A quantized here as DynamicQuantizeLinear does, float
+ * out with scales and bias applied in the GEMM's write-out).
  *
  * Weights play the engine's W side: MatMul computes Y^T = B^T A^T (the
  * engine writes it back transposed), Conv computes Y_g = W_g x col_g per
@@ -22,6 +26,7 @@
 #include "im2col.h"
 #include "linalg.h"
 #include "ops/linalg.h"
+#include "reduce_kernels.h"
 
 typedef struct qstate {
   const cpu_qgemm_isa *isa;
@@ -43,7 +48,7 @@ static bool is_fp(onyx_dtype dt) {
          dt == ONYX_DTYPE_BFLOAT16;
 }
 
-static const onyx_tensor *opt_in(const cpu_ctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
+static const onyx_tensor *opt_in(const cpu_ctx *c, int i) { return i >= 0 && i < c->n_in ? c->in[i] : NULL; }
 
 /* Input i of n when it is a constant, or absent (*absent); NULL with
  * *absent false when it is computed at run time. */
@@ -81,6 +86,16 @@ static onyx_status *check_scale(const onyx_node *nd, const onyx_tensor *s, int64
 
 static int64_t count(const onyx_tensor *t) { return t ? onyx_numel(t->rank, t->dims) : 0; }
 
+/* The fused ops' `activation`: "" (none) or "Relu", which clamps the
+ * requantized output at its zero point. */
+static onyx_status *fused_relu(const onyx_node *nd, bool *relu) {
+  const char *a = onyx_attr_string(nd, "activation", "");
+  *relu = !strcmp(a, "Relu");
+  if (!*relu && a[0])
+    return onyx_node_error(nd, ONYX_ERR_NOT_IMPLEMENTED, "activation '%s' is not supported (only Relu)", a);
+  return NULL;
+}
+
 /* a scale tensor's values as floats (caller storage of count(t) floats) */
 static void scale_values(const onyx_tensor *t, float *dst) {
   for (int64_t i = 0; i < count(t); i++) dst[i] = (float)onyx_tensor_get_f64(t, i);
@@ -88,13 +103,16 @@ static void scale_values(const onyx_tensor *t, float *dst) {
 
 /* ---- MatMulInteger, QLinearMatMul ------------------------------------------------- */
 
-/* Input positions of the two MatMul-style ops. */
+/* Input positions of the MatMul-style ops. */
 typedef struct mm_io {
   int a, az, b, bz;            /* -1: not an input of this op */
-  int as, bs, ys, yz;
+  int as, bs, ys, yz, bias;
+  bool dyn;                    /* A is float, quantized here; the output is float */
 } mm_io;
-static const mm_io io_matmul_integer = {0, 2, 1, 3, -1, -1, -1, -1};
-static const mm_io io_qlinear_matmul = {0, 2, 3, 5, 1, 4, 6, 7};
+static const mm_io io_matmul_integer = {0, 2, 1, 3, -1, -1, -1, -1, -1, false};
+static const mm_io io_qlinear_matmul = {0, 2, 3, 5, 1, 4, 6, 7, -1, false};
+static const mm_io io_fused_qlinear_matmul = {0, 2, 3, 5, 1, 4, 6, 7, 8, false};
+static const mm_io io_dynamic_quant_matmul = {0, -1, 1, 3, -1, 2, -1, -1, 4, true};
 
 /* state with B (constant, 2-D or 1-D) packed as W = B^T */
 static onyx_status *matmul_prepare(const onyx_node *n, const onyx_graph *g, const mm_io *io,
@@ -131,32 +149,68 @@ onyx_status *cpu_qlinear_matmul_prepare(const onyx_node *n, const onyx_graph *g,
   return matmul_prepare(n, g, &io_qlinear_matmul, state);
 }
 
-static onyx_status *matmul_run(cpu_ctx *c, const mm_io *io) {
+onyx_status *cpu_fused_qlinear_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+  return matmul_prepare(n, g, &io_fused_qlinear_matmul, state);
+}
+
+onyx_status *cpu_dynamic_quant_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+  return matmul_prepare(n, g, &io_dynamic_quant_matmul, state);
+}
+
+/* The checked inputs of one MatMul-style run. */
+typedef struct mm_args {
+  const onyx_tensor *a, *b, *az, *bz, *as, *bs, *ys, *yz, *bias;
+  bool relu;
+  cpu_mm_shape s;
+} mm_args;
+
+static onyx_status *matmul_check(cpu_ctx *c, const mm_io *io, mm_args *m) {
   const onyx_node *nd = c->node;
   const bool requant = io->ys >= 0;
-  const onyx_tensor *a = c->in[io->a], *b = c->in[io->b];
-  const onyx_tensor *az = opt_in(c, io->az), *bz = opt_in(c, io->bz);
-  onyx_tensor *y = c->out[0];
-  if (az && !onyx_tensor_nbytes(az)) az = NULL;
-  if (bz && !onyx_tensor_nbytes(bz)) bz = NULL;
-  if (!is_q8(a->dtype) || !is_q8(b->dtype) || (requant && !is_q8(y->dtype)))
+  memset(m, 0, sizeof *m);
+  m->a = c->in[io->a], m->b = c->in[io->b];
+  m->az = opt_in(c, io->az), m->bz = opt_in(c, io->bz);
+  if (m->az && !onyx_tensor_nbytes(m->az)) m->az = NULL;
+  if (m->bz && !onyx_tensor_nbytes(m->bz)) m->bz = NULL;
+  const onyx_tensor *a = m->a, *b = m->b, *y = c->out[0];
+  if ((io->dyn ? a->dtype != ONYX_DTYPE_FLOAT : !is_q8(a->dtype)) || !is_q8(b->dtype) ||
+      (requant && !is_q8(y->dtype)))
     return onyx_node_error(nd, ONYX_ERR_NOT_IMPLEMENTED, "%s x %s -> %s is not supported",
                            onyx_dtype_name(a->dtype), onyx_dtype_name(b->dtype), onyx_dtype_name(y->dtype));
-  cpu_mm_shape s;
-  ONYX_TRY(cpu_mm_shape_of(nd, a, b, &s));
-  ONYX_TRY(check_zero(nd, az, a, s.m, "A"));
-  ONYX_TRY(check_zero(nd, bz, b, s.n, "B"));
-  const onyx_tensor *as = NULL, *bs = NULL, *ys = NULL, *yz = NULL;
+  ONYX_TRY(cpu_mm_shape_of(nd, a, b, &m->s));
+  ONYX_TRY(check_zero(nd, m->az, a, m->s.m, "A"));
+  ONYX_TRY(check_zero(nd, m->bz, b, m->s.n, "B"));
+  if (io->bs >= 0) {
+    m->bs = c->in[io->bs];
+    ONYX_TRY(check_scale(nd, m->bs, m->s.n, "b"));
+  }
   if (requant) {
-    as = c->in[io->as], bs = c->in[io->bs], ys = c->in[io->ys], yz = opt_in(c, io->yz);
-    if (yz && !onyx_tensor_nbytes(yz)) yz = NULL;
-    ONYX_TRY(check_scale(nd, as, s.m, "a"));
-    ONYX_TRY(check_scale(nd, bs, s.n, "b"));
-    ONYX_TRY(check_scale(nd, ys, 1, "y"));
-    if (yz && (yz->dtype != y->dtype || count(yz) != 1))
+    m->as = c->in[io->as], m->ys = c->in[io->ys], m->yz = opt_in(c, io->yz);
+    if (m->yz && !onyx_tensor_nbytes(m->yz)) m->yz = NULL;
+    ONYX_TRY(check_scale(nd, m->as, m->s.m, "a"));
+    ONYX_TRY(check_scale(nd, m->ys, 1, "y"));
+    if (m->yz && (m->yz->dtype != y->dtype || count(m->yz) != 1))
       return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "y_zero_point must be one %s",
                              onyx_dtype_name(y->dtype));
   }
+  if (io->bias >= 0) {
+    onyx_dtype want = io->dyn ? ONYX_DTYPE_FLOAT : ONYX_DTYPE_INT32;
+    if (!io->dyn) ONYX_TRY(fused_relu(nd, &m->relu));
+    m->bias = opt_in(c, io->bias);
+    if (m->bias && (m->bias->dtype != want || count(m->bias) != m->s.n))
+      return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "bias must be %lld %s values", (long long)m->s.n,
+                             onyx_dtype_name(want));
+  }
+  return NULL;
+}
+
+static onyx_status *matmul_run(cpu_ctx *c, const mm_io *io) {
+  const bool requant = io->ys >= 0;
+  mm_args m;
+  ONYX_TRY(matmul_check(c, io, &m));
+  const cpu_mm_shape s = m.s;
+  const onyx_tensor *b = m.b, *bz = m.bz;
+  onyx_tensor *y = c->out[0];
   if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, s.out_rank, s.out_dims));
   if (s.m == 0 || s.n == 0 || s.batch == 0) return NULL;
   const qstate *st = c->state;
@@ -164,38 +218,65 @@ static onyx_status *matmul_run(cpu_ctx *c, const mm_io *io) {
   onyx_status *err = NULL;
   cpu_qgemm_packed *own = NULL;
   float *scales = NULL;
-  if (requant) {
-    scales = onyx_malloc((size_t)(count(as) + count(bs) + 1) * sizeof *scales);
-    if (!scales) return onyx_error_oom();
-    scale_values(as, scales);
-    scale_values(bs, scales + count(as));
-    scale_values(ys, scales + count(as) + count(bs));
+  uint8_t *aq = NULL, a_zero = 0;
+  /* A as the GEMM reads it: the input, or (dynamic) its uint8 quantization */
+  const uint8_t *a_data = m.a->data, *a_zp = m.az ? m.az->data : NULL;
+  int64_t n_az = count(m.az), n_as = count(m.as), n_bs = count(m.bs);
+  if (io->dyn) {
+    int64_t na = onyx_numel(m.a->rank, m.a->dims);
+    aq = onyx_malloc((size_t)na + 1);
+    scales = onyx_malloc((size_t)(n_bs + 1) * sizeof *scales);
+    if (!aq || !scales) {
+      err = onyx_error_oom();
+      goto done;
+    }
+    cpu_dynamic_quantize_u8(m.a->data, na, aq, scales, &a_zero, c->pool);
+    scale_values(m.bs, scales + 1);
+    a_data = aq, a_zp = &a_zero, n_az = 1, n_as = 1;
+  } else if (requant) {
+    scales = onyx_malloc((size_t)(n_as + n_bs + 1) * sizeof *scales);
+    if (!scales) {
+      err = onyx_error_oom();
+      goto done;
+    }
+    scale_values(m.as, scales);
+    scale_values(m.bs, scales + n_as);
+    scale_values(m.ys, scales + n_as + n_bs);
   }
   cpu_qgemm_args g = {0};
-  g.n = s.m;
   g.m = s.n;
   g.k = s.k;
-  g.x = (cpu_qgemm_x){NULL, s.k, true, a->dtype == ONYX_DTYPE_INT8, NULL, NULL,
-                      az ? az->data : NULL, count(az)};
-  g.out.kind = !requant ? CPU_QGEMM_OUT_S32 : y->dtype == ONYX_DTYPE_UINT8 ? CPU_QGEMM_OUT_U8 : CPU_QGEMM_OUT_S8;
+  g.x = (cpu_qgemm_x){NULL, s.k, true, m.a->dtype == ONYX_DTYPE_INT8, NULL, NULL, a_zp, n_az};
+  g.out.kind = io->dyn ? CPU_QGEMM_OUT_F32
+               : !requant ? CPU_QGEMM_OUT_S32
+               : y->dtype == ONYX_DTYPE_UINT8 ? CPU_QGEMM_OUT_U8 : CPU_QGEMM_OUT_S8;
   g.out.ldy = s.n;
   g.out.trans = true;
-  if (requant) {
+  if (io->dyn) {
     g.out.x_scale = scales;
-    g.out.n_x_scale = count(as);
-    g.out.w_scale = scales + count(as);
-    g.out.n_w_scale = count(bs);
-    g.out.y_scale = scales[count(as) + count(bs)];
-    g.out.y_zero = !yz ? 0 : yz->dtype == ONYX_DTYPE_UINT8 ? *(const uint8_t *)yz->data
-                                                           : *(const int8_t *)yz->data;
+    g.out.n_x_scale = 1;
+    g.out.w_scale = scales + 1;
+    g.out.n_w_scale = n_bs;
+    g.out.y_scale = 1.0f;
+    g.out.bias_f = m.bias ? m.bias->data : NULL;
+  } else if (requant) {
+    g.out.x_scale = scales;
+    g.out.n_x_scale = n_as;
+    g.out.w_scale = scales + n_as;
+    g.out.n_w_scale = n_bs;
+    g.out.y_scale = scales[n_as + n_bs];
+    g.out.y_zero = !m.yz ? 0 : m.yz->dtype == ONYX_DTYPE_UINT8 ? *(const uint8_t *)m.yz->data
+                                                               : *(const int8_t *)m.yz->data;
+    g.out.bias = m.bias ? m.bias->data : NULL;
+    g.out.relu = m.relu;
   }
-  const size_t ysize = requant ? 1 : 4;
+  const size_t ysize = g.out.kind == CPU_QGEMM_OUT_U8 || g.out.kind == CPU_QGEMM_OUT_S8 ? 1 : 4;
   const bool b_shared = b->rank <= 2;
   /* B shared by every batch and nothing per row of A: fold A's batches into
    * the columns of X (A's rows are contiguous) */
-  const bool fold = b_shared && count(az) <= 1 && (!requant || count(as) == 1);
-  int64_t batches = fold ? 1 : s.batch, cols = fold ? s.m * s.batch : s.m;
-  g.n = cols;
+  const bool fold = b_shared && n_az <= 1 && n_as <= 1;
+  int64_t batches = fold ? 1 : s.batch;
+  g.n = fold ? s.m * s.batch : s.m;
   for (int64_t bi = 0; bi < batches && !err; bi++) {
     int64_t ia = 0, ib = 0;
     if (!fold) cpu_mm_batch(&s, bi, &ia, &ib);
@@ -208,17 +289,21 @@ static onyx_status *matmul_run(cpu_ctx *c, const mm_io *io) {
       if (err) break;
     }
     g.w = w ? w : own;
-    g.x.data = (const uint8_t *)a->data + ia * s.m * s.k;
+    g.x.data = a_data + ia * s.m * s.k;
     g.out.y = (uint8_t *)y->data + (size_t)(bi * s.m * s.n) * ysize;
     err = cpu_qgemm(c->pool, isa, &g);
   }
+done:
   cpu_qgemm_packed_free(own);
   onyx_free(scales);
+  onyx_free(aq);
   return err;
 }
 
 onyx_status *cpu_matmul_integer_run(cpu_ctx *c) { return matmul_run(c, &io_matmul_integer); }
 onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_qlinear_matmul); }
+onyx_status *cpu_fused_qlinear_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_fused_qlinear_matmul); }
+onyx_status *cpu_dynamic_quant_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_dynamic_quant_matmul); }
 
 /* ---- ConvInteger, QLinearConv --------------------------------------------------------- */
 
@@ -226,9 +311,11 @@ onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_qline
 typedef struct conv_io {
   int x, xz, w, wz;
   int xs, ws, ys, yz, bias;     /* -1: not an input of this op */
+  bool fused;                   /* reads the `activation` attribute */
 } conv_io;
-static const conv_io io_conv_integer = {0, 2, 1, 3, -1, -1, -1, -1, -1};
-static const conv_io io_qlinear_conv = {0, 2, 3, 5, 1, 4, 6, 7, 8};
+static const conv_io io_conv_integer = {0, 2, 1, 3, -1, -1, -1, -1, -1, false};
+static const conv_io io_qlinear_conv = {0, 2, 3, 5, 1, 4, 6, 7, 8, false};
+static const conv_io io_fused_qlinear_conv = {0, 2, 3, 5, 1, 4, 6, 7, 8, true};
 
 static bool is_depthwise(int64_t mg, int64_t cg, int nsp) { return mg == 1 && cg == 1 && nsp <= 2; }
 
@@ -277,6 +364,10 @@ onyx_status *cpu_conv_integer_prepare(const onyx_node *n, const onyx_graph *g, v
 
 onyx_status *cpu_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
   return conv_prepare(n, g, &io_qlinear_conv, state);
+}
+
+onyx_status *cpu_fused_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+  return conv_prepare(n, g, &io_fused_qlinear_conv, state);
 }
 
 /* Implicit im2col of one image's group channels, one row at a time. */
@@ -389,6 +480,7 @@ static void qdw_run(void *arg, size_t begin, size_t end, int tid) {
   const cpu_qgemm_out *o = j->out;
   bool sgn = o->kind == CPU_QGEMM_OUT_S8;
   float lo = sgn ? -128.0f : 0.0f, hi = sgn ? 127.0f : 255.0f;
+  if (o->relu && (float)o->y_zero > lo) lo = (float)o->y_zero;
   for (size_t t = begin; t < end; t++) {
     int64_t c = (int64_t)t % j->ch;
     const uint8_t *xp = j->x + (int64_t)t * j->h * j->wd;
@@ -509,6 +601,8 @@ static onyx_status *conv_run(cpu_ctx *c, const conv_io *io) {
     if (bias && (bias->dtype != ONYX_DTYPE_INT32 || count(bias) != M))
       return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "bias must be %lld int32 values", (long long)M);
   }
+  bool relu = false;
+  if (io->fused) ONYX_TRY(fused_relu(nd, &relu));
   int64_t od[ONYX_MAX_RANK] = {x->dims[0], M};
   memcpy(od + 2, geo.out, (size_t)geo.nsp * sizeof *od);
   if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, x->rank, od));
@@ -548,6 +642,7 @@ static onyx_status *conv_run(cpu_ctx *c, const conv_io *io) {
     j.out.y_zero = !yz ? 0 : yz->dtype == ONYX_DTYPE_UINT8 ? *(const uint8_t *)yz->data
                                                            : *(const int8_t *)yz->data;
     j.out.bias = bias ? bias->data : NULL;
+    j.out.relu = relu;
     float *mult = scales + 2 + nw;
     for (int64_t i = 0; i < M; i++) mult[i] = (scales[0] * scales[1 + (nw == 1 ? 0 : i)]) / j.out.y_scale;
     j.mult = mult;
@@ -604,3 +699,4 @@ done:
 
 onyx_status *cpu_conv_integer_run(cpu_ctx *c) { return conv_run(c, &io_conv_integer); }
 onyx_status *cpu_qlinear_conv_run(cpu_ctx *c) { return conv_run(c, &io_qlinear_conv); }
+onyx_status *cpu_fused_qlinear_conv_run(cpu_ctx *c) { return conv_run(c, &io_fused_qlinear_conv); }

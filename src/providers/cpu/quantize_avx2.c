@@ -1,5 +1,6 @@
 /* quantize_avx2.c — AVX2 line kernels of QuantizeLinear, DequantizeLinear
- * and DynamicQuantizeLinear for float32 <-> 8-bit, eight lanes at a time.
+ * and DynamicQuantizeLinear for float32 <-> 8-bit, and of the fused
+ * QLinearAdd (qlinear_add_pool.c), eight lanes at a time.
  * Each lane takes exactly the float steps of the scalar reference in
  * reduce_quant.c (x / scale with a true division, round half to even, add
  * the zero point, clamp, NaN -> 0), so results match bit for bit.
@@ -87,5 +88,49 @@ void cpu_minmax_f32__avx2(const float *x, size_t n, float *lo, float *hi) {
   }
   *lo = a;
   *hi = b;
+}
+
+/* 8 bytes at p, u8 or s8, minus z, as float */
+static inline __m256 load8_minus(const uint8_t *p, bool sgn, __m256i vz) {
+  __m128i b = _mm_loadl_epi64((const __m128i *)p);
+  __m256i v = sgn ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+  return _mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz));
+}
+
+/* y[i] = sat(round(((a[i] - az) * as + (b[i] - bz) * bs) / cs) + cz),
+ * clamped to [lo, hi], NaN -> 0: DequantizeLinear twice, Add, QuantizeLinear */
+void cpu_qlinear_add_u8__avx2(const void *a, bool a_signed, int32_t az, float as, const void *b,
+                              bool b_signed, int32_t bz, float bs, size_t n, float cs, float cz,
+                              float lo, float hi, bool c_signed, void *y) {
+  const uint8_t *pa = a, *pb = b;
+  uint8_t *py = y;
+  const __m256i vaz = _mm256_set1_epi32(az), vbz = _mm256_set1_epi32(bz);
+  const __m256 vas = _mm256_set1_ps(as), vbs = _mm256_set1_ps(bs), vcs = _mm256_set1_ps(cs);
+  const __m256 vcz = _mm256_set1_ps(cz), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i q[2];
+    for (int h = 0; h < 2; h++) {
+      __m256 fa = _mm256_mul_ps(load8_minus(pa + i + 8 * h, a_signed, vaz), vas);
+      __m256 fb = _mm256_mul_ps(load8_minus(pb + i + 8 * h, b_signed, vbz), vbs);
+      __m256 f = _mm256_div_ps(_mm256_add_ps(fa, fb), vcs);
+      f = _mm256_add_ps(_mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vcz);
+      __m256 nan = _mm256_cmp_ps(f, f, _CMP_UNORD_Q);
+      f = _mm256_andnot_ps(nan, _mm256_min_ps(_mm256_max_ps(f, vlo), vhi));
+      q[h] = _mm256_cvttps_epi32(f);
+    }
+    __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xd8);
+    __m128i lo16 = _mm256_castsi256_si128(s16), hi16 = _mm256_extracti128_si256(s16, 1);
+    __m128i q8 = c_signed ? _mm_packs_epi16(lo16, hi16) : _mm_packus_epi16(lo16, hi16);
+    _mm_storeu_si128((__m128i *)(py + i), q8);
+  }
+  for (; i < n; i++) {
+    int32_t va = a_signed ? ((const int8_t *)a)[i] : pa[i], vb = b_signed ? ((const int8_t *)b)[i] : pb[i];
+    float f = nearbyintf(((float)(va - az) * as + (float)(vb - bz) * bs) / cs) + cz;
+    f = f < lo ? lo : f > hi ? hi : f;
+    if (f != f) f = 0;
+    if (c_signed) ((int8_t *)y)[i] = (int8_t)f;
+    else py[i] = (uint8_t)f;
+  }
 }
 #endif

@@ -27,6 +27,10 @@ onyx_status *cpu_multinomial_run(cpu_ctx *c);
 onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c);
 onyx_status *cpu_quantize_run(cpu_ctx *c);
 onyx_status *cpu_dequantize_run(cpu_ctx *c);
+/* DynamicQuantizeLinear of n floats into y (uint8), writing the scale and
+ * zero point: shared with the fused DynamicQuantMatMul kernel (qlinear.c). */
+void cpu_dynamic_quantize_u8(const float *x, int64_t n, uint8_t *y, float *scale, uint8_t *zero,
+                             const onyx_threadpool *pool);
 
 /* Converts n elements of a float-like dtype (float, double, float16,
  * bfloat16) or any integer dtype at `src` to double / from double (integers

@@ -153,6 +153,25 @@ static void dql_fn(void *arg, size_t u0, size_t u1, int tid) {
   }
 }
 
+void cpu_dynamic_quantize_u8(const float *x, int64_t n, uint8_t *y, float *scale, uint8_t *zero,
+                             const onyx_threadpool *pool) {
+  float lo = 0, hi = 0;
+#if defined(__x86_64__)
+  if (have_avx2()) cpu_minmax_f32__avx2(x, (size_t)n, &lo, &hi);
+  else
+#endif
+    for (int64_t i = 0; i < n; i++) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+  float s = (hi - lo) / 255.0f;
+  float zpf = s > 0 ? nearbyintf(fminf(fmaxf(0.0f - lo / s, 0.0f), 255.0f)) : 0.0f;
+  dql_job j = {x, y, n, s, zpf};
+  onyx_parallel_for(pool, (size_t)((n + DQL_CHUNK - 1) / DQL_CHUNK), 4, dql_fn, &j);
+  *scale = s;
+  *zero = (uint8_t)zpf;
+}
+
 onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0];
   if (x->dtype != ONYX_DTYPE_FLOAT)
@@ -162,23 +181,11 @@ onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
   ONYX_TRY(cpu_reduce_ensure(c->out[0], x->rank, x->dims));
   if (c->n_out > 1 && c->out[1]) ONYX_TRY(cpu_reduce_ensure(c->out[1], 0, &zero));
   if (c->n_out > 2 && c->out[2]) ONYX_TRY(cpu_reduce_ensure(c->out[2], 0, &zero));
-  int64_t n = onyx_numel(x->rank, x->dims);
-  const float *xv = x->data;
-  float lo = 0, hi = 0;
-#if defined(__x86_64__)
-  if (have_avx2()) cpu_minmax_f32__avx2(xv, (size_t)n, &lo, &hi);
-  else
-#endif
-    for (int64_t i = 0; i < n; i++) {
-      lo = xv[i] < lo ? xv[i] : lo;
-      hi = xv[i] > hi ? xv[i] : hi;
-    }
-  float scale = (hi - lo) / 255.0f;
-  float zpf = scale > 0 ? nearbyintf(fminf(fmaxf(0.0f - lo / scale, 0.0f), 255.0f)) : 0.0f;
-  dql_job j = {xv, c->out[0]->data, n, scale, zpf};
-  onyx_parallel_for(c->pool, (size_t)((n + DQL_CHUNK - 1) / DQL_CHUNK), 4, dql_fn, &j);
+  float scale;
+  uint8_t zp;
+  cpu_dynamic_quantize_u8(x->data, onyx_numel(x->rank, x->dims), c->out[0]->data, &scale, &zp, c->pool);
   if (c->n_out > 1 && c->out[1]) *(float *)c->out[1]->data = scale;
-  if (c->n_out > 2 && c->out[2]) *(uint8_t *)c->out[2]->data = (uint8_t)zpf;
+  if (c->n_out > 2 && c->out[2]) *(uint8_t *)c->out[2]->data = zp;
   return NULL;
 }
 

@@ -425,6 +425,28 @@ static void finish_block(const cpu_qgemm_isa *isa, const cpu_qgemm_args *a, cons
         for (int64_t i = 0; i < mc; i++) y[(j0 + j) * o->ldy + i0 + i] = cb[i * ldc + j] + rb[i];
     return;
   }
+  if (o->kind == CPU_QGEMM_OUT_F32) {
+    /* two roundings, (float)C * mult then + bias, as Cast, Mul and Add give */
+    float *y = o->y;
+    for (int64_t j = 0; j < (o->trans ? nc : 1); j++)
+      for (int64_t i = 0; i < mc; i++) {
+        const uint32_t *cr = cb + i * ldc, r = rb[i];
+        const float bf = o->bias_f ? o->bias_f[i0 + i] : 0.0f;
+        const bool one = o->mult_row || o->n_x_scale == 1;
+        const float m0 = o->mult_row ? o->mult_row[i0 + i] : mult_at(o, i0 + i, j0);
+        if (o->trans) {
+          float t = (float)(int32_t)(cr[j] + r) * (one ? m0 : mult_at(o, i0 + i, j0 + j));
+          y[(j0 + j) * o->ldy + i0 + i] = o->bias_f ? t + bf : t;
+          continue;
+        }
+        float *yr = y + (i0 + i) * o->ldy + j0;
+        for (int64_t jj = 0; jj < nc; jj++) {
+          float t = (float)(int32_t)(cr[jj] + r) * (one ? m0 : mult_at(o, i0 + i, j0 + jj));
+          yr[jj] = o->bias_f ? t + bf : t;
+        }
+      }
+    return;
+  }
   bool sgn = o->kind == CPU_QGEMM_OUT_S8;
   float lo = sgn ? -128.0f : 0.0f, hi = sgn ? 127.0f : 255.0f, zp = (float)o->y_zero;
   if (o->relu && zp > lo) lo = zp;

@@ -5,6 +5,7 @@
  *     C[i, j] = sum_k (W[i, k] - zw[i]) * (X[k, j] - zx[j])      (s32, wrapping)
  * and hands each finished block of C to an output stage: plain s32 store, or
  * requantization to u8/s8 (scale, zero point, int32 bias, optional Relu),
+ * or scaling to float (scales, float bias: dynamically quantized MatMul),
  * row-major or transposed. Conv maps naturally (W = filters, X = im2col,
  * C = NCHW output); MatMul computes Y^T = B^T A^T, so W is the constant B and
  * the output stage writes transposed.
@@ -131,6 +132,7 @@ typedef enum cpu_qgemm_out_kind {
   CPU_QGEMM_OUT_S32,            /* store C as int32 */
   CPU_QGEMM_OUT_U8,             /* requantize to uint8 */
   CPU_QGEMM_OUT_S8,             /* requantize to int8 */
+  CPU_QGEMM_OUT_F32,            /* float: (float)C * (x_scale * w_scale) [+ bias_f] */
 } cpu_qgemm_out_kind;
 
 typedef struct cpu_qgemm_out {
@@ -146,6 +148,7 @@ typedef struct cpu_qgemm_out {
   float y_scale;
   int32_t y_zero;
   const int32_t *bias;          /* per row, added to C (before any scaling), or NULL */
+  const float *bias_f;          /* F32 output: per row, added after scaling, or NULL */
   bool relu;                    /* clamp at y_zero (a fused Relu) */
   const float *mult_row;        /* internal: set by cpu_qgemm from the scales */
 } cpu_qgemm_out;
