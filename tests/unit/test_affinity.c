@@ -21,7 +21,7 @@
 #include "exec/session_internal.h"
 #include "test_util.h"
 
-#define MAX_T 8
+#define MAX_T 256   /* more than the threads of any machine the tests run on */
 
 /* What each worker of the last probe run saw. */
 static struct {
@@ -39,7 +39,11 @@ static void probe_range(void *arg, size_t b, size_t e, int tid) {
   sched_getaffinity(0, sizeof seen.cpus[tid], &seen.cpus[tid]);
   if (syscall(SYS_get_mempolicy, &seen.mode[tid], seen.nodes[tid], 8 * sizeof seen.nodes[tid], NULL, 0))
     seen.mode[tid] = -1;
-  if (tid + 1 > seen.nthreads) seen.nthreads = tid + 1;
+  /* workers race here: an atomic max, so a late small tid cannot lower it */
+  int cur = __atomic_load_n(&seen.nthreads, __ATOMIC_RELAXED);
+  while (tid + 1 > cur &&
+         !__atomic_compare_exchange_n(&seen.nthreads, &cur, tid + 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
 }
 
 static void nothing(void *arg, size_t b, size_t e, int tid) {

@@ -158,7 +158,7 @@ static void check_others(const impl *im) {
 
 int main(void) {
   const onyx_cpu_features *f = onyx_cpu();
-  impl impls[4];
+  impl impls[5];   /* portable, 16 lanes, avx2, avx512, dispatched */
   int n = 0;
   impls[n++] = (impl){"portable", cpu_vm_erf_f32__portable, cpu_vm_tanh_f32__portable,
                       cpu_vm_gelu_f32__portable, cpu_vm_gelu_tanh_f32__portable};
