@@ -1325,6 +1325,39 @@ static void test_int8(void) {
     tm_out(&t, "y");
     compare("quantize-qconv-qconv-dequantize", &t, 0, 0, ONE);
   }
+  for (int s8 = 0; s8 < 2; s8++) {   /* MaxPool on 8-bit data: bytes, exact */
+    tmb t = tm_new(13);
+    tm_in_q(&t, "x", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, 4, D(4, 1, 8, 13, 11));
+    int n = tm_node(&t, "MaxPool", "x", "y");
+    tm_ints(&t, n, "kernel_shape", 2, 3, 3);
+    tm_ints(&t, n, "strides", 2, 2, 2);
+    tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+    q_output(&t, s8 ? Q_S8Y : 0, "y");
+    compare(s8 ? "maxpool int8" : "maxpool uint8", &t, 0, 0, ONE);
+  }
+  {   /* ResNet's stem quantized: QLinearConv -> MaxPool(u8) -> QLinearConv stays one partition */
+    tmb t = tm_new(13);
+    tm_in(&t, "x", -2, 2, 4, D(4, 1, 8, 12, 12));
+    tm_const_fv(&t, "xs", 1, 0.02f, 0);
+    tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 100, 100, 0, NULL);
+    tm_const_q(&t, "w1", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 8, 3, 3));
+    tm_const_q(&t, "w2", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 16, 3, 3));
+    tm_const_fv(&t, "ws", 16, 0.004f, 0.0002f);
+    tm_const_q(&t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
+    tm_const_fv(&t, "ys", 1, 0.02f * 0.004f * 8.5f * 45.0f, 0);
+    tm_const_q(&t, "yz", ONYX_DTYPE_UINT8, 128, 128, 0, NULL);
+    tm_node(&t, "QuantizeLinear", "x,xs,xz", "q");
+    int c1 = tm_node(&t, "QLinearConv", "q,xs,xz,w1,ws,wz,ys,yz", "h");
+    int p = tm_node(&t, "MaxPool", "h", "hp");
+    int c2 = tm_node(&t, "QLinearConv", "hp,ys,yz,w2,ws,wz,ys,yz", "h2");
+    tm_ints(&t, c1, "pads", 4, 1, 1, 1, 1);
+    tm_ints(&t, p, "kernel_shape", 2, 2, 2);
+    tm_ints(&t, p, "strides", 2, 2, 2);
+    tm_ints(&t, c2, "pads", 4, 1, 1, 1, 1);
+    tm_node(&t, "DequantizeLinear", "h2,ys,yz", "y");
+    tm_out(&t, "y");
+    compare("quantize-qconv-maxpool-qconv-dequantize", &t, 0, 0, ONE);
+  }
 
   /* refusals */
   {   /* uint8 weights whose zero point does not fold into int8 */

@@ -1002,7 +1002,7 @@ static onyx_status *build_pool(dn_builder *b, int ni) {
   dnnl_memory_desc_t src_md = *dn_val_md(b, n->in[0]), dst_md;
   dnnl_dims_t yd;
   for (int i = 0; i < y->rank; i++) yd[i] = y->dims[i];
-  act_md(b, &dst_md, y->rank, yd, dnnl_f32);
+  act_md(b, &dst_md, y->rank, yd, dn_dt(y->dtype));   /* f32, or u8/s8 for MaxPool */
   dnnl_pooling_v2_desc_t d;
   dnnl_status_t st = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, pp.alg, &src_md, &dst_md,
                                                        pp.strides, pp.kernel, pp.dilates, pp.pad_l, pp.pad_r);

@@ -261,8 +261,13 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n) {
       ONYX_TRY(check_inputs(g, n, 2, 2, 0, 2));
       return check_outputs(g, n, 1, 2, 2);
     case K_POOL: {
-      ONYX_TRY(check_inputs(g, n, 0, 0, 3, 5));
-      ONYX_TRY(check_outputs(g, n, 1, 3, 5));
+      /* MaxPool also on the 8-bit activations of quantized models (the QDQ
+       * fusion leaves them between integer convs): the max of bytes is the
+       * byte of the max, so no scale is involved */
+      unsigned fl = 1u << ONYX_DTYPE_FLOAT, q8 = 1u << ONYX_DTYPE_UINT8 | 1u << ONYX_DTYPE_INT8;
+      unsigned types = !strcmp(n->op_type, "MaxPool") ? fl | q8 : fl;
+      ONYX_TRY(check_typed(g, n, n->in[0], "input 0", 3, 5, true, types));
+      ONYX_TRY(check_outputs_typed(g, n, 3, 5, types));
       if (is_dynamic(g, n)) {
         if (onyx_attr_int(n, "ceil_mode", 0) && onyx_attr_int(n, "count_include_pad", 0))
           return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "ceil_mode with count_include_pad=1");
