@@ -71,6 +71,7 @@ struct onyx_plan {
   subplan *subs;
   /* activation memory planning (top-level plans only) */
   int *def_step, *last_step;   /* per slot; def -1: not produced by a step */
+  int *alias;                  /* per slot: the input slot whose memory it may reuse, or -1 */
   pthread_mutex_t mem_lock;
   int n_layouts;
   layout_cache layouts[MAX_LAYOUTS];
@@ -114,7 +115,8 @@ static void free_steps(onyx_plan *p) {
   p->uses = NULL;
   onyx_free(p->def_step);
   onyx_free(p->last_step);
-  p->def_step = p->last_step = NULL;
+  onyx_free(p->alias);
+  p->def_step = p->last_step = p->alias = NULL;
   onyx_free(p->out_slot);
   p->out_slot = NULL;
   p->n_partitions = p->n_copies = 0;
@@ -377,7 +379,7 @@ static onyx_status *order_arena(const onyx_graph *g, const order_graph *og, cons
     for (int q = og->in_off[i]; q < og->in_off[i + 1]; q++) last[og->in_val[q]] = k;
   }
   for (int v = 0; v < nv; v++) size[v] = def[v] >= 0 && !g->values[v].is_output ? og->bytes[v] : -1;
-  if (!(s = onyx_memplan_compute(nv, size, def, last, &l))) *arena = l->arena_bytes;
+  if (!(s = onyx_memplan_compute(nv, size, def, last, NULL, &l))) *arena = l->arena_bytes;
 out:
   onyx_memlayout_free(l);
   onyx_free(def);
@@ -733,6 +735,45 @@ static onyx_status *precopy_constants(onyx_plan *p) {
   return NULL;
 }
 
+/* cpu ops whose kernels compute each output element from the same element
+ * of a same-shaped input in one pass, so the output may overwrite it. */
+static bool elementwise_in_place(const onyx_node *n) {
+  static const char *const ops[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Erf", "Exp", "Neg", "Abs",
+                                    "Sqrt", "Clip", "Add", "Sub", "Mul", "Div", NULL};
+  if (n->domain[0] || n->n_out != 1) return false;
+  for (int i = 0; ops[i]; i++)
+    if (!strcmp(n->op_type, ops[i])) return true;
+  return false;
+}
+
+/* In-place reuse for the memory planner: the output of an elementwise cpu
+ * step may take the memory of an input that dies there (produced by an
+ * earlier step, read only by this step, not a graph output, same dtype).
+ * The planner honours it only when the two sizes are equal (same shape,
+ * since the input broadcasts to the output). */
+static onyx_status *find_aliases(onyx_plan *p) {
+  const onyx_graph *g = p->g;
+  p->alias = onyx_malloc(((size_t)p->n_slots + 1) * sizeof *p->alias);
+  if (!p->alias) return onyx_error_oom();
+  for (int v = 0; v < p->n_slots; v++) p->alias[v] = -1;
+  for (int i = 0; i < p->n_steps; i++) {
+    const step *st = &p->steps[i];
+    if (st->kind != STEP_NODE || strcmp(p->providers[st->prov]->name, "cpu") || st->n_out != 1) continue;
+    const onyx_node *n = &g->nodes[st->node];
+    int y = st->out[0];
+    if (!elementwise_in_place(n) || y < 0 || y >= g->n_values || n->n_implicit) continue;
+    for (int k = 0; k < st->n_in && k < 2; k++) {
+      int x = st->in[k];
+      if (x < 0 || x >= g->n_values || p->def_step[x] < 0 || p->last_step[x] != i || p->uses[x] != 1 ||
+          g->values[x].dtype != g->values[y].dtype)
+        continue;
+      p->alias[y] = x;
+      break;
+    }
+  }
+  return NULL;
+}
+
 static onyx_status *count_uses(onyx_plan *p) {
   const onyx_graph *g = p->g;
   p->uses = onyx_calloc((size_t)p->n_slots + 1, sizeof *p->uses);
@@ -763,7 +804,7 @@ static onyx_status *count_uses(onyx_plan *p) {
       for (int k = 0; k < n->n_implicit; k++) p->last_step[n->implicit[k]] = i;
     }
   }
-  return NULL;
+  return find_aliases(p);
 }
 
 static onyx_status *add_subplans(onyx_plan *p, int ni) {
@@ -1145,7 +1186,7 @@ static void learn_layout(onyx_plan *p, uint64_t sig, const int64_t *rec) {
   for (int v = 0; v < p->n_slots; v++) size[v] = p->def_step[v] >= 0 ? rec[v] : -1;
   for (int i = 0; i < g->n_outputs; i++) size[p->out_slot[i]] = -1; /* handed to the caller */
   onyx_memlayout *l = NULL;
-  onyx_status *s = onyx_memplan_compute(p->n_slots, size, p->def_step, p->last_step, &l);
+  onyx_status *s = onyx_memplan_compute(p->n_slots, size, p->def_step, p->last_step, p->alias, &l);
   onyx_free(size);
   if (s) {
     onyx_status_free(s);

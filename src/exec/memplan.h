@@ -20,9 +20,13 @@ typedef struct onyx_memlayout {
 } onyx_memlayout;
 
 /* def[s] / last[s]: step indices (last >= def; a slot never read has
- * last == def). Writes a new layout (free with onyx_memlayout_free). */
+ * last == def). alias (may be NULL): alias[s] >= 0 asks that slot s reuse
+ * the memory of slot alias[s], an input that dies at the step defining s
+ * (in-place elementwise ops); honoured when both are planned with the same
+ * size, and chains (x -> y -> z) share one place. Writes a new layout (free
+ * with onyx_memlayout_free). */
 onyx_status *onyx_memplan_compute(int n_slots, const int64_t *size, const int *def, const int *last,
-                                  onyx_memlayout **out);
+                                  const int *alias, onyx_memlayout **out);
 void onyx_memlayout_free(onyx_memlayout *l);
 
 #endif

@@ -1,6 +1,7 @@
 /* test_exec.c — executor and session API basics on one-node models: running,
  * bad input names/dtypes/ranks, and that errors leave nothing leaked; and
- * the memory_order plan pass on a graph whose given order is wasteful. */
+ * the memory_order plan pass on a graph whose given order is wasteful; and
+ * in-place reuse of dying inputs by elementwise ops in the planned arena. */
 #include "opt_builder.h"
 #include "test_util.h"
 
@@ -79,6 +80,48 @@ static void test_memory_order(void) {
   onyx_options_destroy(o);
 }
 
+/* x -> MatMul -> t0 [1,4096] -> Relu -> t1 -> Sigmoid -> t2 -> Add(t2, c)
+ * -> t3 -> MatMul -> y [1,4]. Each elementwise op may overwrite its dying
+ * input, so t0..t3 share one 16 KiB place; without reuse t0/t1 (and each
+ * following pair) are alive together: 32 KiB. The first run (heap, no plan)
+ * and the second (planned arena, in place) must agree bit for bit. */
+static void test_in_place(void) {
+  gb b = gb_new(13);
+  int64_t dx[2] = {1, 16}, dw[2] = {16, 4096}, dr[2] = {4096, 4}, dc[2] = {1, 4096};
+  gb_input(&b, "x", ONYX_DTYPE_FLOAT, 2, dx);
+  gb_const_rand(&b, "w", 2, dw, 21, 0.5f, 0);
+  gb_const_rand(&b, "r", 2, dr, 22, 0.1f, 0);
+  gb_const_rand(&b, "c", 2, dc, 23, 1.0f, 0);
+  gb_node(&b, "MatMul", "x,w", "t0");
+  gb_node(&b, "Relu", "t0", "t1");
+  gb_node(&b, "Sigmoid", "t1", "t2");
+  gb_node(&b, "Add", "t2,c", "t3");
+  gb_node(&b, "MatMul", "t3,r", "y");
+  gb_output(&b, "y");
+  onyx_options *o;
+  onyx_options_create(&o);
+  onyx_options_set_optimization_level(o, 0);
+  CHECK_OK(onyx_options_set_providers(o, "cpu"));
+  onyx_session *s = NULL;
+  CHECK_OK(onyx_session_create_from_model(b.m, o, &s));
+  onyx_options_destroy(o);
+  onyx_tensor *x = tu_f32(2, dx, NULL);
+  tu_fill_random(onyx_tensor_data(x), 16, 9);
+  const char *nm = "x";
+  onyx_tensor *y[2] = {NULL, NULL};
+  for (int run = 0; run < 2 && s; run++) CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &y[run]));
+  onyx_session_stats st;
+  memset(&st, 0, sizeof st);
+  if (s) onyx_session_stats_get(s, &st);
+  const int64_t big = 4096 * 4;
+  CHECK(st.arena_bytes >= big && st.arena_bytes < 2 * big);
+  CHECK(y[0] && y[1] && !memcmp(onyx_tensor_data(y[0]), onyx_tensor_data(y[1]), 4 * sizeof(float)));
+  onyx_tensor_free(y[0]);
+  onyx_tensor_free(y[1]);
+  onyx_tensor_free(x);
+  onyx_session_destroy(s);
+}
+
 int main(void) {
   /* Identity: a fed input comes back as a new tensor with the same contents */
   {
@@ -125,5 +168,6 @@ int main(void) {
     CHECK_ERR(onyx_session_create_from_model(t.m, NULL, &s), ONYX_ERR_NOT_IMPLEMENTED);
   }
   test_memory_order();
+  test_in_place();
   return tu_done("test_exec");
 }
