@@ -95,6 +95,17 @@ onyx_status *qg_new_init(qctx *c, const char *base, const char *suffix, onyx_ten
   return NULL;
 }
 
+onyx_status *qg_weight_inits(qctx *c, const char *base, onyx_qweight *qw, int *q_v, int *scale_v, int *zp_v) {
+  onyx_status *s = base ? qg_new_init(c, base, "_quantized", qw->q, q_v) : onyx_error_oom();
+  if (!base) onyx_tensor_free(qw->q);
+  if (!s) s = qg_new_init(c, base, "_scale", qw->scale, scale_v);
+  else onyx_tensor_free(qw->scale);
+  if (!s) s = qg_new_init(c, base, "_zero_point", qw->zero_point, zp_v);
+  else onyx_tensor_free(qw->zero_point);
+  qw->q = qw->scale = qw->zero_point = NULL;
+  return s;
+}
+
 onyx_status *qg_scalar(qctx *c, const char *base, const char *suffix, onyx_dtype dt, double v, int *out) {
   onyx_tensor *t;
   ONYX_TRY(onyx_tensor_create(dt, 0, NULL, &t));

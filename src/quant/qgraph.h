@@ -53,6 +53,11 @@ onyx_status *qg_new_value(qctx *c, const char *base, const char *suffix, int *ou
 /* A new initializer named base+suffix holding t (ownership transfers, also
  * on failure). */
 onyx_status *qg_new_init(qctx *c, const char *base, const char *suffix, onyx_tensor *t, int *out);
+/* The three tensors of a quantized weight as initializers base+"_quantized",
+ * "_scale", "_zero_point" (ownership of qw's tensors transfers, also on
+ * failure; base NULL — a failed copy — frees them and reports out of
+ * memory). */
+onyx_status *qg_weight_inits(qctx *c, const char *base, onyx_qweight *qw, int *q_v, int *scale_v, int *zp_v);
 /* A scalar initializer of dtype (FLOAT, UINT8, INT8, INT32) with value v. */
 onyx_status *qg_scalar(qctx *c, const char *base, const char *suffix, onyx_dtype dt, double v, int *out);
 /* Appends a node named base+suffix; -1 entries of in are omitted inputs. */

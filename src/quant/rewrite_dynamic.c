@@ -82,11 +82,7 @@ static onyx_status *dyn_weight(qctx *c, const char *base, const onyx_tensor *w, 
     onyx_qweight_free(&qw);
     return s;
   }
-  s = qg_new_init(c, base, "_quantized", qw.q, q_v);
-  if (!s) s = qg_new_init(c, base, "_scale", qw.scale, scale_v);
-  else onyx_tensor_free(qw.scale);
-  if (!s) s = qg_new_init(c, base, "_zero_point", qw.zero_point, zp_v);
-  else onyx_tensor_free(qw.zero_point);
+  s = qg_weight_inits(c, base, &qw, q_v, scale_v, zp_v);
   if (s) onyx_tensor_free(*scale_copy);
   return s;
 }

@@ -41,14 +41,9 @@ static onyx_status *gather_node(qctx *c, int i, int64_t opset) {
   ONYX_TRY(onyx_quant_weight(w, axis, c->cfg->weight_type, c->cfg->weight_symmetric, c->cfg->reduce_range, &qw));
   char *base = onyx_strdup(c->g->values[n->in[0]].name);
   char *ybase = onyx_strdup(c->g->values[y].name);
-  onyx_status *s = base && ybase ? NULL : onyx_error_oom();
   int qv = -1, sv = -1, zv = -1, gathered, node;
-  if (!s) s = qg_new_init(c, base, "_quantized", qw.q, &qv);
-  else onyx_tensor_free(qw.q);
-  if (!s) s = qg_new_init(c, base, "_scale", qw.scale, &sv);
-  else onyx_tensor_free(qw.scale);
-  if (!s) s = qg_new_init(c, base, "_zero_point", qw.zero_point, &zv);
-  else onyx_tensor_free(qw.zero_point);
+  onyx_status *s = qg_weight_inits(c, base, &qw, &qv, &sv, &zv);
+  if (!s && !ybase) s = onyx_error_oom();
   if (!s) s = qg_new_value(c, ybase, "_quantized", &gathered);
   if (!s) {
     int in[2] = {qv, idx};

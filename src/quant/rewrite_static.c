@@ -142,13 +142,7 @@ static onyx_status *quant_weight(qctx *c, int w, int axis, int *q_v, int *scale_
   ONYX_TRY(onyx_quant_weight(c->g->values[w].init, axis, c->cfg->weight_type, c->cfg->weight_symmetric,
                              c->cfg->reduce_range, &qw));
   char *base = onyx_strdup(vname(c, w));
-  onyx_status *s = base ? NULL : onyx_error_oom();
-  if (!s) s = qg_new_init(c, base, "_quantized", qw.q, q_v);
-  else onyx_tensor_free(qw.q);
-  if (!s) s = qg_new_init(c, base, "_scale", qw.scale, scale_v);
-  else onyx_tensor_free(qw.scale);
-  if (!s) s = qg_new_init(c, base, "_zero_point", qw.zero_point, zp_v);
-  else onyx_tensor_free(qw.zero_point);
+  onyx_status *s = qg_weight_inits(c, base, &qw, q_v, scale_v, zp_v);
   onyx_free(base);
   if (s) return s;
   q = qctx_value(c, w);
