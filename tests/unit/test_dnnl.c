@@ -275,17 +275,28 @@ static double elem(onyx_tensor *t, int64_t i) {
   }
 }
 
+/* True (and t's model freed, the case counted as skipped) when the build
+ * lacks one of t's ops. */
+static bool tm_skip(tmb *t) {
+  if (!t->missing_op) return false;
+  n_skipped++;
+  onyx_model_destroy(t->m);
+  return true;
+}
+
+/* Serialises t's model into *buf and frees it; false when skipped. */
+static bool tm_save(tmb *t, void **buf, size_t *len) {
+  if (tm_skip(t)) return false;
+  CHECK_OK(onyx_model_save_to_buffer(t->m, buf, len));
+  onyx_model_destroy(t->m);
+  return true;
+}
+
 /* Runs t's model on dnnl,cpu and on cpu and compares every output. */
 static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opts co) {
-  if (t->missing_op) {
-    n_skipped++;
-    onyx_model_destroy(t->m);
-    return;
-  }
   void *buf;
   size_t len;
-  CHECK_OK(onyx_model_save_to_buffer(t->m, &buf, &len));
-  onyx_model_destroy(t->m);
+  if (!tm_save(t, &buf, &len)) return;
   int threads = co.threads ? co.threads : 1;
   onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads, co.level0);
   onyx_session *sc = session_from(buf, len, "cpu", false, threads, co.level0);
@@ -1044,11 +1055,7 @@ static void test_fused_ops(void) {
 /* ---- refusals, options, bf16, concurrency ------------------------------------------------- */
 
 static void expect_fallback(const char *label, tmb *t, const char *needle) {
-  if (t->missing_op) {
-    n_skipped++;
-    onyx_model_destroy(t->m);
-    return;
-  }
+  if (tm_skip(t)) return;
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_providers(o, "dnnl,cpu");
@@ -1215,6 +1222,38 @@ static void q_check(const char *label, tmb *t, int flags) {
   else compare(label, t, 0, 0, ONE);
 }
 
+/* x [1,8,hw,hw] -> QuantizeLinear -> QLinearConv 3x3 [-> MaxPool 2x2/2 on
+ * uint8] -> QLinearConv 3x3 -> DequantizeLinear, int32 biases when `bias`;
+ * dnnl must run it all and match cpu exactly. */
+static void q_chain_case(const char *label, int hw, bool bias, bool pool) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -2, 2, 4, D(4, 1, 8, hw, hw));
+  tm_const_fv(&t, "xs", 1, 0.02f, 0);
+  tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 100, 100, 0, NULL);
+  tm_const_q(&t, "w1", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 8, 3, 3));
+  tm_const_q(&t, "w2", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 16, 3, 3));
+  tm_const_fv(&t, "ws", 16, 0.004f, 0.0002f);
+  tm_const_q(&t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
+  tm_const_fv(&t, "ys", 1, 0.02f * 0.004f * 8.5f * 45.0f, 0);
+  tm_const_q(&t, "yz", ONYX_DTYPE_UINT8, 128, 128, 0, NULL);
+  if (bias) tm_const_q(&t, "b", ONYX_DTYPE_INT32, -5000, 5000, 1, D(1, 16));
+  tm_node(&t, "QuantizeLinear", "x,xs,xz", "q");
+  int c1 = tm_node(&t, "QLinearConv", bias ? "q,xs,xz,w1,ws,wz,ys,yz,b" : "q,xs,xz,w1,ws,wz,ys,yz", "h");
+  tm_ints(&t, c1, "pads", 4, 1, 1, 1, 1);
+  if (pool) {
+    int p = tm_node(&t, "MaxPool", "h", "hp");
+    tm_ints(&t, p, "kernel_shape", 2, 2, 2);
+    tm_ints(&t, p, "strides", 2, 2, 2);
+  }
+  char in2[64];
+  snprintf(in2, sizeof in2, "%s,ys,yz,w2,ws,wz,ys,yz%s", pool ? "hp" : "h", bias ? ",b" : "");
+  int c2 = tm_node(&t, "QLinearConv", in2, "h2");
+  tm_ints(&t, c2, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "DequantizeLinear", "h2,ys,yz", "y");
+  tm_out(&t, "y");
+  compare(label, &t, 0, 0, ONE);
+}
+
 static void qconv_case(const char *label, int rank, const int64_t *x, const int64_t *w, int flags,
                        void (*attrs)(tmb *, int)) {
   tmb t = tm_new(13);
@@ -1304,27 +1343,8 @@ static void test_int8(void) {
     compare(label, &t, 0, 0, ONE);
   }
 
-  {   /* a QOperator chain: one partition, int8 layouts between the convs */
-    tmb t = tm_new(13);
-    tm_in(&t, "x", -2, 2, 4, D(4, 1, 8, 10, 10));
-    tm_const_fv(&t, "xs", 1, 0.02f, 0);
-    tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 100, 100, 0, NULL);
-    tm_const_q(&t, "w1", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 8, 3, 3));
-    tm_const_q(&t, "w2", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 16, 3, 3));
-    tm_const_fv(&t, "ws", 16, 0.004f, 0.0002f);
-    tm_const_q(&t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
-    tm_const_fv(&t, "ys", 1, 0.02f * 0.004f * 8.5f * 45.0f, 0);
-    tm_const_q(&t, "yz", ONYX_DTYPE_UINT8, 128, 128, 0, NULL);
-    tm_const_q(&t, "b", ONYX_DTYPE_INT32, -5000, 5000, 1, D(1, 16));
-    tm_node(&t, "QuantizeLinear", "x,xs,xz", "q");
-    int c1 = tm_node(&t, "QLinearConv", "q,xs,xz,w1,ws,wz,ys,yz,b", "h");
-    int c2 = tm_node(&t, "QLinearConv", "h,ys,yz,w2,ws,wz,ys,yz,b", "h2");
-    tm_ints(&t, c1, "pads", 4, 1, 1, 1, 1);
-    tm_ints(&t, c2, "pads", 4, 1, 1, 1, 1);
-    tm_node(&t, "DequantizeLinear", "h2,ys,yz", "y");
-    tm_out(&t, "y");
-    compare("quantize-qconv-qconv-dequantize", &t, 0, 0, ONE);
-  }
+  /* a QOperator chain: one partition, int8 layouts between the convs */
+  q_chain_case("quantize-qconv-qconv-dequantize", 10, true, false);
   for (int s8 = 0; s8 < 2; s8++) {   /* MaxPool on 8-bit data: bytes, exact */
     tmb t = tm_new(13);
     tm_in_q(&t, "x", s8 ? ONYX_DTYPE_INT8 : ONYX_DTYPE_UINT8, 4, D(4, 1, 8, 13, 11));
@@ -1335,29 +1355,8 @@ static void test_int8(void) {
     q_output(&t, s8 ? Q_S8Y : 0, "y");
     compare(s8 ? "maxpool int8" : "maxpool uint8", &t, 0, 0, ONE);
   }
-  {   /* ResNet's stem quantized: QLinearConv -> MaxPool(u8) -> QLinearConv stays one partition */
-    tmb t = tm_new(13);
-    tm_in(&t, "x", -2, 2, 4, D(4, 1, 8, 12, 12));
-    tm_const_fv(&t, "xs", 1, 0.02f, 0);
-    tm_const_q(&t, "xz", ONYX_DTYPE_UINT8, 100, 100, 0, NULL);
-    tm_const_q(&t, "w1", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 8, 3, 3));
-    tm_const_q(&t, "w2", ONYX_DTYPE_INT8, -64, 64, 4, D(4, 16, 16, 3, 3));
-    tm_const_fv(&t, "ws", 16, 0.004f, 0.0002f);
-    tm_const_q(&t, "wz", ONYX_DTYPE_INT8, 0, 0, 0, NULL);
-    tm_const_fv(&t, "ys", 1, 0.02f * 0.004f * 8.5f * 45.0f, 0);
-    tm_const_q(&t, "yz", ONYX_DTYPE_UINT8, 128, 128, 0, NULL);
-    tm_node(&t, "QuantizeLinear", "x,xs,xz", "q");
-    int c1 = tm_node(&t, "QLinearConv", "q,xs,xz,w1,ws,wz,ys,yz", "h");
-    int p = tm_node(&t, "MaxPool", "h", "hp");
-    int c2 = tm_node(&t, "QLinearConv", "hp,ys,yz,w2,ws,wz,ys,yz", "h2");
-    tm_ints(&t, c1, "pads", 4, 1, 1, 1, 1);
-    tm_ints(&t, p, "kernel_shape", 2, 2, 2);
-    tm_ints(&t, p, "strides", 2, 2, 2);
-    tm_ints(&t, c2, "pads", 4, 1, 1, 1, 1);
-    tm_node(&t, "DequantizeLinear", "h2,ys,yz", "y");
-    tm_out(&t, "y");
-    compare("quantize-qconv-maxpool-qconv-dequantize", &t, 0, 0, ONE);
-  }
+  /* ResNet's stem quantized: the 8-bit MaxPool keeps the chain one partition */
+  q_chain_case("quantize-qconv-maxpool-qconv-dequantize", 12, false, true);
 
   /* refusals */
   {   /* uint8 weights whose zero point does not fold into int8 */
@@ -1396,15 +1395,9 @@ static void test_options(void) {
   tm_in(&t, "x", -1, 1, 1, D(1, 4));
   tm_node(&t, "Relu", "x", "y");
   tm_out(&t, "y");
-  if (t.missing_op) {
-    n_skipped++;
-    onyx_model_destroy(t.m);
-    return;
-  }
   void *buf;
   size_t len;
-  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
-  onyx_model_destroy(t.m);
+  if (!tm_save(&t, &buf, &len)) return;
   onyx_options *o;
   onyx_options_create(&o);
   onyx_session *s = NULL;
@@ -1470,15 +1463,9 @@ static void test_dynamic(void) {
   tm_ints(&t, n, "strides", 2, 2, 2);
   tm_node(&t, "GlobalAveragePool", "p", "y");
   tm_out(&t, "y");
-  if (t.missing_op) {
-    n_skipped++;
-    onyx_model_destroy(t.m);
-    return;
-  }
   void *buf;
   size_t len;
-  CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
-  onyx_model_destroy(t.m);
+  if (!tm_save(&t, &buf, &len)) return;
   onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false), *sc = session_from(buf, len, "cpu", false, 1, false);
   onyx_buffer_free(buf);
   if (!sd || !sc) return;
@@ -1537,11 +1524,7 @@ static void test_concurrency(void) {
     tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
     tm_node(&t, "Relu", "c", "y");
     tm_out(&t, "y");
-    if (t.missing_op) {
-      n_skipped++;
-      onyx_model_destroy(t.m);
-      return;
-    }
+    if (tm_skip(&t)) return;
     onyx_options *o;
     onyx_options_create(&o);
     onyx_options_set_intra_op_threads(o, threads);

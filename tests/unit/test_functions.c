@@ -311,19 +311,6 @@ static void check_same(const char *what, const Onnx__ModelProto *with_fn, const 
   onyx_status_free(s);
 }
 
-static bool msg_has(onyx_status *s, const char *needle) {
-  return s && strstr(onyx_status_message(s), needle) != NULL;
-}
-
-#define CHECK_ERR_MSG(expr, code, needle)                                                   \
-  do {                                                                                     \
-    onyx_status *s2_ = (expr);                                                             \
-    CHECK(onyx_status_code(s2_) == (code) && msg_has(s2_, needle));                        \
-    if (onyx_status_code(s2_) != (code) || !msg_has(s2_, needle))                          \
-      fprintf(stderr, "  got %s: %s\n", onyx_code_name(onyx_status_code(s2_)), onyx_status_message(s2_)); \
-    onyx_status_free(s2_);                                                                 \
-  } while (0)
-
 /* ---- cases ------------------------------------------------------------------------------ */
 
 /* local.AddMul(x, y) -> z: t = x + y; z = t * y */

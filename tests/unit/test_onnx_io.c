@@ -43,20 +43,6 @@ static void write_all(const char *path, const void *p, size_t n) {
   fclose(f);
 }
 
-static bool msg_has(onyx_status *s, const char *needle) {
-  return s && strstr(onyx_status_message(s), needle) != NULL;
-}
-
-/* Expects an error with `code` whose message contains `needle`; frees it. */
-#define CHECK_ERR_MSG(expr, code, needle)                                                  \
-  do {                                                                                    \
-    onyx_status *s2_ = (expr);                                                            \
-    CHECK(onyx_status_code(s2_) == (code) && msg_has(s2_, needle));                       \
-    if (onyx_status_code(s2_) != (code) || !msg_has(s2_, needle))                         \
-      fprintf(stderr, "  got %s: %s\n", onyx_code_name(onyx_status_code(s2_)), onyx_status_message(s2_)); \
-    onyx_status_free(s2_);                                                                \
-  } while (0)
-
 static bool tensors_equal(const onyx_tensor *a, const onyx_tensor *b) {
   if (!a || !b) return a == b;
   if (a->kind != b->kind || a->n_elems != b->n_elems) return false;
@@ -399,7 +385,7 @@ static void test_node_dir_round_trip(void) {
     onyx_status *s = onyx_model_load(path, &m);
     if (s) {
       /* only training ops (an unsupported domain) may be refused */
-      if (onyx_status_code(s) == ONYX_ERR_NOT_IMPLEMENTED && msg_has(s, "ai.onnx.preview.training")) {
+      if (onyx_status_code(s) == ONYX_ERR_NOT_IMPLEMENTED && tu_msg_has(s, "ai.onnx.preview.training")) {
         unsupported++;
       } else {
         CHECK(!"node model failed to load");

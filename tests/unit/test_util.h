@@ -49,6 +49,20 @@ static int tu_pass, tu_fail;
     onyx_status_free(s_);                                                  \
   } while (0)
 
+static inline bool tu_msg_has(onyx_status *s, const char *needle) {
+  return s && strstr(onyx_status_message(s), needle) != NULL;
+}
+
+/* Expects an error with `code` whose message contains `needle`; frees it. */
+#define CHECK_ERR_MSG(expr, code, needle)                                                  \
+  do {                                                                                    \
+    onyx_status *s2_ = (expr);                                                            \
+    CHECK(onyx_status_code(s2_) == (code) && tu_msg_has(s2_, needle));                    \
+    if (onyx_status_code(s2_) != (code) || !tu_msg_has(s2_, needle))                      \
+      fprintf(stderr, "  got %s: %s\n", onyx_code_name(onyx_status_code(s2_)), onyx_status_message(s2_)); \
+    onyx_status_free(s2_);                                                                \
+  } while (0)
+
 #define CHECK_NEAR(a, b, tol) CHECK(fabs((double)(a) - (double)(b)) <= (tol))
 
 /* Prints the closing line and returns the exit status. */
