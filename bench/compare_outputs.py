@@ -164,6 +164,18 @@ def compare_dirs(onyx_dir, onyx_err, ort_dir, outs, rtol, atol):
     return rows
 
 
+def last_json(text):
+    """The last line of text that parses as a JSON object, or None."""
+    for line in reversed(text.strip().splitlines()):
+        try:
+            v = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(v, dict):
+            return v
+    return None
+
+
 def parse_onyx_latency(text):
     """onyx run --repeat prints its latency; take p50 if given, else mean (ms)."""
     for stat in ("p50", "median", "mean", "avg", "latency"):
