@@ -5,7 +5,9 @@
  *
  * It reads the model through the public introspection API only, never
  * through a session, so it also describes models a session would refuse:
- * telling the user *which* ops are missing is the main reason to run it. */
+ * telling the user *which* ops are missing is the main reason to run it.
+ * --stage partitioned is the exception: it makes a session to show where
+ * each node of the optimized graph runs and why it fell back. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: onyx inspect MODEL [--json] [--stage optimized [-O N]]\n"
+    "usage: onyx inspect MODEL [--json] [--stage optimized|partitioned [-O N]]\n"
     "\n"
     "Describes MODEL (.onnx): ir_version, producer, opset imports, inputs and\n"
     "outputs (dtype and shape; symbolic dims by name, '?' for unknown ones),\n"
@@ -25,10 +27,18 @@ static const char usage[] =
     "  --stage STAGE  'model' (default): the file as it is; 'optimized': the\n"
     "              graph after the optimizer (as a session makes it), followed\n"
     "              by what each pass did (nodes removed/added, fused, folded);\n"
-    "              with --json under the key \"optimization\"\n"
-    "  -O N        optimization level for --stage optimized (default 3)\n"
-    "  --providers LIST  providers assumed by --stage optimized (default: all\n"
-    "              available; the ai.onyx fusions leave their nodes to them)\n"
+    "              with --json under the key \"optimization\"; 'partitioned':\n"
+    "              creates a session and lists every node of its graph with\n"
+    "              the provider that runs it and, when a provider listed\n"
+    "              before it declined the node, why (unsupported op, dtype,\n"
+    "              attribute, shape); then nodes per provider. With --json:\n"
+    "              {\"model\", \"providers\": {name: nodes}, \"nodes\": [{name,\n"
+    "              op_type, domain, provider, fallback_reason}]}\n"
+    "  -O N        optimization level for --stage optimized/partitioned\n"
+    "              (default 3)\n"
+    "  --providers LIST  providers for --stage optimized/partitioned, in\n"
+    "              priority order (default: all available; the ai.onyx\n"
+    "              fusions leave their nodes to them)\n"
     "  --json      print one JSON object instead: keys model, ir_version,\n"
     "              producer_name, producer_version, opset_imports [{domain,\n"
     "              version}], inputs/outputs [{name, kind, dtype, shape}] (shape\n"
@@ -273,9 +283,79 @@ static void print_text(const char *path, const onyx_model *m, const op_table *t)
   printf("%s\n", n_bad ? "" : " none");
 }
 
+/* ---- partitioned: a session's node placement ------------------------------------- */
+
+typedef struct prov_count {
+  const char *name;
+  int nodes;
+} prov_count;
+
+static int print_partitioned(const char *path, const char *providers, int level, bool json) {
+  onyx_options *o = NULL;
+  onyx_session *sess = NULL;
+  onyx_status *st = onyx_options_create(&o);
+  if (!st) {
+    onyx_options_set_optimization_level(o, level);
+    if (providers) st = onyx_options_set_providers(o, providers);
+  }
+  if (!st) st = onyx_session_create(path, o, &sess);
+  onyx_options_destroy(o);
+  if (st) return cli_fail_status(st);
+  int n = onyx_session_node_count(sess), n_prov = 0;
+  prov_count count[16] = {{0}};
+  if (json) {
+    printf("{\"model\": ");
+    json_str(path);
+    printf(", \"nodes\": [");
+  } else {
+    printf("model: %s\nnodes: %d (optimization level %d)\n", path, n, level);
+  }
+  for (int i = 0; i < n; i++) {
+    onyx_node_info ni;
+    onyx_status_free(onyx_session_node_info(sess, i, &ni));   /* i is in range */
+    int k = 0;
+    while (k < n_prov && strcmp(count[k].name, ni.provider)) k++;
+    if (k == n_prov && n_prov < (int)(sizeof count / sizeof *count)) count[n_prov++].name = ni.provider;
+    if (k < n_prov) count[k].nodes++;
+    if (json) {
+      printf("%s{\"name\": ", i ? ", " : "");
+      json_str(ni.name);
+      printf(", \"op_type\": ");
+      json_str(ni.op_type);
+      printf(", \"domain\": ");
+      json_str(ni.domain);
+      printf(", \"provider\": ");
+      json_str(ni.provider);
+      printf(", \"fallback_reason\": ");
+      if (ni.fallback_reason) json_str(ni.fallback_reason);
+      else printf("null");
+      printf("}");
+    } else {
+      printf("  %-6s %s%s%s '%s'", ni.provider, ni.domain, *ni.domain ? ":" : "", ni.op_type, ni.name);
+      if (ni.fallback_reason) printf(" -- %s", ni.fallback_reason);
+      printf("\n");
+    }
+  }
+  if (json) printf("], \"providers\": {");
+  else printf("per provider:");
+  for (int k = 0; k < n_prov; k++) {
+    if (json) {
+      printf("%s", k ? ", " : "");
+      json_str(count[k].name);
+      printf(": %d", count[k].nodes);
+    } else {
+      printf(" %s %d node%s%s", count[k].name, count[k].nodes, count[k].nodes == 1 ? "" : "s",
+             k + 1 < n_prov ? "," : "");
+    }
+  }
+  printf(json ? "}}\n" : "\n");
+  onyx_session_destroy(sess);
+  return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
   const char *path = NULL, *providers = NULL, *v;
-  bool json = false, optimized = false;
+  bool json = false, optimized = false, partitioned = false;
   int64_t level = 3;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
@@ -284,9 +364,10 @@ int cmd_inspect(int argc, char **argv) {
     }
     if (!strcmp(argv[i], "--json")) json = true;
     else if (cli_option(argc, argv, &i, "--stage", &v)) {
-      if (!v || (strcmp(v, "model") && strcmp(v, "optimized")))
-        return cli_usage_error("--stage must be 'model' or 'optimized'");
+      if (!v || (strcmp(v, "model") && strcmp(v, "optimized") && strcmp(v, "partitioned")))
+        return cli_usage_error("--stage must be 'model', 'optimized' or 'partitioned'");
       optimized = !strcmp(v, "optimized");
+      partitioned = !strcmp(v, "partitioned");
     } else if (cli_option(argc, argv, &i, "--providers", &v)) {
       if (!v) return cli_usage_error("--providers needs a list");
       providers = v;
@@ -299,6 +380,7 @@ int cmd_inspect(int argc, char **argv) {
     else path = argv[i];
   }
   if (!path) return cli_usage_error("no model given (usage: onyx inspect MODEL [--json])");
+  if (partitioned) return print_partitioned(path, providers, (int)level, json);
 
   onyx_model *m;
   onyx_status *st = onyx_model_load(path, &m);

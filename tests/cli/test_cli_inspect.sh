@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_cli_inspect.sh — `onyx inspect` text and --json: header, opsets,
 # inputs/outputs with symbolic and unknown dims, op histogram, initializers,
-# unsupported ops (subgraphs included), JSON escaping, and errors.
+# unsupported ops (subgraphs included), JSON escaping, errors, and
+# --stage partitioned (where a session runs each node, and why).
 source "$(dirname "$0")/lib.sh" "$1" test_cli_inspect
 m=$tmp/m
 
@@ -72,6 +73,30 @@ run_err "missing model" "nonexistent" inspect "$tmp/nonexistent.onnx"
 head -c 3000 /dev/urandom >"$tmp/garbage.onnx"
 run_err "garbage model" "garbage.onnx" inspect "$tmp/garbage.onnx" --json
 run_err "unknown option" "--frob" inspect "$m/odd.onnx" --frob
+# --stage partitioned: a session's placement, per node and per provider
+run_ok "partitioned cpu" inspect "$m/cnn.onnx" --stage partitioned --providers cpu -O 0 --json
+pycheck "partitioned cpu json" "
+j = json.load(open('$tmp/out'))
+ops = [n['op_type'] for n in j['nodes']]
+assert ops == ['Conv', 'MaxPool', 'Conv', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax'], ops
+assert all(n['provider'] == 'cpu' and n['fallback_reason'] is None for n in j['nodes']), j['nodes']
+assert j['providers'] == {'cpu': 7}, j['providers']"
+run_ok "partitioned text" inspect "$m/cnn.onnx" --stage partitioned --providers cpu
+check "text: one line per node" grep -qE "^  cpu +ai.onyx:FusedGemm|^  cpu +Gemm" "$tmp/out"
+check "text: per provider" grep -qE "^per provider: cpu [0-9]+ nodes$" "$tmp/out"
+if [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,dnnl,* ]]; then
+  run_ok "partitioned dnnl,cpu" inspect "$m/cnn.onnx" --stage partitioned --providers dnnl,cpu --json
+  pycheck "Flatten falls back with dnnl's reason" "
+j = json.load(open('$tmp/out'))
+n = {x['op_type']: x for x in j['nodes']}
+assert n['Conv']['provider'] == 'dnnl' and n['Conv']['fallback_reason'] is None, n['Conv']
+f = n['Flatten']
+assert f['provider'] == 'cpu' and 'dnnl' in f['fallback_reason'] and 'Flatten' in f['fallback_reason'], f
+assert set(j['providers']) == {'dnnl', 'cpu'} and sum(j['providers'].values()) == len(j['nodes']), j['providers']"
+fi
+run_err "partitioned: unknown provider" "nope" inspect "$m/cnn.onnx" --stage partitioned --providers nope
+run_err "partitioned: unsupported op" "NoSuchOp" inspect "$m/odd.onnx" --stage partitioned
+
 run_err "no model" "no model" inspect
 run_ok "help" help inspect
 check "help text" grep -q "^usage: onyx inspect MODEL" "$tmp/out"

@@ -948,6 +948,45 @@ static void test_levels(void) {
   expect_levels("dense", fi, fi[0].n_reorders + fi[1].n_reorders + fi[2].n_reorders + fi[3].n_reorders == 0);
 }
 
+/* A ResNet bottleneck: c1 = Conv(x), c2 = Conv(c1), c3 = Conv(c2),
+ * y = Relu(Add(c3, c1)); the residual c1 is made inside the partition.
+ * variant 1: c1 is also read after the Add (z = Sigmoid(c1)); variant 2:
+ * no c2, c3 = Conv(c1) reads the residual itself. */
+static tmb bottleneck_model(int variant) {
+  tmb t = tm_new(17);
+  tm_in(&t, "x", -1, 1, 4, D(4, 1, 16, 8, 8));
+  tm_const(&t, "w1", -0.3f, 0.3f, 4, D(4, 16, 16, 1, 1));
+  tm_const(&t, "w2", -0.3f, 0.3f, 4, D(4, 16, 16, 1, 1));
+  tm_const(&t, "w3", -0.3f, 0.3f, 4, D(4, 16, 16, 3, 3));
+  tm_node(&t, "Conv", "x,w1", "c1");
+  if (variant != 2) tm_node(&t, "Conv", "c1,w2", "c2");
+  int n = tm_node(&t, "Conv", variant == 2 ? "c1,w3" : "c2,w3", "c3");
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "Add", "c3,c1", "s");
+  tm_node(&t, "Relu", "s", "y");
+  tm_out(&t, "y");
+  if (variant == 1) {
+    tm_node(&t, "Sigmoid", "c1", "z");
+    tm_out(&t, "z");
+  }
+  return t;
+}
+
+static void test_in_place_sum(void) {
+  /* At level 3 the Add is the last Conv's sum post-op, which accumulates
+   * into dst: when c1 dies there, dst is c1's own buffer (reorders: x in,
+   * y out); when c1 is read later, or by that Conv itself, c1 is copied
+   * into dst first (a third reorder). Every level is compared with cpu,
+   * which catches a residual overwritten before its last reader. */
+  dn_fused_info fi[4];
+  levels_of(bottleneck_model(0), fi);
+  expect_levels("bottleneck", fi, fi[3].n_prims - fi[3].n_reorders == 3 && fi[3].n_reorders == 2);
+  levels_of(bottleneck_model(1), fi);
+  expect_levels("bottleneck, residual read later", fi, fi[3].n_prims - fi[3].n_reorders == 4 && fi[3].n_reorders >= 4);
+  levels_of(bottleneck_model(2), fi);
+  expect_levels("residual read by the conv", fi, fi[3].n_prims - fi[3].n_reorders == 2 && fi[3].n_reorders == 3);
+}
+
 /* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */
 
 /* Each activation a fused op may carry, with parameters where it takes them. */
@@ -1578,6 +1617,7 @@ int main(void) {
   test_concat_reduce();
   test_fusion();
   test_levels();
+  test_in_place_sum();
   test_refusals();
   test_int8();
   test_dynamic();

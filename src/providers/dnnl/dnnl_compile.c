@@ -221,6 +221,44 @@ onyx_status *dn_define(dn_builder *b, int v, const dnnl_memory_desc_t *md, dn_bu
   return NULL;
 }
 
+/* whether every reader of value v is built already or among fused[] */
+static bool dies_here(const dn_builder *b, int v, int anchor, const int *fused, int n_fused) {
+  const onyx_graph *g = b->g;
+  if (g->values[v].is_output || b->out_index[v] >= 0) return false;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const onyx_node *n = &g->nodes[i];
+    bool reads = false;
+    for (int k = 0; k < n->n_in + n->n_implicit; k++)
+      reads |= (k < n->n_in ? n->in[k] : n->implicit[k - n->n_in]) == v;
+    if (!reads || (b->in_part[i] && b->done[i])) continue;
+    if (i == anchor) return false;
+    bool is_fused = false;
+    for (int f = 0; f < n_fused; f++) is_fused |= fused[f] == i;
+    if (!is_fused) return false;
+  }
+  return true;
+}
+
+onyx_status *dn_define_over(dn_builder *b, int v, const dnnl_memory_desc_t *md, int from, int anchor,
+                            const int *fused, int n_fused, dn_buf *out, bool *over) {
+  *over = false;
+  dnnl_memory_desc_t plain;
+  value_md(b->g, v, &plain);
+  /* a plain partition output is written in place already (dn_define) */
+  if ((b->out_index[v] >= 0 && md_eq(md, &plain)) || !dies_here(b, from, anchor, fused, n_fused))
+    return NULL;
+  for (int i = 0; i < b->n_entries; i++) {
+    const dn_entry *e = &b->entries[i];
+    if (e->v != from || e->b.kind != DN_B_ARENA || !md_eq(&e->md, md)) continue;
+    dn_buf buf = e->b;
+    ONYX_TRY(add_entry(b, v, md, buf, true));
+    *out = buf;
+    *over = true;
+    return NULL;
+  }
+  return NULL;
+}
+
 onyx_status *dn_add_step(dn_builder *b, const onyx_node *n, const_dnnl_primitive_desc_t pd, int n_args,
                          const dn_arg *args) {
   dn_prog *p = b->prog;

@@ -147,6 +147,15 @@ onyx_status *dn_const(dn_builder *b, void *data, dn_buf *out);
 /* Declares that value v is produced in layout md; returns the buffer to write
  * (the partition output itself when v leaves the partition in plain layout). */
 onyx_status *dn_define(dn_builder *b, int v, const dnnl_memory_desc_t *md, dn_buf *out);
+/* Like dn_define, but v takes over the arena buffer that value `from` has in
+ * layout md when `from` dies here: not a partition or graph output, every
+ * reader already built or among the n_fused nodes fused into this step, and
+ * not read by the step's own anchor node. A sum post-op accumulates into
+ * dst, which can then start as `from` itself instead of a copy of it.
+ * *over says whether it did; when not, nothing is defined and the caller
+ * uses dn_define. */
+onyx_status *dn_define_over(dn_builder *b, int v, const dnnl_memory_desc_t *md, int from, int anchor,
+                            const int *fused, int n_fused, dn_buf *out, bool *over);
 /* A temporary arena buffer of md's size. */
 onyx_status *dn_temp(dn_builder *b, const dnnl_memory_desc_t *md, dn_buf *out);
 

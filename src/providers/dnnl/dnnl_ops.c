@@ -402,13 +402,32 @@ static onyx_status *make_post_ops(const onyx_node *n, const chain *c, dnnl_post_
   return NULL;
 }
 
+/* The value a sum post-op of c accumulates onto, or -1. */
+static int sum_operand(const chain *c) {
+  for (int i = 0; i < c->n_post; i++)
+    if (c->p[i].kind == P_SUM) return c->p[i].v;
+  return -1;
+}
+
+/* dst of chain c in layout md: the sum operand's own buffer when it dies
+ * here (*in_place), else a new one (dn_define). */
+static onyx_status *define_dst(dn_builder *b, int anchor, const chain *c, const dnnl_memory_desc_t *md,
+                               dn_buf *dst, bool *in_place) {
+  *in_place = false;
+  int v = sum_operand(c);
+  if (v >= 0) ONYX_TRY(dn_define_over(b, c->end, md, v, anchor, c->nodes, c->n_nodes, dst, in_place));
+  return *in_place ? NULL : dn_define(b, c->end, md, dst);
+}
+
 /* Arguments of the binary post-ops of c (appended at args[*na]); the sum
- * operand is copied into dst (layout dst_md) before the step. */
+ * operand is copied into dst (layout dst_md) before the step, unless dst
+ * is already its buffer (in_place). */
 static onyx_status *post_args(dn_builder *b, const onyx_node *n, const chain *c, const dnnl_memory_desc_t *dst_md,
-                              dn_buf dst, dn_arg *args, int *na) {
+                              dn_buf dst, bool in_place, dn_arg *args, int *na) {
   for (int i = 0; i < c->n_post; i++) {
     const post *p = &c->p[i];
     if (p->kind == P_SUM) {
+      if (in_place) continue;
       dn_buf src;
       dnnl_memory_desc_t smd = *dn_val_md(b, p->v);
       ONYX_TRY(dn_want(b, n, p->v, &smd, &src));
@@ -631,9 +650,10 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     if ((s = dn_convert(b, n, &bplain, b_plain, b_q, &bb))) goto done;
     args[na++] = (dn_arg){DNNL_ARG_BIAS, *b_q, bb};
   }
-  if ((s = dn_define(b, c.end, dst_q, &dst))) goto done;
+  bool in_place;
+  if ((s = define_dst(b, ni, &c, dst_q, &dst, &in_place))) goto done;
   args[na++] = (dn_arg){DNNL_ARG_DST, *dst_q, dst};
-  if ((s = post_args(b, n, &c, dst_q, dst, args, &na))) goto done;
+  if ((s = post_args(b, n, &c, dst_q, dst, in_place, args, &na))) goto done;
   if ((s = dn_add_step(b, n, pd, na, args))) goto done;
   mark_chain(b, &c);
 done:
@@ -859,9 +879,10 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
   dnnl_memory_desc_t y_md;
   const onyx_value *E = &g->values[c.end];
   dn_plain_md(&y_md, E->rank, E->dims, dnnl_f32);
-  if ((s = dn_define(b, c.end, &y_md, &dst))) goto done;
+  bool in_place;
+  if ((s = define_dst(b, ni, &c, &y_md, &dst, &in_place))) goto done;
   args[na++] = (dn_arg){DNNL_ARG_DST, dst_md, dst};
-  if ((s = post_args(b, n, &c, &dst_md, dst, args, &na))) goto done;
+  if ((s = post_args(b, n, &c, &dst_md, dst, in_place, args, &na))) goto done;
   if ((s = dn_add_step(b, n, pd, na, args))) goto done;
   mark_chain(b, &c);
 done:
@@ -1203,7 +1224,7 @@ static onyx_status *skip_sum(dn_builder *b, const onyx_node *n, const int64_t *d
   onyx_status *s = dn_temp(b, md, &dst);
   if (!s) {
     args[na++] = (dn_arg){DNNL_ARG_DST, *md, dst};
-    s = post_args(b, n, &c, md, dst, args, &na);
+    s = post_args(b, n, &c, md, dst, false, args, &na);
   }
   if (!s) s = dn_add_step(b, n, pd, na, args);
   dnnl_primitive_desc_destroy(pd);

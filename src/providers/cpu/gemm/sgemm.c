@@ -226,13 +226,25 @@ static void sweep(const cpu_sgemm_isa *isa, const cpu_sgemm_args *a, const float
                   int64_t astride, const float *bblk, int64_t bstride, int64_t i0, int64_t mc,
                   int64_t j0, int64_t nc, int64_t kc, float beta) {
   const int mr = isa->mr, nr = isa->nr;
+  /* A pre-packed B (constant weights) comes from DRAM: each panel is read
+   * by its first micro-tile and then stays in L1. Spread prefetches of the
+   * next panel over the current panel's micro-tiles so that first read
+   * hits cache (a panel freshly packed here is in L2 already). */
+  const int64_t n_tiles = (mc + mr - 1) / mr, pan_lines = kc * nr * 4 / 64;
+  const bool pf = a->b.packed != NULL;
   for (int64_t jr = 0; jr < nc; jr += nr) {
     const float *bpan = bblk + (jr / nr) * bstride;
+    /* packed panels lie one after another over all of N */
+    const char *next = pf && j0 + jr + nr < a->n ? (const char *)(bpan + bstride) : NULL;
     size_t nn = (size_t)min64(nr, nc - jr);
     float *cc = a->c + i0 * a->ldc + j0 + jr;
-    for (int64_t ir = 0; ir < mc; ir += mr)
+    for (int64_t ir = 0, t = 0; ir < mc; ir += mr, t++) {
+      if (next)
+        for (int64_t l = t * pan_lines / n_tiles; l < (t + 1) * pan_lines / n_tiles; l++)
+          __builtin_prefetch(next + l * 64);
       isa->ukernel((size_t)kc, ablk + (ir / mr) * astride, bpan, cc + ir * a->ldc, (size_t)a->ldc,
                    (size_t)min64(mr, mc - ir), nn, a->alpha, beta);
+    }
   }
 }
 
