@@ -9,11 +9,13 @@
  * (x * t) * 0.5, x * (t * 0.5), (x * 0.5) * t, where t = 1 + Erf/Tanh(..).
  * Constants must match to 1e-4 relative; every intermediate must be read
  * only inside the pattern; x itself may have other readers (then the bias
- * Add stays). */
+ * Add stays). A pattern part of which another provider takes is fused only
+ * when that provider takes the BiasGelu too. */
 #include <stdio.h>
 #include <string.h>
 
 #include "opt.h"
+#include "ops/ops.h"
 
 #define TOL 1e-4
 
@@ -145,13 +147,19 @@ static onyx_status *try_at(opt_ctx *c, int e, bool tanh_form, bool *done) {
   int add = bias_add(c, x, reads(c, x, nodes, nn), &y, &b);
   int in[2] = {add >= 0 ? y : x, b};
   nodes[nn] = add;
-  if (!opt_cpu_nodes(c, nodes, nn + 1)) return NULL;
-  ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   char name[256];
   snprintf(name, sizeof name, "%s_gelu", g->nodes[e].name[0] ? g->nodes[e].name : "gelu");
-  int fi;
+  int fi, prev = g->values[out].producer;
   ONYX_TRY(opt_add_node(g, name, "BiasGelu", "ai.onyx", add >= 0 ? 2 : 1, in, 1, &out, &fi));
+  g->nodes[fi].op = onyx_op_lookup("ai.onyx", "BiasGelu");
   ONYX_TRY(opt_set_string(&g->nodes[fi], "approximate", tanh_form ? "tanh" : "none"));
+  /* fused where cpu runs the whole pattern, or where the provider that
+   * takes part of it takes the fused op too (dnnl: a GELU post-op) */
+  if (!opt_cpu_nodes(c, nodes, nn + 1) && !opt_claimed(c, fi)) {
+    g->values[out].producer = prev;
+    return opt_kill(c, fi);
+  }
+  ONYX_TRY(opt_import_domain(g, "ai.onyx"));
   for (int i = 0; i < nn; i++) ONYX_TRY(opt_kill(c, nodes[i]));
   if (add >= 0) ONYX_TRY(opt_kill(c, add));
   c->fused++;

@@ -180,10 +180,26 @@ static onyx_status *check_inputs(const onyx_graph *g, const onyx_node *n, int fi
   return NULL;
 }
 
+/* Whether x broadcasts onto `onto` leaving its shape as it is, whatever
+ * onto's unknown dims are: x has no more dims, and each of x's dims
+ * (right-aligned) is 1 or the same static size or symbol as onto's. */
+static bool broadcasts_onto(const onyx_value *x, const onyx_value *onto) {
+  if (x->rank < 0 || onto->rank < 0 || x->rank > onto->rank) return false;
+  for (int d = 0; d < x->rank; d++) {
+    int64_t xd = x->dims[d], od = onto->dims[onto->rank - x->rank + d];
+    if (xd == 1 || (xd > 0 && xd == od)) continue;
+    if (xd == ONYX_DIM_UNKNOWN || xd != od) return false;
+  }
+  return true;
+}
+
 static onyx_status *check_binary(const onyx_graph *g, const onyx_node *n) {
   if (n->n_in != 2)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs (dnnl takes 2)", n->n_in);
   const onyx_value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+  /* one side broadcast onto the other whatever that one's unknown dims are
+   * (a bias [N] onto [?, ?, N]): the other side is the output */
+  if (broadcasts_onto(b, a) || broadcasts_onto(a, b)) return NULL;
   /* symbolic dims compare by name; unknown ones could be anything */
   for (int k = 0; k < 3; k++) {
     const onyx_value *v = k == 0 ? a : k == 1 ? b : y;
