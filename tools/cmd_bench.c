@@ -61,8 +61,9 @@ static const char usage[] =
     "                         arena_bytes, threads, cpu_efficiency, providers, ...);\n"
     "                         with --sweep an object {\"points\": [...]}\n"
     "  --profile FILE         per-node timings of the timed runs as Chrome trace\n"
-    "                         JSON (chrome://tracing, Perfetto); prints the op\n"
-    "                         types that took the most time\n"
+    "                         JSON (chrome://tracing, Perfetto); prints the time\n"
+    "                         per provider (a compiled partition is one call)\n"
+    "                         and the op types that took the most time\n"
     "  --sweep threads=LIST   one measurement per thread count, e.g. threads=1,2\n"
     "  --sweep batch=LIST     one per batch size (the first dim of the first\n"
     "                         input), e.g. batch=1,8,32; both may be given\n"
@@ -593,37 +594,55 @@ static int cmp_op_time(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-/* Writes the Chrome trace and prints the op types by total time. */
+/* Adds dur_ns to the entry of `key` in t[0..*n) (a new one at the end). */
+static void tally(op_time *t, int *n, const char *key, int64_t dur_ns) {
+  int k = 0;
+  while (k < *n && strcmp(t[k].op, key)) k++;
+  if (k == *n) t[(*n)++] = (op_time){key, 0, 0};
+  t[k].ns += dur_ns;
+  t[k].calls++;
+}
+
+static void print_times(const char *title, const op_time *t, int n, int limit, int64_t runs, int64_t total) {
+  printf("  %-22s %12s %7s %8s %12s\n", title, "ms per run", "share", "calls", "us per call");
+  for (int k = 0; k < n && k < limit; k++)
+    printf("  %-22s %12.3f %6.1f%% %8lld %12.2f\n", t[k].op, runs ? (double)t[k].ns / 1e6 / (double)runs : 0.0,
+           total ? 100.0 * (double)t[k].ns / (double)total : 0.0, (long long)t[k].calls,
+           (double)t[k].ns / 1e3 / (double)t[k].calls);
+  if (n > limit) printf("  (%d more)\n", n - limit);
+}
+
+/* Writes the Chrome trace and prints the time per provider (a compiled
+ * partition is one call) and the op types by total time. */
 static int report_profile(const char *path, onyx_session *sess, int64_t runs) {
   onyx_status *st = onyx_session_profile_write(sess, path);
   if (st) return cli_fail_status(st);
   int64_t n = onyx_session_profile_count(sess), total = 0;
-  op_time *ops = calloc((size_t)n + 1, sizeof *ops);
-  if (!ops) return cli_fail("out of memory");
-  int n_ops = 0;
+  op_time *ops = calloc((size_t)n + 1, sizeof *ops), *prov = calloc((size_t)n + 1, sizeof *prov);
+  if (!ops || !prov) {
+    free(ops);
+    free(prov);
+    return cli_fail("out of memory");
+  }
+  int n_ops = 0, n_prov = 0;
   for (int64_t i = 0; i < n; i++) {
     onyx_profile_entry e;
     if ((st = onyx_session_profile_get(sess, i, &e))) {
       free(ops);
+      free(prov);
       return cli_fail_status(st);
     }
-    int k = 0;
-    while (k < n_ops && strcmp(ops[k].op, e.op_type)) k++;
-    if (k == n_ops) ops[n_ops++].op = e.op_type;
-    ops[k].ns += e.dur_ns;
-    ops[k].calls++;
+    tally(ops, &n_ops, e.op_type, e.dur_ns);
+    tally(prov, &n_prov, e.provider, e.dur_ns);
     total += e.dur_ns;
   }
+  qsort(prov, (size_t)n_prov, sizeof *prov, cmp_op_time);
   qsort(ops, (size_t)n_ops, sizeof *ops, cmp_op_time);
   printf("profile:    %s (%lld node events over %lld runs)\n", path, (long long)n, (long long)runs);
-  printf("  %-22s %12s %7s %8s %12s\n", "op type", "ms per run", "share", "calls", "us per call");
-  for (int k = 0; k < n_ops && k < TOP_OPS; k++)
-    printf("  %-22s %12.3f %6.1f%% %8lld %12.2f\n", ops[k].op,
-           runs ? (double)ops[k].ns / 1e6 / (double)runs : 0.0,
-           total ? 100.0 * (double)ops[k].ns / (double)total : 0.0, (long long)ops[k].calls,
-           (double)ops[k].ns / 1e3 / (double)ops[k].calls);
-  if (n_ops > TOP_OPS) printf("  (%d more op types)\n", n_ops - TOP_OPS);
+  print_times("provider", prov, n_prov, MAX_PROVIDERS, runs, total);
+  print_times("op type", ops, n_ops, TOP_OPS, runs, total);
   free(ops);
+  free(prov);
   return 0;
 }
 

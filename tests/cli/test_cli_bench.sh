@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_cli_bench.sh — `onyx bench`: every figure is printed, --json has its
-# keys and sane values, --profile writes a Chrome trace of complete events,
+# keys and sane values, --profile writes a Chrome trace of complete events
+# (and prints the time per provider and per op type),
 # --concurrency runs compute what a lone run computes (--check, which must
 # also catch outputs that do change), --sweep rows and CSV, and the error
 # paths. Nothing here asserts a speed: timings on a shared machine say
@@ -76,6 +77,15 @@ ops = sorted({e['args']['op_type'] for e in ev})
 assert ops == ['Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Softmax'], ops"
 check "profile summary" grep -q "^profile: *$tmp/p.json (35 node events over 5 runs)" "$tmp/out"
 check "top op types" grep -qE '^  Conv +[0-9.]+ +[0-9.]+% +10 ' "$tmp/out"
+check "time per provider: all 35 calls on cpu" grep -qE '^  cpu +[0-9.]+ +100\.0% +35 ' "$tmp/out"
+if [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,dnnl,* ]]; then
+  run_ok "bench --profile dnnl,cpu" bench "$m/cnn.onnx" --iters 5 --threads 1 --providers dnnl,cpu --profile "$tmp/p2.json"
+  pycheck "per-provider rows add up to the events" "
+import re
+rows = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^  (dnnl|cpu) +[0-9.]+ +[0-9.]+% +([0-9]+) ', open('$tmp/out').read(), re.M))
+n = len(json.load(open('$tmp/p2.json'))['traceEvents'])
+assert 'dnnl' in rows and sum(rows.values()) == n, (rows, n)"
+fi
 
 # --concurrency: 4 caller threads on one session give the outputs of a lone
 # run bit for bit; --iters counts the runs of all threads together
