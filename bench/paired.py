@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""paired.py — onyx and ONNX Runtime alternate runs in one process on the same
+inputs, so that both see the same machine at the same moment.
+
+On a shared host the speed of a core drifts by 10-30% over seconds (other
+tenants, clocks); runs timed minutes apart, or in separate processes one
+after the other, then compare the drift as much as the runtimes. Here each
+timed onyx run is paired with the ORT run next to it (the order flips every
+pair) and the result is the median of the per-pair ratios ORT/onyx, with the
+share of pairs onyx won. Meant for one intra-op thread: with more, each
+runtime's idle workers (OpenMP's spin-wait, ORT's pool) would stand in the
+other's way in one process; use bench/compare for thread counts above 1.
+
+onyx is loaded from its shared library (build/libonyx.so) through ctypes;
+ORT is the `onnxruntime` Python package (the device machine's), or any
+build with the same API.
+
+Usage: /usr/bin/python3 bench/paired.py MODEL.onnx [--lib build/libonyx.so]
+         [--providers dnnl,cpu] [--iters 40] [--warmup 3] [--threads 1]
+Inputs: seeded random data as bench/compare makes it, from MODEL.inputs.json
+next to the model (bench/export_models.py writes it)."""
+import argparse
+import ctypes as C
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_outputs as co  # noqa: E402
+
+DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, np.dtype(np.int32): 6,
+          np.dtype(np.int64): 7, np.dtype(np.bool_): 9}
+
+
+class Onyx:
+    """The few C API calls a timed run needs."""
+
+    def __init__(self, lib, model, threads, providers):
+        self.L = L = C.CDLL(lib)
+        P = C.c_void_p
+        L.onyx_status_message.restype = C.c_char_p
+        L.onyx_status_message.argtypes = [P]
+        for f in ("onyx_options_create", "onyx_session_create", "onyx_tensor_borrow", "onyx_session_run",
+                  "onyx_options_set_providers"):
+            getattr(L, f).restype = P
+        L.onyx_options_create.argtypes = [C.POINTER(P)]
+        L.onyx_options_set_intra_op_threads.argtypes = [P, C.c_int]
+        L.onyx_options_set_providers.argtypes = [P, C.c_char_p]
+        L.onyx_session_create.argtypes = [C.c_char_p, P, C.POINTER(P)]
+        L.onyx_tensor_borrow.argtypes = [C.c_int, C.c_int, C.POINTER(C.c_int64), P, C.c_size_t, C.POINTER(P)]
+        L.onyx_session_run.argtypes = [P, C.c_int, C.POINTER(C.c_char_p), C.POINTER(P), C.c_int,
+                                       C.POINTER(C.c_char_p), C.POINTER(P)]
+        for f in ("onyx_tensor_free", "onyx_session_destroy", "onyx_options_destroy", "onyx_status_free"):
+            getattr(L, f).argtypes = [P]
+        opts = P()
+        self.check(L.onyx_options_create(C.byref(opts)))
+        L.onyx_options_set_intra_op_threads(opts, threads)
+        if providers:
+            self.check(L.onyx_options_set_providers(opts, providers.encode()))
+        self.sess = P()
+        st = L.onyx_session_create(model.encode(), opts, C.byref(self.sess))
+        L.onyx_options_destroy(opts)
+        self.check(st)
+
+    def check(self, st):
+        if st:
+            msg = self.L.onyx_status_message(st).decode()
+            self.L.onyx_status_free(st)
+            sys.exit("onyx: " + msg)
+
+    def feed(self, inputs, n_outputs):
+        self.keep = [np.ascontiguousarray(v) for v in inputs.values()]
+        n = len(self.keep)
+        self.names = (C.c_char_p * n)(*[k.encode() for k in inputs])
+        self.tensors = (C.c_void_p * n)()
+        for i, a in enumerate(self.keep):
+            dims = (C.c_int64 * max(a.ndim, 1))(*a.shape)
+            t = C.c_void_p()
+            self.check(self.L.onyx_tensor_borrow(DTYPES[a.dtype], a.ndim, dims, a.ctypes.data, a.nbytes, C.byref(t)))
+            self.tensors[i] = t.value
+        self.n_out = n_outputs
+        self.outs = (C.c_void_p * n_outputs)()
+
+    def run(self):
+        self.check(self.L.onyx_session_run(self.sess, len(self.keep), self.names, self.tensors, self.n_out,
+                                           None, self.outs))
+        for i in range(self.n_out):
+            self.L.onyx_tensor_free(self.outs[i])
+
+    def close(self):
+        for t in self.tensors:
+            self.L.onyx_tensor_free(t)
+        self.L.onyx_session_destroy(self.sess)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--lib", default="build/libonyx.so")
+    ap.add_argument("--providers", default="")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--iters", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=3)
+    a = ap.parse_args()
+    import onnxruntime as ort
+    spec = json.load(open(os.path.splitext(a.model)[0] + ".inputs.json"))
+    rng = np.random.default_rng(0)
+    inputs = {k: co.make_input(rng, v) for k, v in spec.items()}
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    rt = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    ox = Onyx(os.path.abspath(a.lib), a.model, a.threads, a.providers)
+    ox.feed(inputs, len(rt.get_outputs()))
+    for _ in range(a.warmup):
+        ox.run()
+        rt.run(None, inputs)
+    t_onyx, t_ort = [], []
+    for i in range(a.iters):
+        for who in ((0, 1) if i % 2 == 0 else (1, 0)):
+            t0 = time.perf_counter()
+            ox.run() if who == 0 else rt.run(None, inputs)
+            (t_onyx if who == 0 else t_ort).append((time.perf_counter() - t0) * 1e3)
+    ox.close()
+    ratios = [r / o for o, r in zip(t_onyx, t_ort)]
+    name = os.path.basename(a.model)
+    print(f"{name} threads={a.threads} providers={a.providers or 'default'}: onyx median {statistics.median(t_onyx):.2f} ms, "
+          f"ORT median {statistics.median(t_ort):.2f} ms, ORT/onyx per pair: median {statistics.median(ratios):.3f} "
+          f"(quartiles {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f}), onyx faster in "
+          f"{sum(r > 1 for r in ratios)}/{len(ratios)} pairs")
+
+
+if __name__ == "__main__":
+    main()
