@@ -8,8 +8,8 @@
 #include "base/alloc.h"
 
 /* The AVX-512 micro-kernel's own source, compiled against a plain-C
- * emulation of the few intrinsics it uses, so that its logic (28
- * accumulators, edge masks, alpha/beta) is checked on CPUs without AVX-512
+ * emulation of the few intrinsics it uses, so that its logic (4-, 8- and
+ * 12-row K loops, edge masks, alpha/beta) is checked on CPUs without AVX-512
  * too. Masked loads never touch masked-off lanes, as on hardware, so the
  * sanitizer build catches a wrong mask. On AVX-512 machines the real kernel
  * is tested as well. */
