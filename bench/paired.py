@@ -8,8 +8,10 @@ after the other, then compare the drift as much as the runtimes. Here each
 timed onyx run is paired with the ORT run next to it (the order flips every
 pair) and the result is the median of the per-pair ratios ORT/onyx, with the
 share of pairs onyx won. Meant for one intra-op thread: with more, each
-runtime's idle workers (OpenMP's spin-wait, ORT's pool) would stand in the
-other's way in one process; use bench/compare for thread counts above 1.
+runtime's idle workers would stand in the other's way in one process, so
+ORT runs with session.intra_op.allow_spinning=0, which slows ORT itself at
+2 threads (BERT-base: 131 ms here against 98-125 ms in its own process);
+use bench/compare for thread counts above 1.
 
 onyx is loaded from its shared library (build/libonyx.so) through ctypes;
 ORT is the `onnxruntime` Python package (the device machine's), or any

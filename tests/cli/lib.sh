@@ -49,6 +49,12 @@ pycheck() {
   if "$py" -c "import sys, numpy as np, json; $*" >"$tmp/py" 2>&1; then ok; else bad "$desc: $(tail -3 "$tmp/py")"; fi
 }
 
+# has_provider NAME: true when this onyx build can use provider NAME here
+# (onyx info --json lists the usable ones, comma-separated).
+has_provider() {
+  [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,$1,* ]]
+}
+
 finish() {
   echo "$test_name: $pass passed, $fail failed"
   [[ $fail -eq 0 ]]

@@ -78,7 +78,7 @@ assert ops == ['Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Softm
 check "profile summary" grep -q "^profile: *$tmp/p.json (35 node events over 5 runs)" "$tmp/out"
 check "top op types" grep -qE '^  Conv +[0-9.]+ +[0-9.]+% +10 ' "$tmp/out"
 check "time per provider: all 35 calls on cpu" grep -qE '^  cpu +[0-9.]+ +100\.0% +35 ' "$tmp/out"
-if [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,dnnl,* ]]; then
+if has_provider dnnl; then
   run_ok "bench --profile dnnl,cpu" bench "$m/cnn.onnx" --iters 5 --threads 1 --providers dnnl,cpu --profile "$tmp/p2.json"
   pycheck "per-provider rows add up to the events" "
 import re

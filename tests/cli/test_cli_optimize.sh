@@ -69,7 +69,7 @@ assert j['op_types'] == {'ai.onyx:FusedConv': 1}, j['op_types']
 p = {x['name']: x for x in o['passes']}
 assert p['conv_bn_folding']['folded'] == 1 and p['conv_activation_fusion']['fused'] == 1, p"
 
-if [[ ,$("$onyx" info --json 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin).get('providers', ''))" 2>/dev/null), == *,dnnl,* ]]; then
+if has_provider dnnl; then
   run_ok "O2 with dnnl first" optimize "$m/cbr.onnx" -o "$tmp/o5.onnx" -O2 --providers dnnl,cpu
   pycheck "dnnl keeps its conv" "
 import onnx
