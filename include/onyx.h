@@ -93,6 +93,9 @@ const int64_t *onyx_tensor_dims(const onyx_tensor *t);   /* borrowed */
 int64_t onyx_tensor_numel(const onyx_tensor *t);
 void *onyx_tensor_data(onyx_tensor *t);                  /* borrowed */
 size_t onyx_tensor_nbytes(const onyx_tensor *t);
+/* Element i (row-major flat index) of a tensor of a numeric dtype (bool,
+ * integers, float16, bfloat16, float, double) as a double; 0 for others. */
+double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);
 
 /* ---- models ------------------------------------------------------------- */
 

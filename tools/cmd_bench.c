@@ -179,14 +179,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   bool iters_set = false;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
-    if (cli_is_help(opt)) {
-      fputs(usage, stdout);
-      return -1;
-    }
     bool used;
-    if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
-    if (used) continue;
-    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
+    if ((rc = inputs_run_option(&a->in, &a->session, usage, argc, argv, &i, &used))) return rc;
     if (used) continue;
     if (cli_option(argc, argv, &i, "--warmup", &v)) {
       if (!cli_parse_int(v, 0, 1000000, &a->warmup))

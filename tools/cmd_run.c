@@ -60,14 +60,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
   a->session = (cli_session_flags)CLI_SESSION_FLAGS_INIT;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
-    if (cli_is_help(opt)) {
-      fputs(usage, stdout);
-      return -1;
-    }
     bool used;
-    if ((rc = inputs_option(&a->in, argc, argv, &i, &used))) return rc;
-    if (used) continue;
-    if ((rc = cli_session_option(&a->session, argc, argv, &i, &used))) return rc;
+    if ((rc = inputs_run_option(&a->in, &a->session, usage, argc, argv, &i, &used))) return rc;
     if (used) continue;
     if (cli_option(argc, argv, &i, "-o", &v) || cli_option(argc, argv, &i, "--output-dir", &v)) {
       if (!v) return cli_usage_error("%s needs a value", opt);
@@ -93,25 +87,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
 
 /* ---- outputs ------------------------------------------------------------------ */
 
-static double elem_f64(onyx_dtype dt, const void *p, int64_t i) {
-  switch (dt) {
-    case ONYX_DTYPE_FLOAT: return ((const float *)p)[i];
-    case ONYX_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case ONYX_DTYPE_FLOAT16: return onyx_f16_to_f32(((const uint16_t *)p)[i]);
-    case ONYX_DTYPE_BFLOAT16: return onyx_bf16_to_f32(((const uint16_t *)p)[i]);
-    case ONYX_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case ONYX_DTYPE_UINT8: case ONYX_DTYPE_BOOL: return ((const uint8_t *)p)[i];
-    case ONYX_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case ONYX_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case ONYX_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case ONYX_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case ONYX_DTYPE_INT64: return (double)((const int64_t *)p)[i];
-    case ONYX_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
-    default: return NAN;
-  }
-}
-
-/* The dtypes elem_f64 reads. */
+/* The dtypes onyx_tensor_get_f64 reads. */
 static bool is_numeric(onyx_dtype dt) {
   switch (dt) {
     case ONYX_DTYPE_FLOAT: case ONYX_DTYPE_DOUBLE: case ONYX_DTYPE_FLOAT16:
@@ -136,11 +112,10 @@ static void print_tensor_summary(onyx_tensor *t) {
   print_shape(stdout, t);
   int64_t n = onyx_tensor_numel(t);
   if (!n || !is_numeric(dt)) return;
-  const void *p = onyx_tensor_data(t);
   double lo = INFINITY, hi = -INFINITY, sum = 0;
   int64_t nans = 0;
   for (int64_t i = 0; i < n; i++) {
-    double v = elem_f64(dt, p, i);
+    double v = onyx_tensor_get_f64(t, i);
     if (isnan(v)) {
       nans++;
       continue;
@@ -260,13 +235,12 @@ static int report_accuracy(const char *labels_path, const char *out_name, onyx_t
     rc = cli_fail("--labels: '%s' has %lld labels, but output '%s' has %lld rows", labels_path,
                   (long long)onyx_tensor_numel(lab), out_name, (long long)rows);
   } else {
-    const void *p = onyx_tensor_data(out), *l = onyx_tensor_data(lab);
     int64_t correct = 0;
     for (int64_t r = 0; r < rows; r++) {
       int64_t best = 0;
       for (int64_t c = 1; c < classes; c++)
-        if (elem_f64(od, p, r * classes + c) > elem_f64(od, p, r * classes + best)) best = c;
-      correct += (int64_t)elem_f64(ld, l, r) == best;
+        if (onyx_tensor_get_f64(out, r * classes + c) > onyx_tensor_get_f64(out, r * classes + best)) best = c;
+      correct += (int64_t)onyx_tensor_get_f64(lab, r) == best;
     }
     printf("accuracy: %.2f%% (%lld/%lld)\n", rows ? 100.0 * (double)correct / (double)rows : 0.0,
            (long long)correct, (long long)rows);

@@ -66,6 +66,18 @@ bool inputs_split_eq(char *s, const char **name, const char **value) {
   return true;
 }
 
+int inputs_run_option(cli_inputs *in, cli_session_flags *session, const char *usage, int argc, char **argv,
+                      int *i, bool *used) {
+  *used = false;
+  if (cli_is_help(argv[*i])) {
+    fputs(usage, stdout);
+    return -1;
+  }
+  int rc = inputs_option(in, argc, argv, i, used);
+  if (!rc && !*used) rc = cli_session_option(session, argc, argv, i, used);
+  return rc;
+}
+
 int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used) {
   const char *v = NULL, *opt = argv[*i];
   *used = true;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "onyx.h"
 
 /* One -i NAME=FILE; the strings are borrowed from argv. */
@@ -54,6 +55,12 @@ void inputs_deinit(cli_inputs *in);
 /* When argv[*i] is -i/--input, --dim or --seed, consumes it (and its value) and sets
  * *used; returns a usage status for a malformed value. */
 int inputs_option(cli_inputs *in, int argc, char **argv, int *i, bool *used);
+
+/* The options `run` and `bench` share: -h/--help (prints `usage`, returns
+ * -1), inputs_option's and cli_session_option's; *used says whether
+ * argv[*i] was one of them. */
+int inputs_run_option(cli_inputs *in, cli_session_flags *session, const char *usage, int argc, char **argv,
+                      int *i, bool *used);
 
 /* Reads m's declared inputs, checks that -i and --dim name real inputs and
  * dims, loads the files and binds the symbolic dims they fix. Once only. */

@@ -69,9 +69,8 @@ onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dim
  * own contents are released first, and frees the src shell. For kernels that
  * compute a value elsewhere (a subgraph) and hand it to a pre-made output. */
 void onyx_tensor_move(onyx_tensor *dst, onyx_tensor *src);
-/* Element i of a tensor of any numeric dtype as double / int64 (for shape
- * logic: reading axes, starts, shape tensors). */
-double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);
+/* Element i of a tensor of any numeric dtype as int64 (for shape logic:
+ * reading axes, starts, shape tensors); the double form is public (onyx.h). */
 int64_t onyx_tensor_get_i64(const onyx_tensor *t, int64_t i);
 /* Sequence / optional constructors; `elems` ownership transfers on success. */
 onyx_status *onyx_sequence_new(onyx_dtype elem_dtype, int n, onyx_tensor **elems,

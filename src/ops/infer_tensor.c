@@ -37,6 +37,16 @@ static void set_out(onyx_vinfo *o, onyx_dtype dt, int rank, const int64_t *dims)
   for (int i = 0; i < rank; i++) o->dims[i] = dims ? dims[i] : ONYX_DIM_UNKNOWN;
 }
 
+/* Output 0 gets input 0's dtype and rank, its dims unknown so far; false
+ * when input 0's rank is unknown (nothing more to infer). */
+static bool like_input0(onyx_infer_ctx *c) {
+  const onyx_vinfo *x = &c->in[0];
+  c->out[0].dtype = x->dtype;
+  if (x->rank < 0) return false;
+  set_out(&c->out[0], x->dtype, x->rank, NULL);
+  return true;
+}
+
 /* Whether an input is given at all (an omitted optional input has no dtype). */
 static bool given(const onyx_vinfo *v) { return v->dtype != ONYX_DTYPE_UNDEFINED || v->rank >= 0 || v->value; }
 
@@ -555,9 +565,7 @@ onyx_status *onyx_infer_tile(onyx_infer_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_vinfo *x = &c->in[0];
   onyx_vinfo *o = &c->out[0];
-  o->dtype = x->dtype;
-  if (x->rank < 0) return NULL;
-  set_out(o, x->dtype, x->rank, NULL);
+  if (!like_input0(c)) return NULL;
   const onyx_tensor *rep = c->in[1].value;
   if (!rep) return NULL;
   if (onyx_numel(rep->rank, rep->dims) != x->rank)
@@ -575,9 +583,7 @@ onyx_status *onyx_infer_pad(onyx_infer_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_vinfo *x = &c->in[0];
   onyx_vinfo *o = &c->out[0];
-  o->dtype = x->dtype;
-  if (x->rank < 0) return NULL;
-  set_out(o, x->dtype, x->rank, NULL);
+  if (!like_input0(c)) return NULL;
   if (n->opset >= 11 && (!value_at(c, 1) || (given(in_at(c, 3)) && !value_at(c, 3)))) return NULL;
   int64_t pads[2 * ONYX_MAX_RANK];
   ONYX_TRY(onyx_pad_resolve(n, x->rank, value_at(c, 1), value_at(c, 3), pads));
@@ -597,9 +603,7 @@ onyx_status *onyx_infer_center_crop_pad(onyx_infer_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_vinfo *x = &c->in[0];
   onyx_vinfo *o = &c->out[0];
-  o->dtype = x->dtype;
-  if (x->rank < 0) return NULL;
-  set_out(o, x->dtype, x->rank, NULL);
+  if (!like_input0(c)) return NULL;
   const onyx_tensor *sh = c->in[1].value;
   if (!sh) return NULL;
   int cnt;

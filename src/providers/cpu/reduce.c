@@ -141,15 +141,6 @@ static inline float exp_shifted_f32(float x) {
 #define R_NAN NAN
 #define R_IS_INT 0
 #include "reduce_tmpl.h"
-#undef RT
-#undef RSFX
-#undef R_EXP
-#undef R_LOG
-#undef R_SQRT
-#undef R_LOWEST
-#undef R_HIGHEST
-#undef R_IS_INT
-#undef R_NAN
 
 #define RT double
 #define RSFX f64
@@ -161,15 +152,6 @@ static inline float exp_shifted_f32(float x) {
 #define R_NAN NAN
 #define R_IS_INT 0
 #include "reduce_tmpl.h"
-#undef RT
-#undef RSFX
-#undef R_EXP
-#undef R_LOG
-#undef R_SQRT
-#undef R_LOWEST
-#undef R_HIGHEST
-#undef R_IS_INT
-#undef R_NAN
 
 #define RT int64_t
 #define RSFX i64
@@ -181,15 +163,6 @@ static inline float exp_shifted_f32(float x) {
 #define R_NAN 0
 #define R_IS_INT 1
 #include "reduce_tmpl.h"
-#undef RT
-#undef RSFX
-#undef R_EXP
-#undef R_LOG
-#undef R_SQRT
-#undef R_LOWEST
-#undef R_HIGHEST
-#undef R_IS_INT
-#undef R_NAN
 
 /* ---- dtype conversion shared by the family --------------------------------- */
 

@@ -6,7 +6,7 @@
  *   R_LOWEST, R_HIGHEST    identities of max and min
  *   R_NAN     the NaN of RT (0 for integers, which have none)
  *   R_IS_INT  1 for integer types (mean over nothing gives 0, no NaN)
- * It relies on rkind and rplan from reduce.c. A template header rather than
+ * and undefines them at its end. It relies on rkind and rplan from reduce.c. A template header rather than
  * one generic loop over doubles so the float path vectorises and int64 keeps
  * exact sums. */
 
@@ -189,3 +189,12 @@ static void R_FN(reduce)(const rplan *p, rkind k, const RT *x, RT *y, const RT *
 #undef R_FN
 #undef R_CAT
 #undef R_CAT2
+#undef RT
+#undef RSFX
+#undef R_EXP
+#undef R_LOG
+#undef R_SQRT
+#undef R_LOWEST
+#undef R_HIGHEST
+#undef R_IS_INT
+#undef R_NAN

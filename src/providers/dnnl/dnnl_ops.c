@@ -446,6 +446,26 @@ static onyx_status *post_args(dn_builder *b, const onyx_node *n, const chain *c,
   return NULL;
 }
 
+/* The primitive descriptor of op descriptor d with chain c's post-ops (and
+ * output scale oscale unless 1): dnnl_success, or oneDNN's status for the
+ * caller to retry another way on (*pd NULL); *s is set, with no retry, when
+ * the attributes could not be built. */
+static dnnl_status_t try_pd(dn_builder *b, const onyx_node *n, const void *d, const chain *c, float oscale,
+                            dnnl_primitive_desc_t *pd, onyx_status **s) {
+  dnnl_post_ops_t po;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_status_t st = dnnl_runtime_error;
+  *pd = NULL;
+  if (!(*s = make_post_ops(n, c, &po)) && !(*s = dn_attr(n, po, &attr))) {
+    st = oscale != 1.0f ? dnnl_primitive_attr_set_output_scales(attr, 1, 0, &oscale) : dnnl_success;
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, d, attr, dn_engine(b), NULL);
+  }
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (st != dnnl_success) *pd = NULL;
+  return st;
+}
+
 static void mark_chain(dn_builder *b, const chain *c) {
   for (int i = 0; i < c->n_nodes; i++) dn_mark_done(b, c->nodes[i]);
 }
@@ -595,27 +615,13 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
       st = dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct, &src_md,
                                                       &w_md, with_bias ? &b_md : NULL, &dst_md, cp.strides,
                                                       cp.dilates, cp.pad_l, cp.pad_r);
-      if (st == dnnl_success) {
-        dnnl_post_ops_t po;
-        dnnl_primitive_attr_t attr = NULL;
-        if (!(s = make_post_ops(n, &c, &po)) && !(s = dn_attr(n, po, &attr)))
-          st = dnnl_primitive_desc_create(&pd, &d, attr, dn_engine(b), NULL);
-        if (po) dnnl_post_ops_destroy(po);
-        if (attr) dnnl_primitive_attr_destroy(attr);
-      }
+      if (st == dnnl_success) st = try_pd(b, n, &d, &c, 1.0f, &pd, &s);
     } else {
       dnnl_deconvolution_desc_t d;
       st = dnnl_dilated_deconvolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_deconvolution_direct,
                                                         &src_md, &w_md, with_bias ? &b_md : NULL, &dst_md,
                                                         cp.strides, cp.dilates, cp.pad_l, cp.pad_r);
-      if (st == dnnl_success) {
-        dnnl_post_ops_t po;
-        dnnl_primitive_attr_t attr = NULL;
-        if (!(s = make_post_ops(n, &c, &po)) && !(s = dn_attr(n, po, &attr)))
-          st = dnnl_primitive_desc_create(&pd, &d, attr, dn_engine(b), NULL);
-        if (po) dnnl_post_ops_destroy(po);
-        if (attr) dnnl_primitive_attr_destroy(attr);
-      }
+      if (st == dnnl_success) st = try_pd(b, n, &d, &c, 1.0f, &pd, &s);
     }
     if (s) return s;
     if (st == dnnl_success) break;
@@ -844,17 +850,7 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
     } else {
       st = dnnl_matmul_desc_init(&d, &src_md, &w_md, NULL, &dst_md);
     }
-    if (st == dnnl_success) {
-      dnnl_post_ops_t po;
-      dnnl_primitive_attr_t attr = NULL;
-      if (!(s = make_post_ops(n, &c, &po)) && !(s = dn_attr(n, po, &attr))) {
-        if (oscale != 1.0f) st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &oscale);
-        if (st == dnnl_success)
-          st = dnnl_primitive_desc_create(&pd, ip ? (const void *)&ipd : (const void *)&d, attr, dn_engine(b), NULL);
-      }
-      if (po) dnnl_post_ops_destroy(po);
-      if (attr) dnnl_primitive_attr_destroy(attr);
-    }
+    if (st == dnnl_success) st = try_pd(b, n, ip ? (const void *)&ipd : (const void *)&d, &c, oscale, &pd, &s);
     if (s) return s;
     if (st == dnnl_success) break;
     pd = NULL;
@@ -898,19 +894,10 @@ done:
 /* Creates pd from op descriptor d with post-ops of c, or fails naming `what`. */
 static onyx_status *make_pd(dn_builder *b, const onyx_node *n, const void *d, const chain *c, const char *what,
                             dnnl_primitive_desc_t *pd) {
-  dnnl_post_ops_t po;
-  dnnl_primitive_attr_t attr = NULL;
-  ONYX_TRY(make_post_ops(n, c, &po));
-  onyx_status *s = dn_attr(n, po, &attr);
-  if (po) dnnl_post_ops_destroy(po);
+  onyx_status *s = NULL;
+  dnnl_status_t st = try_pd(b, n, d, c, 1.0f, pd, &s);
   if (s) return s;
-  dnnl_status_t st = dnnl_primitive_desc_create(pd, d, attr, dn_engine(b), NULL);
-  dnnl_primitive_attr_destroy(attr);
-  if (st != dnnl_success) {
-    *pd = NULL;
-    return dn_error(n, st, what);
-  }
-  return NULL;
+  return st == dnnl_success ? NULL : dn_error(n, st, what);
 }
 
 /* Appends the step of pd (src + dst + extra args) producing value v in the
