@@ -427,7 +427,7 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
     g->name = nm;
   }
   for (size_t i = 0; i < gp->n_initializer; i++) {
-    const Onnx__TensorProto *tp = gp->initializer[i];
+    Onnx__TensorProto *tp = gp->initializer[i];   /* its raw bytes are dropped once converted */
     char what[320];
     snprintf(what, sizeof what, "initializer '%s'", tp->name ? tp->name : "");
     if (!tp->name || !*tp->name) {
@@ -446,6 +446,9 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
     }
     onyx_tensor *t;
     if ((s = onyx_tensor_from_proto(tp, l->m->dir, &l->ext, what, &t))) goto done;
+    /* the tensor holds its own copy: the unpacked bytes go now, so that the
+     * weights are not held twice while the rest of the model converts */
+    onyx_pb_drop_bytes(&tp->raw_data);
     onyx_value *val = &g->values[v];
     val->init = t;
     val->kind = ONYX_KIND_TENSOR;
@@ -618,14 +621,20 @@ static bool depth_ok(const uint8_t *p, const uint8_t *end, msg_kind kind, int de
   return true;
 }
 
-/* Unpacks and converts; `file` names the source in messages. */
-static onyx_status *load_bytes(const void *data, size_t len, const char *dir, const char *file,
+/* Unpacks and converts; `file` names the source in messages. A mapped file
+ * (`mapped`) is unmapped as soon as it is unpacked (protobuf-c copies every
+ * field), on every path: with the unpacked initializers dropped one by one
+ * as they convert, a model's weights are held at most twice at once. */
+static onyx_status *load_bytes(void *data, size_t len, bool mapped, const char *dir, const char *file,
                                onyx_model **out) {
-  if (!depth_ok(data, (const uint8_t *)data + len, M_MODEL, 0))
+  if (!depth_ok(data, (const uint8_t *)data + len, M_MODEL, 0)) {
+    if (mapped) onyx_unmap_file(data, len);
     return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: messages nested more than %d deep", file, MAX_MSG_DEPTH);
+  }
   onyx_pb_alloc pa;
   onyx_pb_alloc_init(&pa);
   Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa.base, len, data);
+  if (mapped) onyx_unmap_file(data, len);
   if (!mp)
     return pa.failed ? onyx_error_oom()
                      : onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a valid ONNX model (protobuf decoding failed)", file);
@@ -641,14 +650,19 @@ onyx_status *onyx_model_load(const char *path, onyx_model **out) {
   ONYX_TRY(onyx_map_file(path, &data, &len));
   const char *slash = strrchr(path, '/');
   char *dir = slash ? onyx_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : onyx_strdup(".");
-  onyx_status *s = dir ? load_bytes(data, len, dir, path, out) : onyx_error_oom();
+  onyx_status *s;
+  if (dir) {
+    s = load_bytes(data, len, true, dir, path, out);
+  } else {
+    onyx_unmap_file(data, len);
+    s = onyx_error_oom();
+  }
   onyx_free(dir);
-  onyx_unmap_file(data, len);
   return s;
 }
 
 onyx_status *onyx_model_load_from_buffer(const void *data, size_t len, const char *dir,
                                          onyx_model **out) {
   if (!data && len) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "model buffer is NULL");
-  return load_bytes(data ? data : "", len, dir, "<buffer>", out);
+  return load_bytes(data ? (void *)data : "", len, false, dir, "<buffer>", out);
 }

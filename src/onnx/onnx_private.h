@@ -30,6 +30,9 @@ typedef struct onyx_pb_alloc {
   bool failed;
 } onyx_pb_alloc;
 void onyx_pb_alloc_init(onyx_pb_alloc *a);
+/* Frees a bytes field of a message unpacked with onyx_pb_alloc and leaves it
+ * empty (free_unpacked then skips it). */
+void onyx_pb_drop_bytes(ProtobufCBinaryData *b);
 
 /* A bump arena for the short-lived protobuf structs built while saving:
  * everything is released at once by onyx_arena_free. */

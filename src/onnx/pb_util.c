@@ -28,6 +28,12 @@ static void pb_free(void *ctx, void *p) {
   onyx_free(p);
 }
 
+void onyx_pb_drop_bytes(ProtobufCBinaryData *b) {
+  onyx_free(b->data);
+  b->data = NULL;
+  b->len = 0;
+}
+
 void onyx_pb_alloc_init(onyx_pb_alloc *a) {
   a->base.alloc = pb_alloc;
   a->base.free = pb_free;
