@@ -735,20 +735,10 @@ static onyx_status *precopy_constants(onyx_plan *p) {
   return NULL;
 }
 
-/* cpu ops whose kernels compute each output element from the same element
- * of a same-shaped input in one pass, so the output may overwrite it. */
-static bool elementwise_in_place(const onyx_node *n) {
-  static const char *const ops[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Erf", "Exp", "Neg", "Abs",
-                                    "Sqrt", "Clip", "Add", "Sub", "Mul", "Div", NULL};
-  if (n->domain[0] || n->n_out != 1) return false;
-  for (int i = 0; ops[i]; i++)
-    if (!strcmp(n->op_type, ops[i])) return true;
-  return false;
-}
-
-/* In-place reuse for the memory planner: the output of an elementwise cpu
- * step may take the memory of an input that dies there (produced by an
- * earlier step, read only by this step, not a graph output, same dtype).
+/* In-place reuse for the memory planner: the output of a step whose kernel
+ * allows it (cpu_kernel_in_place: elementwise, reads before writes) may take
+ * the memory of an input that dies there (produced by an earlier step, read
+ * only by this step, not a graph output, same dtype).
  * The planner honours it only when the two sizes are equal (same shape,
  * since the input broadcasts to the output). */
 static onyx_status *find_aliases(onyx_plan *p) {
@@ -758,10 +748,10 @@ static onyx_status *find_aliases(onyx_plan *p) {
   for (int v = 0; v < p->n_slots; v++) p->alias[v] = -1;
   for (int i = 0; i < p->n_steps; i++) {
     const step *st = &p->steps[i];
-    if (st->kind != STEP_NODE || strcmp(p->providers[st->prov]->name, "cpu") || st->n_out != 1) continue;
+    if (st->kind != STEP_NODE || !cpu_kernel_in_place(st->kernel) || st->n_out != 1) continue;
     const onyx_node *n = &g->nodes[st->node];
     int y = st->out[0];
-    if (!elementwise_in_place(n) || y < 0 || y >= g->n_values || n->n_implicit) continue;
+    if (y < 0 || y >= g->n_values || n->n_implicit) continue;
     for (int k = 0; k < st->n_in && k < 2; k++) {
       int x = st->in[k];
       if (x < 0 || x >= g->n_values || p->def_step[x] < 0 || p->last_step[x] != i || p->uses[x] != 1 ||

@@ -44,6 +44,11 @@ typedef struct cpu_kernel {
 
 /* The kernel for op id, or NULL. */
 const cpu_kernel *cpu_kernel_find(int op);
+/* Whether k computes its one output element by element from the same
+ * elements of same-shaped inputs, reading each before writing it: the
+ * output may then share the memory of such an input (the planner's
+ * in-place reuse). */
+bool cpu_kernel_in_place(const cpu_kernel *k);
 
 /* Family tables (one per file group under src/providers/cpu/). */
 extern const cpu_kernel cpu_kernels_elementwise[];

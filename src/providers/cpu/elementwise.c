@@ -46,9 +46,18 @@ onyx_status *cpu_ew_prepare(const onyx_node *n, const onyx_graph *g, void **stat
   return NULL;
 }
 
+/* The in-place kernels first: cpu_kernel_in_place tells them by position. */
 const cpu_kernel cpu_kernels_elementwise[] = {
 #define EW_ENTRY_KERNEL(Name) {onyx_op_##Name, cpu_ew_prepare, cpu_ew_##Name, onyx_free},
-    EW_KERNELS(EW_ENTRY_KERNEL)
+    EW_KERNELS_IN_PLACE(EW_ENTRY_KERNEL) EW_KERNELS_OTHER(EW_ENTRY_KERNEL)
 #undef EW_ENTRY_KERNEL
     {-1, NULL, NULL, NULL},
 };
+
+#define EW_ONE(Name) +1
+enum { EW_N_IN_PLACE = 0 EW_KERNELS_IN_PLACE(EW_ONE) };
+#undef EW_ONE
+
+bool cpu_kernel_in_place(const cpu_kernel *k) {
+  return k >= cpu_kernels_elementwise && k < cpu_kernels_elementwise + EW_N_IN_PLACE;
+}

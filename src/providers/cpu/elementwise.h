@@ -21,15 +21,27 @@
 
 /* ---- the family's kernels: K(Name) for every op in defs/elementwise.def --- */
 
-#define EW_KERNELS(K)                                                                        \
-  K(Abs) K(Neg) K(Exp) K(Log) K(Sqrt) K(Reciprocal) K(Floor) K(Ceil) K(Round) K(Sign) K(Erf)  \
+/* Kernels checked to write each output element only after reading the same
+ * element of every same-shaped input, so that the output may take an
+ * input's memory (cpu_kernel_in_place; the planner's in-place reuse). A
+ * kernel joins this list only after its row functions have been read for
+ * that (a row that writes a partial result into y and then reads x again
+ * would break). */
+#define EW_KERNELS_IN_PLACE(K)                                                               \
+  K(Relu) K(LeakyRelu) K(Sigmoid) K(Tanh) K(Erf) K(Exp) K(Neg) K(Abs) K(Sqrt) K(Clip) K(Add)  \
+  K(Sub) K(Mul) K(Div)
+
+#define EW_KERNELS_OTHER(K)                                                                  \
+  K(Log) K(Reciprocal) K(Floor) K(Ceil) K(Round) K(Sign)                                      \
   K(Sin) K(Cos) K(Tan) K(Asin) K(Acos) K(Atan) K(Sinh) K(Cosh) K(Asinh) K(Acosh) K(Atanh)     \
-  K(IsNaN) K(IsInf) K(Not) K(BitwiseNot) K(Relu) K(LeakyRelu) K(PRelu) K(Sigmoid)             \
-  K(HardSigmoid) K(HardSwish) K(Tanh) K(Elu) K(Selu) K(Celu) K(Softplus) K(Softsign)          \
-  K(ThresholdedRelu) K(Shrink) K(Mish) K(Gelu) K(Clip) K(Add) K(Sub) K(Mul) K(Div) K(Pow)     \
+  K(IsNaN) K(IsInf) K(Not) K(BitwiseNot) K(PRelu)                                             \
+  K(HardSigmoid) K(HardSwish) K(Elu) K(Selu) K(Celu) K(Softplus) K(Softsign)                  \
+  K(ThresholdedRelu) K(Shrink) K(Mish) K(Gelu) K(Pow)                                         \
   K(Mod) K(Max) K(Min) K(Sum) K(Mean) K(BitShift) K(BitwiseAnd) K(BitwiseOr) K(BitwiseXor)    \
   K(And) K(Or) K(Xor) K(Equal) K(Less) K(LessOrEqual) K(Greater) K(GreaterOrEqual) K(Where)  \
   K(Cast) K(CastLike)
+
+#define EW_KERNELS(K) EW_KERNELS_IN_PLACE(K) EW_KERNELS_OTHER(K)
 
 #define EW_DECLARE_RUN(Name) onyx_status *cpu_ew_##Name(cpu_ctx *c);
 EW_KERNELS(EW_DECLARE_RUN)
