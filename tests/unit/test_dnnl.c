@@ -987,6 +987,78 @@ static void test_in_place_sum(void) {
   expect_levels("residual read by the conv", fi, fi[3].n_prims - fi[3].n_reorders == 2 && fi[3].n_reorders == 3);
 }
 
+/* Binary ops whose one side is a constant that broadcasts onto the other,
+ * whose leading dims are unknown (not symbolic) at load: dnnl takes them
+ * (the output is the other side's shape, whatever it turns out to be),
+ * also with the constant as the first operand of Sub and Div. Run on
+ * [2, 5, 4] against cpu. */
+static void test_broadcast_onto_unknown(void) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", 0.5f, 2, 3, D(3, 2, 5, 4));
+  tm_const(&t, "b", 0.5f, 1.5f, 1, D(1, 4));
+  onyx_value *x = &t.m->graph->values[t.m->graph->inputs[0]];
+  x->dims[0] = x->dims[1] = ONYX_DIM_UNKNOWN;
+  tm_node(&t, "Relu", "x", "r");
+  tm_node(&t, "Sub", "b,r", "y1");
+  tm_node(&t, "Div", "b,x", "y2");
+  tm_node(&t, "Mul", "x,b", "y3");
+  tm_out(&t, "y1");
+  tm_out(&t, "y2");
+  tm_out(&t, "y3");
+  void *buf;
+  size_t len;
+  if (!tm_save(&t, &buf, &len)) return;
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false);
+  onyx_session *sc = session_from(buf, len, "cpu", false, 1, false);
+  onyx_buffer_free(buf);
+  if (sd && sc) {
+    check_placement(sd, "constant onto unknown dims", "DDDD");
+    onyx_tensor *in = tu_f32(3, D(3, 2, 5, 4), NULL), *yd[3] = {0}, *yc[3] = {0};
+    float *p = onyx_tensor_data(in);
+    tu_fill_random(p, 40, 7);
+    for (int i = 0; i < 40; i++) p[i] += 2.0f;   /* away from 0: Div */
+    const char *names[] = {"x"};
+    CHECK_OK(onyx_session_run(sd, 1, names, &in, 3, NULL, yd));
+    CHECK_OK(onyx_session_run(sc, 1, names, &in, 3, NULL, yc));
+    for (int o = 0; o < 3; o++) {
+      if (!yd[o] || !yc[o]) continue;
+      CHECK(onyx_tensor_numel(yd[o]) == 40 && onyx_tensor_numel(yc[o]) == 40);
+      const float *a = onyx_tensor_data(yd[o]), *b = onyx_tensor_data(yc[o]);
+      int bad = 0;
+      for (int i = 0; i < 40 && onyx_tensor_numel(yd[o]) == 40; i++) bad += fabsf(a[i] - b[i]) > 1e-6f + 1e-5f * fabsf(b[i]);
+      CHECK(bad == 0);
+      onyx_tensor_free(yd[o]);
+      onyx_tensor_free(yc[o]);
+    }
+    onyx_tensor_free(in);
+  }
+  onyx_session_destroy(sd);
+  onyx_session_destroy(sc);
+}
+
+/* MatMul + bias + GELU written out with Erf, as BERT exports it: the
+ * optimizer makes the GELU one BiasGelu because dnnl takes that too (a
+ * gelu_erf post-op), rather than leaving five nodes split between dnnl and
+ * cpu (Erf has no dnnl primitive). */
+static void test_gelu_pattern(void) {
+  tmb t = tm_new(13);
+  tm_in(&t, "a", -1, 1, 3, D(3, 2, 6, 32));
+  tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 32, 24));
+  tm_const(&t, "bias", -1, 1, 1, D(1, 24));
+  tm_const_scalar(&t, "sqrt2", 1.4142135f);
+  tm_const_scalar(&t, "one", 1.0f);
+  tm_const_scalar(&t, "half", 0.5f);
+  tm_node(&t, "MatMul", "a,w", "m");
+  tm_node(&t, "Add", "m,bias", "h");
+  tm_node(&t, "Div", "h,sqrt2", "d");
+  tm_node(&t, "Erf", "d", "e");
+  tm_node(&t, "Add", "e,one", "e1");
+  tm_node(&t, "Mul", "h,e1", "he");
+  tm_node(&t, "Mul", "he,half", "y");
+  tm_out(&t, "y");
+  compare("matmul + bias + erf gelu", &t, FP32, (cmp_opts){"DD", 1, false, 0, false});
+}
+
 /* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */
 
 /* Each activation a fused op may carry, with parameters where it takes them. */
@@ -1618,6 +1690,8 @@ int main(void) {
   test_fusion();
   test_levels();
   test_in_place_sum();
+  test_broadcast_onto_unknown();
+  test_gelu_pattern();
   test_refusals();
   test_int8();
   test_dynamic();
