@@ -15,11 +15,7 @@ typedef struct gb {
 } gb;
 
 static inline gb gb_new(int opset) {
-  gb b = {0};
-  onyx_model_new(&b.m);
-  b.m->ir_version = 8;
-  onyx_model_set_opset(b.m, "", opset);
-  onyx_graph_new(b.m, NULL, &b.m->graph);
+  gb b = {tu_model_new(opset), NULL, 0};
   b.g = b.m->graph;
   return b;
 }

@@ -27,14 +27,6 @@ static void node(onyx_graph *g, const char *op, int n_in, const int *in, int n_o
   onyx_graph_add_node(g, "", op, "", n_in, in, n_out, out, &k);
 }
 
-static onyx_model *new_model(int opset) {
-  onyx_model *m;
-  onyx_model_new(&m);
-  m->ir_version = 8;
-  onyx_model_set_opset(m, "", opset);
-  onyx_graph_new(m, NULL, &m->graph);
-  return m;
-}
 
 static void set_body(onyx_graph *g, const char *name, onyx_graph *body) {
   onyx_attr *a;
@@ -66,7 +58,7 @@ static onyx_tensor *f32(int rank, const int64_t *dims) {
 /* seq s (elements [len_i]) and a second input: a tensor [1] or a sequence of
  * [len_i] elements. Body: c = a + b, d = Shape(a). */
 static onyx_model *seq_map_model(bool second_is_seq) {
-  onyx_model *m = new_model(17);
+  onyx_model *m = tu_model_new(17);
   onyx_graph *g = m->graph, *b;
   int in[2] = {val(g, "s", ONYX_KIND_SEQUENCE, ONYX_DTYPE_FLOAT, -1, NULL),
                second_is_seq ? val(g, "t", ONYX_KIND_SEQUENCE, ONYX_DTYPE_FLOAT, -1, NULL)
@@ -137,7 +129,7 @@ static void test_sequence_map(void) {
 /* Scan(lens?, init [B,2], x [B,S,2], r [B,S,2]) -> (final [B,2], sums [B,S,2],
  * seen [B,S,2]); body: s' = s + x_t, outputs s' and r_t; r scanned backwards. */
 static onyx_model *scan8_model(bool with_lens, int64_t B, int64_t S) {
-  onyx_model *m = new_model(8);
+  onyx_model *m = tu_model_new(8);
   onyx_graph *g = m->graph, *b;
   int64_t d2[2] = {B, 2}, d3[3] = {B, S, 2};
   int lens = with_lens ? val(g, "lens", ONYX_KIND_TENSOR, ONYX_DTYPE_INT32, 1, &B) : -1;

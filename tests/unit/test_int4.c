@@ -110,11 +110,8 @@ static void test_tensor_proto(void) {
 /* A model y = DequantizeLinear(w, scale, zp) with an int4 initializer w of
  * 5 elements, saved, reloaded and run. */
 static void test_model_round_trip(void) {
-  onyx_model *m;
-  onyx_model_new(&m);
-  m->ir_version = 10;
-  onyx_model_set_opset(m, "", 21);
-  onyx_graph_new(m, NULL, &m->graph);
+  onyx_model *m = tu_model_new(21);
+  m->ir_version = 10;   /* int4 */
   onyx_graph *g = m->graph;
   int in[3], out, node;
   onyx_graph_value(g, "w", &in[0]);

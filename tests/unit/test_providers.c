@@ -124,11 +124,7 @@ static const onyx_provider_iface fused_iface = {ONYX_PROVIDER_IFACE_VERSION, fak
 
 /* x -> n0 -> v0 -> n1 -> v1 -> ... -> y ; names[i] names node i. Identity ops. */
 static onyx_model *chain(int n, const char *const *names) {
-  onyx_model *m;
-  onyx_model_new(&m);
-  m->ir_version = 8;
-  onyx_model_set_opset(m, "", 13);
-  onyx_graph_new(m, NULL, &m->graph);
+  onyx_model *m = tu_model_new(13);
   onyx_graph *g = m->graph;
   int prev, cur;
   onyx_graph_value(g, "x", &prev);

@@ -12,11 +12,7 @@
 /* x[1,2,6,6] -> Conv(4x2x3x3, pad 1, bias) -> Relu -> MaxPool 2x2 -> Flatten
  * -> Gemm(transB, [3,36]) -> Add(const [3]) -> y. Add has no int8 kernel. */
 static onyx_model *make_cnn(void) {
-  onyx_model *m;
-  onyx_model_new(&m);
-  m->ir_version = 8;
-  onyx_model_set_opset(m, "", 13);
-  onyx_graph_new(m, NULL, &m->graph);
+  onyx_model *m = tu_model_new(13);
   onyx_graph *g = m->graph;
   const char *names[] = {"x", "w", "b", "c", "r", "p", "f", "gw", "gb", "gy", "k", "y"};
   int v[12];
@@ -155,11 +151,7 @@ static void check_close(const onyx_model *f, const onyx_model *q) {
 #define EMB_ROWS 50
 #define EMB_COLS 8
 static onyx_model *make_embedding(void) {
-  onyx_model *m;
-  onyx_model_new(&m);
-  m->ir_version = 8;
-  onyx_model_set_opset(m, "", 13);
-  onyx_graph_new(m, NULL, &m->graph);
+  onyx_model *m = tu_model_new(13);
   onyx_graph *g = m->graph;
   int ids, table, y;
   onyx_graph_value(g, "ids", &ids);

@@ -78,12 +78,18 @@ typedef struct tu_node {
   int node;
 } tu_node;
 
+/* An empty model (IR 8, default domain at `opset`) with its main graph. */
+static inline onyx_model *tu_model_new(int opset) {
+  onyx_model *m;
+  onyx_model_new(&m);
+  m->ir_version = 8;
+  onyx_model_set_opset(m, "", opset);
+  onyx_graph_new(m, NULL, &m->graph);
+  return m;
+}
+
 static inline tu_node tu_node_new(const char *op_type, int opset, int n_in, int n_out) {
-  tu_node t = {0};
-  onyx_model_new(&t.m);
-  t.m->ir_version = 8;
-  onyx_model_set_opset(t.m, "", opset);
-  onyx_graph_new(t.m, NULL, &t.m->graph);
+  tu_node t = {tu_model_new(opset), 0};
   onyx_graph *g = t.m->graph;
   int in[16], out[16];
   char name[16];
