@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "opt.h"
-#include "ops/ops.h"
 
 #define TOL 1e-4
 
@@ -151,7 +150,6 @@ static onyx_status *try_at(opt_ctx *c, int e, bool tanh_form, bool *done) {
   snprintf(name, sizeof name, "%s_gelu", g->nodes[e].name[0] ? g->nodes[e].name : "gelu");
   int fi, prev = g->values[out].producer;
   ONYX_TRY(opt_add_node(g, name, "BiasGelu", "ai.onyx", add >= 0 ? 2 : 1, in, 1, &out, &fi));
-  g->nodes[fi].op = onyx_op_lookup("ai.onyx", "BiasGelu");
   ONYX_TRY(opt_set_string(&g->nodes[fi], "approximate", tanh_form ? "tanh" : "none"));
   /* fused where cpu runs the whole pattern, or where the provider that
    * takes part of it takes the fused op too (dnnl: a GELU post-op) */

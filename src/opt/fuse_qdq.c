@@ -36,7 +36,6 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "ops/ops.h"
 #include "opt.h"
 
 /* ---- reading Q / DQ nodes -------------------------------------------------------- */
@@ -181,7 +180,6 @@ static onyx_status *emit(opt_ctx *c, const char *op, const char *domain, int lik
   snprintf(name, sizeof name, "%s_quant", g->nodes[like].name[0] ? g->nodes[like].name : op);
   int fi;
   ONYX_TRY(opt_add_node(g, name, op, domain, n_in, in, 1, &out, &fi));
-  g->nodes[fi].op = onyx_op_lookup(domain, op);
   if (copy_attrs) ONYX_TRY(opt_copy_attrs(&g->nodes[fi], &g->nodes[like]));
   if (relu) ONYX_TRY(opt_set_string(&g->nodes[fi], "activation", "Relu"));
   int group[3 + 64], n = 0;   /* n_kill <= 3, n_dq <= 64 */

@@ -167,7 +167,8 @@ onyx_status *opt_set_input(onyx_node *n, int k, int v);
 onyx_status *opt_add_const(onyx_graph *g, const char *base, onyx_tensor *t, int *v);
 /* Adds a new value with a fresh name derived from `base`, type unknown. */
 onyx_status *opt_add_value(onyx_graph *g, const char *base, int *v);
-/* Appends a node named `base` (made unique) and writes its index. */
+/* Appends a node named `base` (made unique), its op id resolved, and writes
+ * its index. */
 onyx_status *opt_add_node(onyx_graph *g, const char *base, const char *op_type, const char *domain,
                           int n_in, const int *in, int n_out, const int *out, int *idx);
 /* Deep-copies the attributes of src onto node dst (no subgraph attributes). */

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "opt.h"
+#include "ops/ops.h"
 
 bool opt_is_dead(const opt_ctx *c, int n) { return n < c->cap_dead && c->dead[n]; }
 
@@ -206,7 +207,10 @@ onyx_status *opt_add_const(onyx_graph *g, const char *base, onyx_tensor *t, int 
 onyx_status *opt_add_node(onyx_graph *g, const char *base, const char *op_type, const char *domain,
                           int n_in, const int *in, int n_out, const int *out, int *idx) {
   ONYX_TRY(onyx_graph_add_node(g, base, op_type, domain, n_in, in, n_out, out, idx));
-  /* the new node's outputs keep their types; inference refreshes them */
+  /* the op id now, as inference would set it, so that providers asked about
+   * the node before then (opt_claimed) see what it is; its outputs keep
+   * their types until inference refreshes them */
+  g->nodes[*idx].op = onyx_op_lookup(domain, op_type);
   return NULL;
 }
 
