@@ -621,41 +621,44 @@ static bool depth_ok(const uint8_t *p, const uint8_t *end, msg_kind kind, int de
   return true;
 }
 
-/* Unpacks and converts; `file` names the source in messages. A mapped file
- * (`mapped`) is unmapped as soon as it is unpacked (protobuf-c copies every
- * field), on every path: with the unpacked initializers dropped one by one
- * as they convert, a model's weights are held at most twice at once. */
-static onyx_status *load_bytes(void *data, size_t len, bool mapped, const char *dir, const char *file,
-                               onyx_model **out) {
-  if (!depth_ok(data, (const uint8_t *)data + len, M_MODEL, 0)) {
-    if (mapped) onyx_unmap_file(data, len);
+/* Checks the nesting and unpacks; `file` names the source in messages.
+ * protobuf-c copies every field, so data may go as soon as this returns. */
+static onyx_status *unpack(const void *data, size_t len, const char *file, onyx_pb_alloc *pa,
+                           Onnx__ModelProto **mp) {
+  if (!depth_ok(data, (const uint8_t *)data + len, M_MODEL, 0))
     return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: messages nested more than %d deep", file, MAX_MSG_DEPTH);
-  }
-  onyx_pb_alloc pa;
-  onyx_pb_alloc_init(&pa);
-  Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa.base, len, data);
-  if (mapped) onyx_unmap_file(data, len);
-  if (!mp)
-    return pa.failed ? onyx_error_oom()
-                     : onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a valid ONNX model (protobuf decoding failed)", file);
-  onyx_status *s;
-  s = convert_model(mp, dir, out);
-  onnx__model_proto__free_unpacked(mp, &pa.base);
+  onyx_pb_alloc_init(pa);
+  *mp = onnx__model_proto__unpack(&pa->base, len, data);
+  if (!*mp)
+    return pa->failed ? onyx_error_oom()
+                      : onyx_error(ONYX_ERR_INVALID_MODEL, "%s: not a valid ONNX model (protobuf decoding failed)", file);
+  return NULL;
+}
+
+/* Converts and frees an unpacked model. */
+static onyx_status *convert(Onnx__ModelProto *mp, onyx_pb_alloc *pa, const char *dir, const char *file,
+                            onyx_model **out) {
+  onyx_status *s = convert_model(mp, dir, out);
+  onnx__model_proto__free_unpacked(mp, &pa->base);
   return onyx_error_wrap(s, "%s", file);
 }
 
 onyx_status *onyx_model_load(const char *path, onyx_model **out) {
-  void *data;
-  size_t len;
-  ONYX_TRY(onyx_map_file(path, &data, &len));
   const char *slash = strrchr(path, '/');
   char *dir = slash ? onyx_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : onyx_strdup(".");
-  onyx_status *s;
-  if (dir) {
-    s = load_bytes(data, len, true, dir, path, out);
-  } else {
+  if (!dir) return onyx_error_oom();
+  void *data;
+  size_t len;
+  onyx_pb_alloc pa;
+  Onnx__ModelProto *mp;
+  onyx_status *s = onyx_map_file(path, &data, &len);
+  if (!s) {
+    s = unpack(data, len, path, &pa, &mp);
+    /* unmapped before converting: with each initializer's unpacked bytes
+     * dropped once converted (convert_graph), a model's weights are held
+     * at most twice at once, not three times */
     onyx_unmap_file(data, len);
-    s = onyx_error_oom();
+    if (!s) s = convert(mp, &pa, dir, path, out);
   }
   onyx_free(dir);
   return s;
@@ -664,5 +667,8 @@ onyx_status *onyx_model_load(const char *path, onyx_model **out) {
 onyx_status *onyx_model_load_from_buffer(const void *data, size_t len, const char *dir,
                                          onyx_model **out) {
   if (!data && len) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "model buffer is NULL");
-  return load_bytes(data ? (void *)data : "", len, false, dir, "<buffer>", out);
+  onyx_pb_alloc pa;
+  Onnx__ModelProto *mp;
+  onyx_status *s = unpack(data ? data : "", len, "<buffer>", &pa, &mp);
+  return s ? s : convert(mp, &pa, dir, "<buffer>", out);
 }
