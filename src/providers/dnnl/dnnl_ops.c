@@ -462,7 +462,6 @@ static dnnl_status_t try_pd(dn_builder *b, const onyx_node *n, const void *d, co
   }
   if (po) dnnl_post_ops_destroy(po);
   if (attr) dnnl_primitive_attr_destroy(attr);
-  if (st != dnnl_success) *pd = NULL;
   return st;
 }
 
@@ -625,7 +624,6 @@ static onyx_status *build_conv(dn_builder *b, int ni) {
     }
     if (s) return s;
     if (st == dnnl_success) break;
-    pd = NULL;
     if (bf16) {
       note_bf16_fallback(n);
       bf16 = false;
@@ -853,7 +851,6 @@ static onyx_status *build_matmul(dn_builder *b, int ni) {
     if (st == dnnl_success) st = try_pd(b, n, ip ? (const void *)&ipd : (const void *)&d, &c, oscale, &pd, &s);
     if (s) return s;
     if (st == dnnl_success) break;
-    pd = NULL;
     if (bf16) {
       note_bf16_fallback(n);
       bf16 = false;
