@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "onyx.h"
 
@@ -86,5 +87,9 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
 /* Applies f to opts with `threads` intra-op threads (a sweep overrides
  * f->threads). Returns 0, or prints the error line and returns the status. */
 int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options *opts);
+
+/* Writes str to f as a JSON string literal (quotes and escapes included;
+ * bytes that are not valid UTF-8 become U+FFFD, so the output always parses). */
+void cli_json_string(FILE *f, const char *str);
 
 #endif

@@ -1,6 +1,7 @@
 /* cli_util.c — helpers shared by the `onyx` subcommands: the error line,
  * option matching, strict integer parsing and the session flags of the
- * commands that run a model, thread placement included (see cli.h). Strictness is the
+ * commands that run a model, thread placement included, and JSON string
+ * literals for --json output (see cli.h). Strictness is the
  * point: a script that passes "--threads 4x" should hear about it rather
  * than run with a guess. */
 #include <errno.h>
@@ -129,4 +130,40 @@ int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options 
     st = onyx_options_set_provider_option(opts, prov, key, eq + 1);
   }
   return st ? cli_fail_status(st) : 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static int utf8_len(const unsigned char *s) {
+  int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+        : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+  if (!n || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4)) return 0;
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+  if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+  return n;
+}
+
+void cli_json_string(FILE *f, const char *str) {
+  const unsigned char *s = (const unsigned char *)str;
+  fputc('"', f);
+  while (*s) {
+    int n = utf8_len(s);
+    if (!n) {
+      fputs("\\ufffd", f);
+      s++;
+    } else if (*s == '"' || *s == '\\') {
+      fprintf(f, "\\%c", *s++);
+    } else if (*s == '\n') {
+      fputs("\\n", f), s++;
+    } else if (*s == '\t') {
+      fputs("\\t", f), s++;
+    } else if (*s < 0x20 || *s == 0x7f) {
+      fprintf(f, "\\u%04x", *s++);
+    } else {
+      fwrite(s, 1, (size_t)n, f);
+      s += n;
+    }
+  }
+  fputc('"', f);
 }

@@ -768,43 +768,33 @@ static void print_sweep_row(const bench_args *a, const point *p) {
   fflush(stdout);
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-    else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-    else fputc(*c, f);
-  }
-  fputc('"', f);
-}
-
 static void json_point(FILE *f, const bench_args *a, const point *p, const char *ind) {
   fprintf(f, "{\n%s  \"model\": ", ind);
-  json_string(f, a->model);
+  cli_json_string(f, a->model);
   fprintf(f, ",\n%s  \"onyx_version\": \"%s\",\n%s  \"providers\": [", ind, ONYX_VERSION_STRING, ind);
   for (int k = 0; k < p->n_prov; k++) {
     fputs(k ? ", " : "", f);
-    json_string(f, p->prov[k]);
+    cli_json_string(f, p->prov[k]);
   }
   fprintf(f, "],\n%s  \"nodes_per_provider\": {", ind);
   for (int k = 0; k < p->n_prov; k++) {
     fputs(k ? ", " : "", f);
-    json_string(f, p->prov[k]);
+    cli_json_string(f, p->prov[k]);
     fprintf(f, ": %d", p->prov_nodes[k]);
   }
   fprintf(f, "},\n%s  \"providers_requested\": ", ind);
-  if (a->session.providers) json_string(f, a->session.providers);
+  if (a->session.providers) cli_json_string(f, a->session.providers);
   else fputs("null", f);
   fprintf(f, ",\n%s  \"inputs\": [", ind);
   for (int i = 0; i < p->n_inputs; i++) {
     fprintf(f, "%s{\"name\": ", i ? ", " : "");
-    json_string(f, p->inputs[i].name);
+    cli_json_string(f, p->inputs[i].name);
     fprintf(f, ", \"dtype\": \"%s\", \"shape\": ", onyx_dtype_name(p->inputs[i].dtype));
     print_dims(f, &p->inputs[i]);
     fprintf(f, ", \"source\": \"%s\"}", p->inputs[i].from_file ? "file" : "random");
   }
   fprintf(f, "],\n%s  \"threads\": %lld,\n%s  \"affinity\": ", ind, (long long)p->threads, ind);
-  json_string(f, a->session.affinity ? a->session.affinity : "none");
+  cli_json_string(f, a->session.affinity ? a->session.affinity : "none");
   fprintf(f, ",\n%s  \"numa_node\": ", ind);
   if (a->session.numa_node >= 0) fprintf(f, "%lld", (long long)a->session.numa_node);
   else fputs("null", f);

@@ -99,44 +99,6 @@ static int by_count(const void *a, const void *b) {
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static int utf8_len(const unsigned char *s) {
-  int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-        : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-  if (!n || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4)) return 0;
-  for (int i = 1; i < n; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
-  if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
-  return n;
-}
-
-/* A JSON string literal; bytes that are not valid UTF-8 become U+FFFD so the
- * output always parses. */
-static void json_str(const char *str) {
-  const unsigned char *s = (const unsigned char *)str;
-  putchar('"');
-  while (*s) {
-    int n = utf8_len(s);
-    if (!n) {
-      fputs("\\ufffd", stdout);
-      s++;
-    } else if (*s == '"' || *s == '\\') {
-      printf("\\%c", *s++);
-    } else if (*s == '\n') {
-      fputs("\\n", stdout), s++;
-    } else if (*s == '\t') {
-      fputs("\\t", stdout), s++;
-    } else if (*s < 0x20 || *s == 0x7f) {
-      printf("\\u%04x", *s++);
-    } else {
-      fwrite(s, 1, (size_t)n, stdout);
-      s += n;
-    }
-  }
-  putchar('"');
-}
-
 static const char *kind_name(onyx_value_kind k) {
   return k == ONYX_VALUE_SEQUENCE ? "sequence" : k == ONYX_VALUE_OPTIONAL ? "optional" : "tensor";
 }
@@ -149,7 +111,7 @@ static void json_values(const onyx_model *m, bool outputs) {
     onyx_status *s = outputs ? onyx_model_output_info(m, i, &v) : onyx_model_input_info(m, i, &v);
     onyx_status_free(s);   /* i is in range: cannot fail */
     printf("%s{\"name\": ", i ? ", " : "");
-    json_str(v.name);
+    cli_json_string(stdout, v.name);
     printf(", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": ", kind_name(v.kind),
            onyx_dtype_name(v.dtype));
     if (v.rank < 0) {
@@ -160,7 +122,7 @@ static void json_values(const onyx_model *m, bool outputs) {
     for (int d = 0; d < v.rank; d++) {
       if (d) printf(", ");
       if (v.dims[d] >= 0) printf("%lld", (long long)v.dims[d]);
-      else if (v.dim_names[d]) json_str(v.dim_names[d]);
+      else if (v.dim_names[d]) cli_json_string(stdout, v.dim_names[d]);
       else printf("null");
     }
     printf("]}");
@@ -174,7 +136,7 @@ static void json_optimization(const onyx_optimize_stats *st) {
   for (int i = 0; i < st->n_passes; i++) {
     const onyx_pass_stat *p = &st->passes[i];
     printf("%s{\"name\": ", i ? ", " : "");
-    json_str(p->name);
+    cli_json_string(stdout, p->name);
     printf(", \"level\": %d, \"runs\": %lld, \"nodes_removed\": %lld, \"nodes_added\": %lld, "
            "\"fused\": %lld, \"folded\": %lld, \"ms\": %.3f}", p->level, (long long)p->runs,
            (long long)p->nodes_removed, (long long)p->nodes_added, (long long)p->fused,
@@ -186,18 +148,18 @@ static void json_optimization(const onyx_optimize_stats *st) {
 static void print_json(const char *path, const onyx_model *m, const op_table *t,
                        const onyx_optimize_stats *st) {
   printf("{\"model\": ");
-  json_str(path);
+  cli_json_string(stdout, path);
   printf(", \"ir_version\": %lld, \"producer_name\": ", (long long)onyx_model_ir_version(m));
-  json_str(onyx_model_producer_name(m));
+  cli_json_string(stdout, onyx_model_producer_name(m));
   printf(", \"producer_version\": ");
-  json_str(onyx_model_producer_version(m));
+  cli_json_string(stdout, onyx_model_producer_version(m));
   printf(", \"opset_imports\": [");
   for (int i = 0; i < onyx_model_opset_count(m); i++) {
     const char *domain = "";
     int64_t version = 0;
     onyx_status_free(onyx_model_opset_import(m, i, &domain, &version));
     printf("%s{\"domain\": ", i ? ", " : "");
-    json_str(domain);
+    cli_json_string(stdout, domain);
     printf(", \"version\": %lld}", (long long)version);
   }
   printf("], \"inputs\": ");
@@ -210,7 +172,7 @@ static void print_json(const char *path, const onyx_model *m, const op_table *t,
   for (int i = 0; i < t->n; i++) {
     if (!t->e[i].count) continue;
     printf("%s", first ? "" : ", ");
-    json_str(t->e[i].key);
+    cli_json_string(stdout, t->e[i].key);
     printf(": %lld", (long long)t->e[i].count);
     first = false;
   }
@@ -221,7 +183,7 @@ static void print_json(const char *path, const onyx_model *m, const op_table *t,
   for (int i = 0; i < t->n; i++) {
     if (t->e[i].supported) continue;
     printf("%s", first ? "" : ", ");
-    json_str(t->e[i].key);
+    cli_json_string(stdout, t->e[i].key);
     first = false;
   }
   printf("], \"supported\": %s", first ? "true" : "false");
@@ -305,7 +267,7 @@ static int print_partitioned(const char *path, const char *providers, int level,
   prov_count count[16] = {{0}};
   if (json) {
     printf("{\"model\": ");
-    json_str(path);
+    cli_json_string(stdout, path);
     printf(", \"nodes\": [");
   } else {
     printf("model: %s\nnodes: %d (optimization level %d)\n", path, n, level);
@@ -319,15 +281,15 @@ static int print_partitioned(const char *path, const char *providers, int level,
     if (k < n_prov) count[k].nodes++;
     if (json) {
       printf("%s{\"name\": ", i ? ", " : "");
-      json_str(ni.name);
+      cli_json_string(stdout, ni.name);
       printf(", \"op_type\": ");
-      json_str(ni.op_type);
+      cli_json_string(stdout, ni.op_type);
       printf(", \"domain\": ");
-      json_str(ni.domain);
+      cli_json_string(stdout, ni.domain);
       printf(", \"provider\": ");
-      json_str(ni.provider);
+      cli_json_string(stdout, ni.provider);
       printf(", \"fallback_reason\": ");
-      if (ni.fallback_reason) json_str(ni.fallback_reason);
+      if (ni.fallback_reason) cli_json_string(stdout, ni.fallback_reason);
       else printf("null");
       printf("}");
     } else {
@@ -341,7 +303,7 @@ static int print_partitioned(const char *path, const char *providers, int level,
   for (int k = 0; k < n_prov; k++) {
     if (json) {
       printf("%s", k ? ", " : "");
-      json_str(count[k].name);
+      cli_json_string(stdout, count[k].name);
       printf(": %d", count[k].nodes);
     } else {
       printf(" %s %d node%s%s", count[k].name, count[k].nodes, count[k].nodes == 1 ? "" : "s",
