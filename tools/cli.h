@@ -88,6 +88,16 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
  * f->threads). Returns 0, or prints the error line and returns the status. */
 int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options *opts);
 
+/* A session's nodes per provider, providers in order of first appearance
+ * (names copied: the figures may outlive the session). */
+#define CLI_MAX_PROVIDERS 16
+typedef struct cli_provider_nodes {
+  int n;
+  char name[CLI_MAX_PROVIDERS][32];
+  int nodes[CLI_MAX_PROVIDERS];
+} cli_provider_nodes;
+void cli_count_providers(const onyx_session *s, cli_provider_nodes *out);
+
 /* Writes str to f as a JSON string literal (quotes and escapes included;
  * bytes that are not valid UTF-8 become U+FFFD, so the output always parses). */
 void cli_json_string(FILE *f, const char *str);

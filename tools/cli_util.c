@@ -1,7 +1,7 @@
 /* cli_util.c — helpers shared by the `onyx` subcommands: the error line,
  * option matching, strict integer parsing and the session flags of the
- * commands that run a model, thread placement included, and JSON string
- * literals for --json output (see cli.h). Strictness is the
+ * commands that run a model, thread placement included, a session's nodes per
+ * provider, and JSON string literals for --json output (see cli.h). Strictness is the
  * point: a script that passes "--threads 4x" should hear about it rather
  * than run with a guess. */
 #include <errno.h>
@@ -130,6 +130,22 @@ int cli_session_apply(const cli_session_flags *f, int64_t threads, onyx_options 
     st = onyx_options_set_provider_option(opts, prov, key, eq + 1);
   }
   return st ? cli_fail_status(st) : 0;
+}
+
+void cli_count_providers(const onyx_session *s, cli_provider_nodes *out) {
+  out->n = 0;
+  for (int i = 0; i < onyx_session_node_count(s); i++) {
+    onyx_node_info ni;
+    onyx_status_free(onyx_session_node_info(s, i, &ni));   /* i is in range */
+    int k = 0;
+    while (k < out->n && strcmp(out->name[k], ni.provider)) k++;
+    if (k == out->n) {
+      if (out->n == CLI_MAX_PROVIDERS) continue;
+      snprintf(out->name[out->n], sizeof out->name[0], "%s", ni.provider);
+      out->nodes[out->n++] = 0;
+    }
+    out->nodes[k]++;
+  }
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */

@@ -31,7 +31,6 @@
 
 #define MAX_SWEEP 64
 #define MAX_CONCURRENCY 256
-#define MAX_PROVIDERS 16
 #define PROGRESS_AFTER_S 3.0
 #define TOP_OPS 10
 
@@ -110,9 +109,7 @@ typedef struct point {
   int64_t peak_rss;
   bool rss_from_hwm; /* VmHWM since the point began, else ru_maxrss */
   onyx_session_stats stats;
-  int n_prov;
-  char prov[MAX_PROVIDERS][32];
-  int prov_nodes[MAX_PROVIDERS];
+  cli_provider_nodes prov;
   int n_inputs;
   input_desc *inputs;
 } point;
@@ -547,23 +544,6 @@ static void print_sweep_row(const bench_args *a, const point *p);
 
 /* ---- one point ------------------------------------------------------------------------ */
 
-/* Which providers took the session's nodes, and how many each. */
-static int count_providers(onyx_session *sess, point *p) {
-  for (int i = 0; i < onyx_session_node_count(sess); i++) {
-    onyx_node_info ni;
-    onyx_status *st = onyx_session_node_info(sess, i, &ni);
-    if (st) return cli_fail_status(st);
-    int k = 0;
-    while (k < p->n_prov && strcmp(p->prov[k], ni.provider)) k++;
-    if (k == p->n_prov) {
-      if (p->n_prov == MAX_PROVIDERS) continue;
-      snprintf(p->prov[p->n_prov++], sizeof p->prov[0], "%s", ni.provider);
-    }
-    p->prov_nodes[k]++;
-  }
-  return 0;
-}
-
 static int describe_inputs(const cli_inputs *in, point *p) {
   if (!(p->inputs = calloc((size_t)in->n + 1, sizeof *p->inputs))) return cli_fail("out of memory");
   for (int i = 0; i < in->n; i++) {
@@ -633,7 +613,7 @@ static int report_profile(const char *path, onyx_session *sess, int64_t runs) {
   qsort(prov, (size_t)n_prov, sizeof *prov, cmp_op_time);
   qsort(ops, (size_t)n_ops, sizeof *ops, cmp_op_time);
   printf("profile:    %s (%lld node events over %lld runs)\n", path, (long long)n, (long long)runs);
-  print_times("provider", prov, n_prov, MAX_PROVIDERS, runs, total);
+  print_times("provider", prov, n_prov, CLI_MAX_PROVIDERS, runs, total);
   print_times("op type", ops, n_ops, TOP_OPS, runs, total);
   free(ops);
   free(prov);
@@ -675,7 +655,8 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   p->threads = onyx_session_intra_op_threads(sess);
   if ((batch && (rc = inputs_set_batch(&a->in, batch))) || (rc = inputs_make_random(&a->in))) goto done;
   p->batch = inputs_batch(&a->in);
-  if ((rc = describe_inputs(&a->in, p)) || (rc = count_providers(sess, p))) goto done;
+  if ((rc = describe_inputs(&a->in, p))) goto done;
+  cli_count_providers(sess, &p->prov);
   if ((rc = timed_runs(a, sess, p))) goto done;
   onyx_session_stats_get(sess, &p->stats);
   p->peak_rss = p->rss_from_hwm ? vm_hwm() : -1;
@@ -717,9 +698,10 @@ static void print_dims(FILE *f, const input_desc *d) {
 static void print_point(const bench_args *a, const point *p) {
   printf("model:      %s\n", a->model);
   printf("providers:  ");
-  for (int k = 0; k < p->n_prov; k++)
-    printf("%s%s (%d node%s)", k ? ", " : "", p->prov[k], p->prov_nodes[k], p->prov_nodes[k] == 1 ? "" : "s");
-  printf("%s\n", p->n_prov ? "" : "(no nodes)");
+  const cli_provider_nodes *pn = &p->prov;
+  for (int k = 0; k < pn->n; k++)
+    printf("%s%s (%d node%s)", k ? ", " : "", pn->name[k], pn->nodes[k], pn->nodes[k] == 1 ? "" : "s");
+  printf("%s\n", pn->n ? "" : "(no nodes)");
   printf("threads:    %lld intra-op x %lld caller thread%s", (long long)p->threads,
          (long long)a->concurrency, a->concurrency == 1 ? "" : "s");
   if (a->session.affinity) printf(", affinity %s", a->session.affinity);
@@ -772,15 +754,15 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
   fprintf(f, "{\n%s  \"model\": ", ind);
   cli_json_string(f, a->model);
   fprintf(f, ",\n%s  \"onyx_version\": \"%s\",\n%s  \"providers\": [", ind, ONYX_VERSION_STRING, ind);
-  for (int k = 0; k < p->n_prov; k++) {
+  for (int k = 0; k < p->prov.n; k++) {
     fputs(k ? ", " : "", f);
-    cli_json_string(f, p->prov[k]);
+    cli_json_string(f, p->prov.name[k]);
   }
   fprintf(f, "],\n%s  \"nodes_per_provider\": {", ind);
-  for (int k = 0; k < p->n_prov; k++) {
+  for (int k = 0; k < p->prov.n; k++) {
     fputs(k ? ", " : "", f);
-    cli_json_string(f, p->prov[k]);
-    fprintf(f, ": %d", p->prov_nodes[k]);
+    cli_json_string(f, p->prov.name[k]);
+    fprintf(f, ": %d", p->prov.nodes[k]);
   }
   fprintf(f, "},\n%s  \"providers_requested\": ", ind);
   if (a->session.providers) cli_json_string(f, a->session.providers);

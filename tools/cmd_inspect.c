@@ -247,11 +247,6 @@ static void print_text(const char *path, const onyx_model *m, const op_table *t)
 
 /* ---- partitioned: a session's node placement ------------------------------------- */
 
-typedef struct prov_count {
-  const char *name;
-  int nodes;
-} prov_count;
-
 static int print_partitioned(const char *path, const char *providers, int level, bool json) {
   onyx_options *o = NULL;
   onyx_session *sess = NULL;
@@ -263,8 +258,7 @@ static int print_partitioned(const char *path, const char *providers, int level,
   if (!st) st = onyx_session_create(path, o, &sess);
   onyx_options_destroy(o);
   if (st) return cli_fail_status(st);
-  int n = onyx_session_node_count(sess), n_prov = 0;
-  prov_count count[16] = {{0}};
+  int n = onyx_session_node_count(sess);
   if (json) {
     printf("{\"model\": ");
     cli_json_string(stdout, path);
@@ -275,10 +269,6 @@ static int print_partitioned(const char *path, const char *providers, int level,
   for (int i = 0; i < n; i++) {
     onyx_node_info ni;
     onyx_status_free(onyx_session_node_info(sess, i, &ni));   /* i is in range */
-    int k = 0;
-    while (k < n_prov && strcmp(count[k].name, ni.provider)) k++;
-    if (k == n_prov && n_prov < (int)(sizeof count / sizeof *count)) count[n_prov++].name = ni.provider;
-    if (k < n_prov) count[k].nodes++;
     if (json) {
       printf("%s{\"name\": ", i ? ", " : "");
       cli_json_string(stdout, ni.name);
@@ -298,16 +288,17 @@ static int print_partitioned(const char *path, const char *providers, int level,
       printf("\n");
     }
   }
+  cli_provider_nodes pn;
+  cli_count_providers(sess, &pn);
   if (json) printf("], \"providers\": {");
   else printf("per provider:");
-  for (int k = 0; k < n_prov; k++) {
+  for (int k = 0; k < pn.n; k++) {
     if (json) {
       printf("%s", k ? ", " : "");
-      cli_json_string(stdout, count[k].name);
-      printf(": %d", count[k].nodes);
+      cli_json_string(stdout, pn.name[k]);
+      printf(": %d", pn.nodes[k]);
     } else {
-      printf(" %s %d node%s%s", count[k].name, count[k].nodes, count[k].nodes == 1 ? "" : "s",
-             k + 1 < n_prov ? "," : "");
+      printf(" %s %d node%s%s", pn.name[k], pn.nodes[k], pn.nodes[k] == 1 ? "" : "s", k + 1 < pn.n ? "," : "");
     }
   }
   printf(json ? "}}\n" : "\n");
