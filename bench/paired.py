@@ -18,7 +18,8 @@ ORT is the `onnxruntime` Python package (the device machine's), or any
 build with the same API.
 
 Usage: /usr/bin/python3 bench/paired.py MODEL.onnx [--lib build/libonyx.so]
-         [--providers dnnl,cpu] [--iters 40] [--warmup 3] [--threads 1]
+         [--providers dnnl,cpu] [--provider-option dnnl:conv_algorithm=direct ...]
+         [--iters 40] [--warmup 3] [--threads 1]
 Inputs: seeded random data as bench/compare makes it, from MODEL.inputs.json
 next to the model (bench/export_models.py writes it)."""
 import argparse
@@ -41,17 +42,18 @@ DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, 
 class Onyx:
     """The few C API calls a timed run needs."""
 
-    def __init__(self, lib, model, threads, providers):
+    def __init__(self, lib, model, threads, providers, provider_options):
         self.L = L = C.CDLL(lib)
         P = C.c_void_p
         L.onyx_status_message.restype = C.c_char_p
         L.onyx_status_message.argtypes = [P]
         for f in ("onyx_options_create", "onyx_session_create", "onyx_tensor_borrow", "onyx_session_run",
-                  "onyx_options_set_providers"):
+                  "onyx_options_set_providers", "onyx_options_set_provider_option"):
             getattr(L, f).restype = P
         L.onyx_options_create.argtypes = [C.POINTER(P)]
         L.onyx_options_set_intra_op_threads.argtypes = [P, C.c_int]
         L.onyx_options_set_providers.argtypes = [P, C.c_char_p]
+        L.onyx_options_set_provider_option.argtypes = [P, C.c_char_p, C.c_char_p, C.c_char_p]
         L.onyx_session_create.argtypes = [C.c_char_p, P, C.POINTER(P)]
         L.onyx_tensor_borrow.argtypes = [C.c_int, C.c_int, C.POINTER(C.c_int64), P, C.c_size_t, C.POINTER(P)]
         L.onyx_session_run.argtypes = [P, C.c_int, C.POINTER(C.c_char_p), C.POINTER(P), C.c_int,
@@ -63,6 +65,10 @@ class Onyx:
         L.onyx_options_set_intra_op_threads(opts, threads)
         if providers:
             self.check(L.onyx_options_set_providers(opts, providers.encode()))
+        for po in provider_options:   # PROVIDER:KEY=VALUE, as onyx's --provider-option
+            prov, _, kv = po.partition(":")
+            key, _, val = kv.partition("=")
+            self.check(L.onyx_options_set_provider_option(opts, prov.encode(), key.encode(), val.encode()))
         self.sess = P()
         st = L.onyx_session_create(model.encode(), opts, C.byref(self.sess))
         L.onyx_options_destroy(opts)
@@ -104,6 +110,7 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--lib", default="build/libonyx.so")
     ap.add_argument("--providers", default="")
+    ap.add_argument("--provider-option", action="append", default=[], metavar="PROVIDER:KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=3)
@@ -117,7 +124,7 @@ def main():
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     rt = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
-    ox = Onyx(os.path.abspath(a.lib), a.model, a.threads, a.providers)
+    ox = Onyx(os.path.abspath(a.lib), a.model, a.threads, a.providers, a.provider_option)
     ox.feed(inputs, len(rt.get_outputs()))
     for _ in range(a.warmup):
         ox.run()
@@ -131,7 +138,7 @@ def main():
     ox.close()
     ratios = [r / o for o, r in zip(t_onyx, t_ort)]
     name = os.path.basename(a.model)
-    print(f"{name} threads={a.threads} providers={a.providers or 'default'}: onyx median {statistics.median(t_onyx):.2f} ms, "
+    print(f"{name} threads={a.threads} providers={a.providers or 'default'}{''.join(' ' + p for p in a.provider_option)}: onyx median {statistics.median(t_onyx):.2f} ms, "
           f"ORT median {statistics.median(t_ort):.2f} ms, ORT/onyx per pair: median {statistics.median(ratios):.3f} "
           f"(quartiles {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f}), onyx faster in "
           f"{sum(r > 1 for r in ratios)}/{len(ratios)} pairs")
