@@ -204,16 +204,18 @@ typedef struct cmp_opts {
   bool bf16;
   int threads;
   bool level0;             /* both sessions at optimization level 0, else the default (3) */
+  const char *conv_algorithm;   /* dnnl's conv_algorithm option, NULL: the default */
 } cmp_opts;
 
 static onyx_session *session_from(const void *buf, size_t len, const char *providers, bool bf16, int threads,
-                                  bool level0) {
+                                  bool level0, const char *conv_algorithm) {
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_intra_op_threads(o, threads);
   if (level0) onyx_options_set_optimization_level(o, 0);
   CHECK_OK(onyx_options_set_providers(o, providers));
   if (bf16) CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "precision", "bf16"));
+  if (conv_algorithm) CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "conv_algorithm", conv_algorithm));
   onyx_session *s = NULL;
   CHECK_OK(onyx_session_create_from_buffer(buf, len, o, &s));
   onyx_options_destroy(o);
@@ -298,8 +300,8 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
   size_t len;
   if (!tm_save(t, &buf, &len)) return;
   int threads = co.threads ? co.threads : 1;
-  onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads, co.level0);
-  onyx_session *sc = session_from(buf, len, "cpu", false, threads, co.level0);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", co.bf16, threads, co.level0, co.conv_algorithm);
+  onyx_session *sc = session_from(buf, len, "cpu", false, threads, co.level0, NULL);
   onyx_buffer_free(buf);
   if (!sd || !sc) {
     fprintf(stderr, "%s: no session\n", label);
@@ -352,8 +354,8 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
 }
 
 #define FP32 1e-4, 1e-5
-static const cmp_opts ONE = {NULL, 1, false, 0, false};
-static const cmp_opts LEVEL0 = {NULL, 1, false, 0, true};
+static const cmp_opts ONE = {NULL, 1, false, 0, false, NULL};
+static const cmp_opts LEVEL0 = {NULL, 1, false, 0, true, NULL};
 
 static const int64_t *D(int n, ...) {
   static int64_t pool[64][ONYX_MAX_RANK];
@@ -418,6 +420,33 @@ static void test_conv(void) {
   conv_case("conv 3d", 5, D(5, 1, 2, 6, 6, 6), D(5, 3, 2, 3, 3, 3), true, true, NULL);
   conv_case("conv weights fed", 4, D(4, 1, 4, 8, 8), D(4, 6, 4, 3, 3), false, false, a_pads1);
   conv_case("conv 1x1 resnet-like", 4, D(4, 1, 64, 14, 14), D(4, 32, 64, 1, 1), true, true, NULL);
+}
+
+/* Conv 3x3 (+ bias + Relu) under dnnl's conv_algorithm option: where oneDNN
+ * has a Winograd kernel (AVX-512), winograd runs it for both shapes and auto
+ * for the 28x28 one (196 output tiles); elsewhere the direct kernel runs.
+ * Every way must match the cpu provider. */
+static void wino_case(const char *label, const int64_t *x, int oc, const char *algo) {
+  tmb t = tm_new(13);
+  tm_in(&t, "x", -1, 1, 4, x);
+  tm_const(&t, "w", -0.1f, 0.1f, 4, D(4, oc, (int)x[1], 3, 3));
+  tm_const(&t, "b", -0.5f, 0.5f, 1, D(1, oc));
+  int n = tm_node(&t, "Conv", "x,w,b", "c");
+  tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
+  tm_node(&t, "Relu", "c", "y");
+  tm_out(&t, "y");
+  compare(label, &t, FP32, (cmp_opts){NULL, 1, false, 0, false, algo});
+}
+
+static void test_winograd(void) {
+  for (int a = 0; a < 3; a++) {
+    const char *algo = (const char *[]){"auto", "winograd", "direct"}[a];
+    char label[64];
+    snprintf(label, sizeof label, "conv 3x3 28x28 %s", algo);
+    wino_case(label, D(4, 1, 64, 28, 28), 64, algo);
+    snprintf(label, sizeof label, "conv 3x3 odd tiles %s", algo);
+    wino_case(label, D(4, 2, 32, 13, 11), 48, algo);
+  }
 }
 
 static void deconv_case(const char *label, const int64_t *x, const int64_t *w, int group, bool opad) {
@@ -781,7 +810,7 @@ static void test_fusion(void) {
     tm_int(&t, n, "axis", 1);
     tm_out(&t, "y");
     /* Conv+Relu stay two nodes: the optimizer leaves nodes dnnl takes to dnnl's own fusion */
-    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2, false});
+    compare("cnn with flatten on cpu", &t, FP32, (cmp_opts){"DDDDDCDD", 2, false, 2, false, NULL});
   }
 }
 
@@ -882,7 +911,7 @@ static void levels_of(tmb t, dn_fused_info *fi) {
   memset(fi, 0, 4 * sizeof *fi);
   CHECK_OK(onyx_model_save_to_buffer(t.m, &buf, &len));
   onyx_model_destroy(t.m);
-  onyx_session *cpu = session_from(buf, len, "cpu", false, 1, true);
+  onyx_session *cpu = session_from(buf, len, "cpu", false, 1, true, NULL);
   onyx_buffer_free(buf);
   onyx_provider *dn = NULL;
   CHECK_OK(onyx_provider_factory_find("dnnl")->create(0, NULL, NULL, &dn));
@@ -1008,8 +1037,8 @@ static void test_broadcast_onto_unknown(void) {
   void *buf;
   size_t len;
   if (!tm_save(&t, &buf, &len)) return;
-  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false);
-  onyx_session *sc = session_from(buf, len, "cpu", false, 1, false);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false, NULL);
+  onyx_session *sc = session_from(buf, len, "cpu", false, 1, false, NULL);
   onyx_buffer_free(buf);
   if (sd && sc) {
     check_placement(sd, "constant onto unknown dims", "DDDD");
@@ -1056,7 +1085,7 @@ static void test_gelu_pattern(void) {
   tm_node(&t, "Mul", "h,e1", "he");
   tm_node(&t, "Mul", "he,half", "y");
   tm_out(&t, "y");
-  compare("matmul + bias + erf gelu", &t, FP32, (cmp_opts){"DD", 1, false, 0, false});
+  compare("matmul + bias + erf gelu", &t, FP32, (cmp_opts){"DD", 1, false, 0, false, NULL});
 }
 
 /* ---- the optimizer's ai.onyx ops ----------------------------------------------------------- */
@@ -1527,6 +1556,10 @@ static void test_options(void) {
   CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "precision", "fp64"));
   CHECK_ERR(onyx_session_create_from_buffer(buf, len, o, &s), ONYX_ERR_INVALID_ARGUMENT);
   onyx_options_destroy(o);
+  onyx_options_create(&o);
+  CHECK_OK(onyx_options_set_provider_option(o, "dnnl", "conv_algorithm", "fft"));
+  CHECK_ERR(onyx_session_create_from_buffer(buf, len, o, &s), ONYX_ERR_INVALID_ARGUMENT);
+  onyx_options_destroy(o);
   onyx_buffer_free(buf);
 }
 
@@ -1540,7 +1573,7 @@ static void test_bf16(void) {
     tm_ints(&t, n, "pads", 4, 1, 1, 1, 1);
     tm_node(&t, "Relu", "c", "y");
     tm_out(&t, "y");
-    compare("bf16 conv+relu", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false});
+    compare("bf16 conv+relu", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false, NULL});
   }
   {
     tmb t = tm_new(13);
@@ -1548,7 +1581,7 @@ static void test_bf16(void) {
     tm_const(&t, "w", -0.3f, 0.3f, 2, D(2, 64, 48));
     tm_node(&t, "MatMul", "a,w", "y");
     tm_out(&t, "y");
-    compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false});
+    compare("bf16 matmul", &t, 1e-2, 0, (cmp_opts){NULL, 1, true, 0, false, NULL});
   }
 }
 
@@ -1577,7 +1610,7 @@ static void test_dynamic(void) {
   void *buf;
   size_t len;
   if (!tm_save(&t, &buf, &len)) return;
-  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false), *sc = session_from(buf, len, "cpu", false, 1, false);
+  onyx_session *sd = session_from(buf, len, "dnnl,cpu", false, 1, false, NULL), *sc = session_from(buf, len, "cpu", false, 1, false, NULL);
   onyx_buffer_free(buf);
   if (!sd || !sc) return;
   check_placement(sd, "dynamic conv chain", NULL);
@@ -1698,6 +1731,7 @@ int main(void) {
   test_options();
   test_fused_ops();
   test_bf16();
+  test_winograd();
   test_concurrency();
   if (n_skipped) printf("test_dnnl: %d cases skipped (ops not in the op table yet)\n", n_skipped);
   return tu_done("test_dnnl");

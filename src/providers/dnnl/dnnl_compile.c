@@ -162,6 +162,7 @@ onyx_status *dn_attr(const onyx_node *n, const_dnnl_post_ops_t po, dnnl_primitiv
 dnnl_engine_t dn_engine(const dn_builder *b) { return b->prov->engine; }
 int dn_level(const dn_builder *b) { return b->part->opt_level; }
 bool dn_bf16(const dn_builder *b) { return b->prov->bf16; }
+dn_conv_algo dn_conv_algorithm(const dn_builder *b) { return b->prov->conv_algo; }
 const onyx_graph *dn_graph(const dn_builder *b) { return b->g; }
 bool dn_is_part_out(const dn_builder *b, int v) { return b->out_index[v] >= 0; }
 int dn_uses(const dn_builder *b, int v) { return b->uses[v]; }

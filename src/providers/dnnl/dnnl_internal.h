@@ -15,11 +15,15 @@
 
 #include "providers/provider.h"
 
+/* conv_algorithm option: which oneDNN algorithm float32 3x3 convolutions try first. */
+typedef enum dn_conv_algo { DN_CONV_AUTO, DN_CONV_DIRECT, DN_CONV_WINOGRAD } dn_conv_algo;
+
 /* The provider's context: one engine for the process-wide CPU, and the
- * precision chosen by options. */
+ * precision and convolution algorithm chosen by options. */
 typedef struct dn_provider {
   dnnl_engine_t engine;
   bool bf16;   /* precision=bf16: Conv/ConvTranspose/MatMul/Gemm read bf16 */
+  dn_conv_algo conv_algo;
 } dn_provider;
 
 /* An activation as oneDNN eltwise steps applied in order: Relu is one step,
@@ -183,6 +187,7 @@ dnnl_engine_t dn_engine(const dn_builder *b);
  * primitives and post-ops of convolutions. */
 int dn_level(const dn_builder *b);
 bool dn_bf16(const dn_builder *b);
+dn_conv_algo dn_conv_algorithm(const dn_builder *b);
 const onyx_graph *dn_graph(const dn_builder *b);
 /* True when value v leaves the partition (consumed outside or graph output). */
 bool dn_is_part_out(const dn_builder *b, int v);

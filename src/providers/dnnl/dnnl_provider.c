@@ -16,6 +16,11 @@
  *   matrix products read bf16 (AMX-BF16 / AVX512-BF16 where present) and
  *   write float32; where oneDNN has no bf16 kernel for this CPU they stay
  *   fp32 (logged once at INFO).
+ *   conv_algorithm=auto (default) | direct | winograd — float32 3x3 stride-1
+ *   convolutions may run oneDNN's Winograd F(2x2, 3x3) kernel (AVX-512,
+ *   level 3): auto where the output has >= 196 2x2 tiles (28x28 at batch 1),
+ *   winograd wherever oneDNN has it, direct never. Winograd sums in another
+ *   order, so results differ from the direct kernel's in the last bits.
  * int8 (dnnl_quant.c): QLinearConv and ConvInteger, QLinearMatMul and
  * MatMulInteger with constant weights, scales and zero points (u8/s8
  * activations, weights per tensor or per output channel), and QuantizeLinear
@@ -439,13 +444,25 @@ static bool dn_available(void) { return dnnl_engine_get_count(dnnl_cpu) > 0; }
 static onyx_status *dn_create(int n_opts, const char *const *keys, const char *const *values,
                               onyx_provider **out) {
   bool bf16 = false;
+  dn_conv_algo algo = DN_CONV_AUTO;
+  static const char *const algos[] = {"auto", "direct", "winograd"};
   for (int i = 0; i < n_opts; i++) {
-    if (strcmp(keys[i], "precision"))
-      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider 'dnnl' has no option '%s' (it has: precision)", keys[i]);
-    if (!strcmp(values[i], "bf16")) bf16 = true;
-    else if (!strcmp(values[i], "fp32")) bf16 = false;
-    else
-      return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider 'dnnl': precision '%s' is not fp32 or bf16", values[i]);
+    if (!strcmp(keys[i], "precision")) {
+      if (!strcmp(values[i], "bf16")) bf16 = true;
+      else if (!strcmp(values[i], "fp32")) bf16 = false;
+      else
+        return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "provider 'dnnl': precision '%s' is not fp32 or bf16", values[i]);
+    } else if (!strcmp(keys[i], "conv_algorithm")) {
+      int a = 0;
+      while (a < 3 && strcmp(values[i], algos[a])) a++;
+      if (a == 3)
+        return onyx_error(ONYX_ERR_INVALID_ARGUMENT,
+                          "provider 'dnnl': conv_algorithm '%s' is not auto, direct or winograd", values[i]);
+      algo = (dn_conv_algo)a;
+    } else {
+      return onyx_error(ONYX_ERR_INVALID_ARGUMENT,
+                        "provider 'dnnl' has no option '%s' (it has: precision, conv_algorithm)", keys[i]);
+    }
   }
   onyx_provider *p = onyx_calloc(1, sizeof *p);
   dn_provider *c = onyx_calloc(1, sizeof *c);
@@ -459,6 +476,7 @@ static onyx_status *dn_create(int n_opts, const char *const *keys, const char *c
   p->device = ONYX_DEVICE_HOST;
   p->ctx = c;
   c->bf16 = bf16;
+  c->conv_algo = algo;
   dnnl_status_t st = dnnl_engine_create(&c->engine, dnnl_cpu, 0);
   if (st != dnnl_success) {
     c->engine = NULL;
