@@ -237,7 +237,6 @@ onyx_status *ew_bad_dtype(const cpu_ctx *c, int input);
 
 void cpu_ew_exp_f32__avx2(const void *ctx, void *y, const void *const *x, const int64_t *st, int64_t n);
 void cpu_ew_sigmoid_f32__avx2(const void *ctx, void *y, const void *const *x, const int64_t *st, int64_t n);
-void cpu_ew_tanh_f32__avx2(const void *ctx, void *y, const void *const *x, const int64_t *st, int64_t n);
 
 /* ---- conversions (elementwise_cast.c) -------------------------------------- */
 

@@ -1,15 +1,12 @@
-/* elementwise_fastmath.h — float32 exp, sigmoid and tanh without libm, the
+/* elementwise_fastmath.h — float32 exp and sigmoid without libm, the
  * portable versions of the AVX2 rows in elementwise_unary_avx2.c (same
  * algorithms, so results agree across machines up to FMA rounding). They
  * serve float32/float16/bfloat16 rows on CPUs without AVX2 and the tails of
- * AVX2 rows. glibc's tanhf is several times slower than these; Exp, Sigmoid
- * and Tanh dominate LSTM/GRU gates and tanh-GELU.
+ * AVX2 rows; Exp and Sigmoid dominate LSTM/GRU gates. (tanh is vmath.h's.)
  *
  * exp: Cephes' range reduction x = n ln2 + r with a degree-6 polynomial for
  * e^r (<= 2 ulp), and 2^n applied in two halves so results down to the
  * denormal range come out right; overflow gives inf, NaN stays NaN.
- * tanh: Eigen's rational approximation of degree 13/6 on [-7.9, 7.9]
- * (outside it tanh is +-1 in float), < 1e-6 relative error.
  * Checked against double-precision libm in tests/unit/test_elementwise.c. */
 #ifndef ONYX_CPU_ELEMENTWISE_FASTMATH_H
 #define ONYX_CPU_ELEMENTWISE_FASTMATH_H
@@ -52,27 +49,5 @@ static inline float ew_fast_exp(float x) {
 }
 
 static inline float ew_fast_sigmoid(float x) { return 1.0f / (1.0f + ew_fast_exp(-x)); }
-
-static inline float ew_fast_tanh(float x) {
-  float xc = x < -7.90531110763549805f ? -7.90531110763549805f : x;
-  xc = xc > 7.90531110763549805f ? 7.90531110763549805f : xc;
-  float x2 = xc * xc;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * xc;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  float y = p / q;
-  /* tiny |x|: tanh(x) == x in float, and keeps the sign of -0 */
-  y = fabsf(x) < 0.0004f ? x : y;
-  return x != x ? x : y;
-}
 
 #endif

@@ -1,4 +1,4 @@
-/* elementwise_unary_avx2.c — float32 Exp, Sigmoid and Tanh rows in AVX2+FMA
+/* elementwise_unary_avx2.c — float32 Exp and Sigmoid rows in AVX2+FMA
  * intrinsics (CMake adds -mavx2 -mfma for *_avx2.c files). They implement
  * the same algorithms as the portable versions in elementwise_fastmath.h
  * (which also handle each row's tail), eight lanes at a time: GCC 12 at -O2
@@ -42,28 +42,6 @@ static inline __m256 sigmoid8(__m256 x) {
   return _mm256_div_ps(one, _mm256_add_ps(one, e));
 }
 
-static inline __m256 tanh8(__m256 x) {
-  const __m256 lim = _mm256_set1_ps(7.90531110763549805f);
-  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
-  __m256 x2 = _mm256_mul_ps(xc, xc);
-  __m256 p = _mm256_set1_ps(-2.76076847742355e-16f);
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.00018790482477e-13f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
-  p = _mm256_mul_ps(p, xc);
-  __m256 q = _mm256_set1_ps(1.19825839466702e-06f);
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.18534705686654e-04f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
-  __m256 y = _mm256_div_ps(p, q);
-  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-  y = _mm256_blendv_ps(y, x, _mm256_cmp_ps(ax, _mm256_set1_ps(0.0004f), _CMP_LT_OQ));
-  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-}
-
 #define AVX2_ROW(name, VEC, SCALAR)                                                           \
   void cpu_ew_##name##_f32__avx2(const void *ctx, void *yv, const void *const *xv,            \
                                  const int64_t *st, int64_t n) {                              \
@@ -77,4 +55,3 @@ static inline __m256 tanh8(__m256 x) {
   }
 AVX2_ROW(exp, exp8, ew_fast_exp)
 AVX2_ROW(sigmoid, sigmoid8, ew_fast_sigmoid)
-AVX2_ROW(tanh, tanh8, ew_fast_tanh)

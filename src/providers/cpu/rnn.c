@@ -27,6 +27,7 @@
 #include "linalg.h"
 #include "nn.h"
 #include "ops/rnn_ops.h"
+#include "vmath.h"
 
 /* ---- activations --------------------------------------------------------- */
 
@@ -37,7 +38,7 @@ static void act_apply(const onyx_rnn_act *a, float *x, int64_t n) {
       for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
       break;
     case ONYX_RNN_TANH:
-      for (int64_t i = 0; i < n; i++) x[i] = ew_fast_tanh(x[i]);
+      cpu_vm_tanh_f32(x, NULL, x, n);
       break;
     case ONYX_RNN_SIGMOID:
       for (int64_t i = 0; i < n; i++) x[i] = ew_fast_sigmoid(x[i]);
@@ -52,7 +53,9 @@ static void act_apply(const onyx_rnn_act *a, float *x, int64_t n) {
       for (int64_t i = 0; i < n; i++) x[i] = x[i] >= al ? x[i] : 0;
       break;
     case ONYX_RNN_SCALED_TANH:
-      for (int64_t i = 0; i < n; i++) x[i] = al * ew_fast_tanh(be * x[i]);
+      for (int64_t i = 0; i < n; i++) x[i] *= be;
+      cpu_vm_tanh_f32(x, NULL, x, n);
+      for (int64_t i = 0; i < n; i++) x[i] *= al;
       break;
     case ONYX_RNN_HARD_SIGMOID:
       for (int64_t i = 0; i < n; i++) {
