@@ -5,13 +5,18 @@ inputs, so that both see the same machine at the same moment.
 On a shared host the speed of a core drifts by 10-30% over seconds (other
 tenants, clocks); runs timed minutes apart, or in separate processes one
 after the other, then compare the drift as much as the runtimes. Here each
-timed onyx run is paired with the ORT run next to it (the order flips every
-pair) and the result is the median of the per-pair ratios ORT/onyx, with the
-share of pairs onyx won. Meant for one intra-op thread: with more, each
-runtime's idle workers would stand in the other's way in one process, so
-ORT runs with session.intra_op.allow_spinning=0, which slows ORT itself at
-2 threads (BERT-base: 131 ms here against 98-125 ms in its own process);
-use bench/compare for thread counts above 1.
+round runs ORT and every onyx configuration once, in an order that rotates
+from round to round, and the result per configuration is the median of the
+per-round ratios ORT/onyx, their quartiles and the share of rounds onyx won.
+A configuration (--config, repeatable) is a space-separated list of
+`providers=LIST` and `PROVIDER:KEY=VALUE` provider options, e.g.
+--config providers=cpu --config "providers=dnnl,cpu dnnl:conv_algorithm=direct";
+without --config, one from --providers and --provider-option. Each has its
+own session. Meant for one intra-op thread: with more, each runtime's idle
+workers would stand in the other's way in one process, so ORT runs with
+session.intra_op.allow_spinning=0, which slows ORT itself at 2 threads
+(BERT-base: 131 ms here against 98-125 ms in its own process); use
+bench/compare for thread counts above 1.
 
 onyx is loaded from its shared library (build/libonyx.so) through ctypes;
 ORT is the `onnxruntime` Python package (the device machine's), or any
@@ -19,7 +24,7 @@ build with the same API.
 
 Usage: /usr/bin/python3 bench/paired.py MODEL.onnx [--lib build/libonyx.so]
          [--providers dnnl,cpu] [--provider-option dnnl:conv_algorithm=direct ...]
-         [--iters 40] [--warmup 3] [--threads 1]
+         [--config SPEC ...] [--iters 40] [--warmup 3] [--threads 1]
 Inputs: seeded random data as bench/compare makes it, from MODEL.inputs.json
 next to the model (bench/export_models.py writes it)."""
 import argparse
@@ -111,6 +116,8 @@ def main():
     ap.add_argument("--lib", default="build/libonyx.so")
     ap.add_argument("--providers", default="")
     ap.add_argument("--provider-option", action="append", default=[], metavar="PROVIDER:KEY=VALUE")
+    ap.add_argument("--config", action="append", default=[], metavar="SPEC",
+                    help="an onyx configuration: providers=LIST and PROVIDER:KEY=VALUE, space-separated")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=3)
@@ -124,24 +131,35 @@ def main():
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     rt = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
-    ox = Onyx(os.path.abspath(a.lib), a.model, a.threads, a.providers, a.provider_option)
-    ox.feed(inputs, len(rt.get_outputs()))
+    configs = a.config or [" ".join(([f"providers={a.providers}"] if a.providers else []) + a.provider_option)]
+    onyx = []
+    for c in configs:
+        toks = c.split()
+        prov = [t[len("providers="):] for t in toks if t.startswith("providers=")]
+        ox = Onyx(os.path.abspath(a.lib), a.model, a.threads, prov[-1] if prov else "",
+                  [t for t in toks if not t.startswith("providers=")])
+        ox.feed(inputs, len(rt.get_outputs()))
+        onyx.append(ox)
+    runs = [lambda: rt.run(None, inputs)] + [ox.run for ox in onyx]
     for _ in range(a.warmup):
-        ox.run()
-        rt.run(None, inputs)
-    t_onyx, t_ort = [], []
+        for f in runs:
+            f()
+    times = [[] for _ in runs]   # times[0]: ORT
     for i in range(a.iters):
-        for who in ((0, 1) if i % 2 == 0 else (1, 0)):
+        k = i % len(runs)
+        for j in list(range(len(runs)))[k:] + list(range(len(runs)))[:k]:
             t0 = time.perf_counter()
-            ox.run() if who == 0 else rt.run(None, inputs)
-            (t_onyx if who == 0 else t_ort).append((time.perf_counter() - t0) * 1e3)
-    ox.close()
-    ratios = [r / o for o, r in zip(t_onyx, t_ort)]
+            runs[j]()
+            times[j].append((time.perf_counter() - t0) * 1e3)
+    for ox in onyx:
+        ox.close()
     name = os.path.basename(a.model)
-    print(f"{name} threads={a.threads} providers={a.providers or 'default'}{''.join(' ' + p for p in a.provider_option)}: onyx median {statistics.median(t_onyx):.2f} ms, "
-          f"ORT median {statistics.median(t_ort):.2f} ms, ORT/onyx per pair: median {statistics.median(ratios):.3f} "
-          f"(quartiles {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f}), onyx faster in "
-          f"{sum(r > 1 for r in ratios)}/{len(ratios)} pairs")
+    for c, t in zip(configs, times[1:]):
+        ratios = [r / o for o, r in zip(t, times[0])]
+        print(f"{name} threads={a.threads} {c or 'default'}: onyx median {statistics.median(t):.2f} ms, "
+              f"ORT median {statistics.median(times[0]):.2f} ms, ORT/onyx per round: median "
+              f"{statistics.median(ratios):.3f} (quartiles {np.percentile(ratios, 25):.3f}-"
+              f"{np.percentile(ratios, 75):.3f}), onyx faster in {sum(r > 1 for r in ratios)}/{len(ratios)} rounds")
 
 
 if __name__ == "__main__":
