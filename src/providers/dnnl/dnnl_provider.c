@@ -445,7 +445,7 @@ static onyx_status *dn_create(int n_opts, const char *const *keys, const char *c
                               onyx_provider **out) {
   bool bf16 = false;
   dn_conv_algo algo = DN_CONV_AUTO;
-  static const char *const algos[] = {"auto", "direct", "winograd"};
+  static const char *const algos[] = {"auto", "direct", "winograd"};   /* dn_conv_algo order */
   for (int i = 0; i < n_opts; i++) {
     if (!strcmp(keys[i], "precision")) {
       if (!strcmp(values[i], "bf16")) bf16 = true;
