@@ -73,13 +73,11 @@ static onyx_node *chain_op(chain_model *c, const char *op, int n_extra, const ch
   return &g->nodes[ni];
 }
 
+/* cnt copies of v (pads, strides) */
 static void set_ints(onyx_node *n, const char *name, int cnt, int64_t v) {
-  onyx_attr *a;
-  onyx_node_add_attr(n, name, &a);
-  a->type = ONYX_ATTR_INTS;
-  a->n = cnt;
-  a->ints = malloc((size_t)cnt * sizeof *a->ints);
-  for (int i = 0; i < cnt; i++) a->ints[i] = v;
+  int64_t vs[8];
+  for (int i = 0; i < cnt; i++) vs[i] = v;
+  tu_set_ints(n, name, cnt, vs);
 }
 
 static void chain_conv(chain_model *c, int64_t cin, int64_t cout, int64_t k, int64_t s) {

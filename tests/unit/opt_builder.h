@@ -120,26 +120,9 @@ static inline void gb_i64(gb *b, const char *name, int n, const int64_t *v) {
 
 static inline onyx_node *gb_n(gb *b) { return &b->g->nodes[b->last]; }
 
-static inline void gb_ai(gb *b, const char *name, int64_t v) {
-  onyx_attr *a;
-  onyx_node_add_attr(gb_n(b), name, &a);
-  a->type = ONYX_ATTR_INT;
-  a->i = v;
-}
-static inline void gb_af(gb *b, const char *name, float v) {
-  onyx_attr *a;
-  onyx_node_add_attr(gb_n(b), name, &a);
-  a->type = ONYX_ATTR_FLOAT;
-  a->f = v;
-}
-static inline void gb_aints(gb *b, const char *name, int n, const int64_t *v) {
-  onyx_attr *a;
-  onyx_node_add_attr(gb_n(b), name, &a);
-  a->type = ONYX_ATTR_INTS;
-  a->n = n;
-  a->ints = malloc((size_t)(n ? n : 1) * sizeof *v);
-  memcpy(a->ints, v, (size_t)n * sizeof *v);
-}
+static inline void gb_ai(gb *b, const char *name, int64_t v) { tu_set_int(gb_n(b), name, v); }
+static inline void gb_af(gb *b, const char *name, float v) { tu_set_float(gb_n(b), name, v); }
+static inline void gb_aints(gb *b, const char *name, int n, const int64_t *v) { tu_set_ints(gb_n(b), name, n, v); }
 
 /* ---- checking ------------------------------------------------------------- */
 

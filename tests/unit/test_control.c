@@ -29,10 +29,7 @@ static void node(onyx_graph *g, const char *op, int n_in, const int *in, int n_o
 
 
 static void set_body(onyx_graph *g, const char *name, onyx_graph *body) {
-  onyx_attr *a;
-  onyx_node_add_attr(&g->nodes[g->n_nodes - 1], name, &a);
-  a->type = ONYX_ATTR_GRAPH;
-  a->g = body;
+  tu_set(&g->nodes[g->n_nodes - 1], name, ONYX_ATTR_GRAPH)->g = body;
 }
 
 static onyx_status *run_model(onyx_model *m, int n_in, onyx_tensor *const *in, int n_out, onyx_tensor **out) {
@@ -142,16 +139,9 @@ static onyx_model *scan8_model(bool with_lens, int64_t B, int64_t S) {
                 val(g, "seen", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, -1, NULL)};
   node(g, "Scan", 4, fed, 3, out);
   onyx_graph_set_outputs(g, 3, out);
-  onyx_attr *a;
-  onyx_node_add_attr(&g->nodes[0], "num_scan_inputs", &a);
-  a->type = ONYX_ATTR_INT;
-  a->i = 2;
-  onyx_node_add_attr(&g->nodes[0], "directions", &a);
-  a->type = ONYX_ATTR_INTS;
-  a->n = 2;
-  a->ints = malloc(2 * sizeof *a->ints);
-  a->ints[0] = 0;
-  a->ints[1] = 1;
+  tu_set_int(&g->nodes[0], "num_scan_inputs", 2);
+  int64_t dirs[2] = {0, 1};
+  tu_set_ints(&g->nodes[0], "directions", 2, dirs);
   onyx_graph_new(m, g, &b);
   int64_t two = 2;
   int bin[3] = {val(b, "s", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 1, &two), val(b, "xt", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 1, &two),

@@ -148,43 +148,20 @@ static int tm_node(tmb *t, const char *op, const char *ins, const char *out) {
   return tm_node_d(t, "", op, ins, out);
 }
 
-static onyx_attr *tm_attr(tmb *t, int ni, const char *name) {
-  onyx_attr *a;
-  onyx_node_add_attr(&t->m->graph->nodes[ni], name, &a);
-  return a;
-}
-static void tm_int(tmb *t, int ni, const char *name, int64_t v) {
-  onyx_attr *a = tm_attr(t, ni, name);
-  a->type = ONYX_ATTR_INT;
-  a->i = v;
-}
-static void tm_float(tmb *t, int ni, const char *name, float v) {
-  onyx_attr *a = tm_attr(t, ni, name);
-  a->type = ONYX_ATTR_FLOAT;
-  a->f = v;
-}
-static void tm_str(tmb *t, int ni, const char *name, const char *v) {
-  onyx_attr *a = tm_attr(t, ni, name);
-  a->type = ONYX_ATTR_STRING;
-  a->s = strdup(v);
-  a->s_len = strlen(v);
-}
+static onyx_node *tm_n(tmb *t, int ni) { return &t->m->graph->nodes[ni]; }
+static void tm_int(tmb *t, int ni, const char *name, int64_t v) { tu_set_int(tm_n(t, ni), name, v); }
+static void tm_float(tmb *t, int ni, const char *name, float v) { tu_set_float(tm_n(t, ni), name, v); }
+static void tm_str(tmb *t, int ni, const char *name, const char *v) { tu_set_string(tm_n(t, ni), name, v); }
 static void tm_floats(tmb *t, int ni, const char *name, int n, const float *v) {
-  onyx_attr *a = tm_attr(t, ni, name);
-  a->type = ONYX_ATTR_FLOATS;
-  a->n = n;
-  a->floats = malloc((size_t)(n ? n : 1) * sizeof *a->floats);
-  memcpy(a->floats, v, (size_t)n * sizeof *v);
+  tu_set_floats(tm_n(t, ni), name, n, v);
 }
 static void tm_ints(tmb *t, int ni, const char *name, int n, ...) {
-  onyx_attr *a = tm_attr(t, ni, name);
-  a->type = ONYX_ATTR_INTS;
-  a->n = n;
-  a->ints = malloc((size_t)(n ? n : 1) * sizeof *a->ints);
+  int64_t v[16];
   va_list ap;
   va_start(ap, n);
-  for (int i = 0; i < n; i++) a->ints[i] = va_arg(ap, int);
+  for (int i = 0; i < n; i++) v[i] = va_arg(ap, int);
   va_end(ap);
+  tu_set_ints(tm_n(t, ni), name, n, v);
 }
 
 static void tm_out(tmb *t, const char *name) {

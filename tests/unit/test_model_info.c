@@ -61,13 +61,8 @@ int main(void) {
   CHECK_OK(onyx_graph_add_node(then_g, "t1", "Relu", "ai.onnx", 1, &v1, 1, &v0, &nd));
   CHECK_OK(onyx_graph_value(else_g, "r", &v0));
   CHECK_OK(onyx_graph_add_node(else_g, "e0", "Identity", "", 1, &v0, 1, &v0, &nd));
-  onyx_attr *a;
-  CHECK_OK(onyx_node_add_attr(&g->nodes[if_node], "then_branch", &a));
-  a->type = ONYX_ATTR_GRAPH;
-  a->g = then_g;
-  CHECK_OK(onyx_node_add_attr(&g->nodes[if_node], "else_branch", &a));
-  a->type = ONYX_ATTR_GRAPH;
-  a->g = else_g;
+  tu_set(&g->nodes[if_node], "then_branch", ONYX_ATTR_GRAPH)->g = then_g;
+  tu_set(&g->nodes[if_node], "else_branch", ONYX_ATTR_GRAPH)->g = else_g;
   int outs[2] = {y, if_out};
   CHECK_OK(onyx_graph_set_outputs(g, 2, outs));
 

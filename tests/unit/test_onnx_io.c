@@ -167,13 +167,6 @@ static onyx_tensor *make_tensor(onyx_dtype dt, int rank, const int64_t *dims, co
 
 /* ---- an IR model exercising every feature the writer knows ------------------------ */
 
-static onyx_attr *add_attr(onyx_graph *g, int node, const char *name, onyx_attr_type type) {
-  onyx_attr *a;
-  onyx_node_add_attr(&g->nodes[node], name, &a);
-  a->type = type;
-  return a;
-}
-
 static onyx_graph *make_branch(onyx_model *m, onyx_graph *parent, const char *outer, const char *out) {
   onyx_graph *g;
   onyx_graph_new(m, parent, &g);
@@ -234,51 +227,51 @@ static onyx_model *make_model(void) {
   g->values[y].dims[0] = batch;
   g->values[y].dims[1] = 4;
   g->values[y].dims[2] = 3;
-  add_attr(g, n, "f", ONYX_ATTR_FLOAT)->f = -0.25f;
-  add_attr(g, n, "i", ONYX_ATTR_INT)->i = -(1ll << 40);
-  onyx_attr *a = add_attr(g, n, "s", ONYX_ATTR_STRING);
+  tu_set(&g->nodes[n], "f", ONYX_ATTR_FLOAT)->f = -0.25f;
+  tu_set(&g->nodes[n], "i", ONYX_ATTR_INT)->i = -(1ll << 40);
+  onyx_attr *a = tu_set(&g->nodes[n], "s", ONYX_ATTR_STRING);
   a->s = strdup("hello");
   a->s_len = 5;
   int64_t sd[1] = {2};
   const char *strs[2] = {"a", "bcd"};
-  a = add_attr(g, n, "t", ONYX_ATTR_TENSOR);
+  a = tu_set(&g->nodes[n], "t", ONYX_ATTR_TENSOR);
   onyx_tensor_create(ONYX_DTYPE_STRING, 1, sd, &a->t);
   for (int i = 0; i < 2; i++) ((char **)a->t->data)[i] = onyx_strdup(strs[i]);
-  a = add_attr(g, n, "fs", ONYX_ATTR_FLOATS);
+  a = tu_set(&g->nodes[n], "fs", ONYX_ATTR_FLOATS);
   a->n = 3;
   a->floats = malloc(3 * sizeof(float));
   a->floats[0] = 1;
   a->floats[1] = 2.5f;
   a->floats[2] = -3;
-  a = add_attr(g, n, "is", ONYX_ATTR_INTS);
+  a = tu_set(&g->nodes[n], "is", ONYX_ATTR_INTS);
   a->n = 2;
   a->ints = malloc(2 * sizeof(int64_t));
   a->ints[0] = 7;
   a->ints[1] = -8;
-  a = add_attr(g, n, "ss", ONYX_ATTR_STRINGS);
+  a = tu_set(&g->nodes[n], "ss", ONYX_ATTR_STRINGS);
   a->n = 2;
   a->strings = malloc(2 * sizeof(char *));
   a->strings[0] = strdup("x");
   a->strings[1] = strdup("");
-  a = add_attr(g, n, "ts", ONYX_ATTR_TENSORS);
+  a = tu_set(&g->nodes[n], "ts", ONYX_ATTR_TENSORS);
   a->n = 2;
   a->tensors = malloc(2 * sizeof(onyx_tensor *));
   int64_t i64v[3] = {1, -2, INT64_MAX};
   uint16_t hv[1] = {onyx_f32_to_f16(1.5f)};
   a->tensors[0] = make_tensor(ONYX_DTYPE_INT64, 1, (int64_t[]){3}, i64v);
   a->tensors[1] = make_tensor(ONYX_DTYPE_FLOAT16, 0, NULL, hv);
-  a = add_attr(g, n, "tp", ONYX_ATTR_TYPE_PROTO);
+  a = tu_set(&g->nodes[n], "tp", ONYX_ATTR_TYPE_PROTO);
   a->i = ONYX_KIND_SEQUENCE;
   a->n = 1;
   a->ints = malloc(sizeof(int64_t));
   a->ints[0] = ONYX_DTYPE_FLOAT;
   /* If(cond) with branches reading the outer 'y' */
   onyx_graph_add_node(g, "if0", "If", "", 1, &cond, 1, &z, &n);
-  a = add_attr(g, n, "then_branch", ONYX_ATTR_GRAPH);
+  a = tu_set(&g->nodes[n], "then_branch", ONYX_ATTR_GRAPH);
   a->g = make_branch(m, g, "y", "then_out");
-  a = add_attr(g, n, "else_branch", ONYX_ATTR_GRAPH);
+  a = tu_set(&g->nodes[n], "else_branch", ONYX_ATTR_GRAPH);
   a->g = make_branch(m, g, "y", "else_out");
-  a = add_attr(g, n, "gs", ONYX_ATTR_GRAPHS);
+  a = tu_set(&g->nodes[n], "gs", ONYX_ATTR_GRAPHS);
   a->n = 1;
   a->graphs = malloc(sizeof(onyx_graph *));
   a->graphs[0] = make_branch(m, g, "x", "g_out");

@@ -242,30 +242,9 @@ static void run_case(const rnn_case *rc, unsigned seed) {
   if (rc->clip > 0) tu_attr_float(&t, "clip", rc->clip);
   if (rc->lbr) tu_attr_int(&t, "linear_before_reset", 1);
   if (rc->input_forget) tu_attr_int(&t, "input_forget", 1);
-  if (rc->n_act) {
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t), "activations", &a);
-    a->type = ONYX_ATTR_STRINGS;
-    a->n = rc->n_act;
-    a->strings = malloc((size_t)rc->n_act * sizeof *a->strings);
-    for (int i = 0; i < rc->n_act; i++) a->strings[i] = strdup(rc->acts[i]);
-  }
-  if (rc->n_alpha) {
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t), "activation_alpha", &a);
-    a->type = ONYX_ATTR_FLOATS;
-    a->n = rc->n_alpha;
-    a->floats = malloc((size_t)rc->n_alpha * sizeof *a->floats);
-    memcpy(a->floats, rc->alpha, (size_t)rc->n_alpha * sizeof *a->floats);
-  }
-  if (rc->n_beta) {
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t), "activation_beta", &a);
-    a->type = ONYX_ATTR_FLOATS;
-    a->n = rc->n_beta;
-    a->floats = malloc((size_t)rc->n_beta * sizeof *a->floats);
-    memcpy(a->floats, rc->beta, (size_t)rc->n_beta * sizeof *a->floats);
-  }
+  if (rc->n_act) tu_set_strings(tu_n(&t), "activations", rc->n_act, rc->acts);
+  if (rc->n_alpha) tu_set_floats(tu_n(&t), "activation_alpha", rc->n_alpha, rc->alpha);
+  if (rc->n_beta) tu_set_floats(tu_n(&t), "activation_beta", rc->n_beta, rc->beta);
   onyx_tensor *in[8] = {0}, *out[3] = {0};
   int fed = 0;
   /* input i: fed at run time, constant, or omitted */
@@ -482,12 +461,8 @@ static void test_errors(void) {
   /* an unknown activation */
   t = tu_node_new("RNN", 14, 3, 2);
   tu_attr_int(&t, "hidden_size", 4);
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(&t), "activations", &a);
-  a->type = ONYX_ATTR_STRINGS;
-  a->n = 1;
-  a->strings = malloc(sizeof *a->strings);
-  a->strings[0] = strdup("Gelu");
+  const char *gelu[1] = {"Gelu"};
+  tu_set_strings(tu_n(&t), "activations", 1, gelu);
   tu_input(&t, 0, ONYX_DTYPE_FLOAT, 3, xd);
   tu_input(&t, 1, ONYX_DTYPE_FLOAT, 3, wd);
   tu_input(&t, 2, ONYX_DTYPE_FLOAT, 3, rd);

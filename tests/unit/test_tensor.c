@@ -609,17 +609,11 @@ static void test_sources(void) {
   {
     tu_node t = tu_node_new("Constant", 13, 0, 1);
     float v[3] = {1.5f, -2, 3};
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t), "value_floats", &a);
-    a->type = ONYX_ATTR_FLOATS;
-    a->n = 3;
-    a->floats = malloc(sizeof v);
-    memcpy(a->floats, v, sizeof v);
+    tu_set_floats(tu_n(&t), "value_floats", 3, v);
     int64_t d[1] = {3};
     EXPECT_EQ(run(&t, 0, NULL, 0), ONYX_DTYPE_FLOAT, 1, d, v);
     tu_node t2 = tu_node_new("Constant", 13, 0, 1);
-    onyx_node_add_attr(tu_n(&t2), "value", &a);
-    a->type = ONYX_ATTR_TENSOR;
+    onyx_attr *a = tu_set(tu_n(&t2), "value", ONYX_ATTR_TENSOR);
     const char *s[2] = {"hello", "world"};
     int64_t sd[1] = {2};
     a->t = tens(ONYX_DTYPE_STRING, 1, sd, s);
@@ -627,9 +621,7 @@ static void test_sources(void) {
   }
   {
     tu_node t = tu_node_new("ConstantOfShape", 13, 1, 1);
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t), "value", &a);
-    a->type = ONYX_ATTR_TENSOR;
+    onyx_attr *a = tu_set(tu_n(&t), "value", ONYX_ATTR_TENSOR);
     int32_t seven = 7, ref[6] = {7, 7, 7, 7, 7, 7};
     int64_t one[1] = {1}, sh[2] = {2, 3};
     a->t = tens(ONYX_DTYPE_INT32, 1, one, &seven);
@@ -920,12 +912,7 @@ static void test_resize(void) {
       }
     tu_node t2 = tu_node_new("Upsample", 7, 1, 1);
     tu_attr_string(&t2, "mode", "linear");
-    onyx_attr *a;
-    onyx_node_add_attr(tu_n(&t2), "scales", &a);
-    a->type = ONYX_ATTR_FLOATS;
-    a->n = 2;
-    a->floats = malloc(sizeof usc);
-    memcpy(a->floats, usc, sizeof usc);
+    tu_set_floats(tu_n(&t2), "scales", 2, usc);
     onyx_tensor *in2[1] = {f32(2, d, v)};
     EXPECT_NEAR(run(&t2, 1, in2, 0), 2, ud, uref, 1e-6f);
   }

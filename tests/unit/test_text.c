@@ -22,22 +22,10 @@ static onyx_tensor *strings(int rank, const int64_t *dims, const char *const *v)
 }
 
 static void attr_strings(tu_node *t, const char *name, int n, const char *const *v) {
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_STRINGS;
-  a->n = n;
-  a->strings = calloc((size_t)n + 1, sizeof *a->strings);
-  for (int i = 0; i < n; i++) a->strings[i] = strdup(v[i]);
+  tu_set_strings(tu_n(t), name, n, v);
 }
 
-static void attr_floats(tu_node *t, const char *name, int n, const float *v) {
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_FLOATS;
-  a->n = n;
-  a->floats = malloc((size_t)(n ? n : 1) * sizeof *v);
-  memcpy(a->floats, v, (size_t)n * sizeof *v);
-}
+static void attr_floats(tu_node *t, const char *name, int n, const float *v) { tu_set_floats(tu_n(t), name, n, v); }
 
 /* ---- StringNormalizer ------------------------------------------------------------- */
 

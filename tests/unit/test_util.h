@@ -136,33 +136,45 @@ static inline void tu_const(tu_node *t, int i, onyx_dtype dt, int rank, const in
 
 static inline onyx_node *tu_n(tu_node *t) { return &t->m->graph->nodes[t->node]; }
 
-static inline void tu_attr_int(tu_node *t, const char *name, int64_t v) {
+/* Attributes added to node n (the test builders' setters all end here). */
+static inline onyx_attr *tu_set(onyx_node *n, const char *name, onyx_attr_type type) {
   onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_INT;
-  a->i = v;
+  onyx_node_add_attr(n, name, &a);
+  a->type = type;
+  return a;
 }
-static inline void tu_attr_float(tu_node *t, const char *name, float v) {
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_FLOAT;
-  a->f = v;
+static inline void tu_set_int(onyx_node *n, const char *name, int64_t v) { tu_set(n, name, ONYX_ATTR_INT)->i = v; }
+static inline void tu_set_float(onyx_node *n, const char *name, float v) { tu_set(n, name, ONYX_ATTR_FLOAT)->f = v; }
+static inline void tu_set_ints(onyx_node *n, const char *name, int count, const int64_t *v) {
+  onyx_attr *a = tu_set(n, name, ONYX_ATTR_INTS);
+  a->n = count;
+  a->ints = malloc((size_t)(count ? count : 1) * sizeof *v);
+  memcpy(a->ints, v, (size_t)count * sizeof *v);
 }
-static inline void tu_attr_ints(tu_node *t, const char *name, int n, const int64_t *v) {
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_INTS;
-  a->n = n;
-  a->ints = malloc((size_t)(n ? n : 1) * sizeof *v);
-  memcpy(a->ints, v, (size_t)n * sizeof *v);
+static inline void tu_set_floats(onyx_node *n, const char *name, int count, const float *v) {
+  onyx_attr *a = tu_set(n, name, ONYX_ATTR_FLOATS);
+  a->n = count;
+  a->floats = malloc((size_t)(count ? count : 1) * sizeof *v);
+  memcpy(a->floats, v, (size_t)count * sizeof *v);
 }
-static inline void tu_attr_string(tu_node *t, const char *name, const char *s) {
-  onyx_attr *a;
-  onyx_node_add_attr(tu_n(t), name, &a);
-  a->type = ONYX_ATTR_STRING;
+static inline void tu_set_string(onyx_node *n, const char *name, const char *s) {
+  onyx_attr *a = tu_set(n, name, ONYX_ATTR_STRING);
   a->s = strdup(s);
   a->s_len = strlen(s);
 }
+static inline void tu_set_strings(onyx_node *n, const char *name, int count, const char *const *v) {
+  onyx_attr *a = tu_set(n, name, ONYX_ATTR_STRINGS);
+  a->n = count;
+  a->strings = calloc((size_t)count + 1, sizeof *a->strings);
+  for (int i = 0; i < count; i++) a->strings[i] = strdup(v[i]);
+}
+
+static inline void tu_attr_int(tu_node *t, const char *name, int64_t v) { tu_set_int(tu_n(t), name, v); }
+static inline void tu_attr_float(tu_node *t, const char *name, float v) { tu_set_float(tu_n(t), name, v); }
+static inline void tu_attr_ints(tu_node *t, const char *name, int n, const int64_t *v) {
+  tu_set_ints(tu_n(t), name, n, v);
+}
+static inline void tu_attr_string(tu_node *t, const char *name, const char *s) { tu_set_string(tu_n(t), name, s); }
 
 /* Creates a session (consumes the model) and runs it with the given fed
  * inputs (in declaration order); outputs receive new tensors. */
