@@ -243,17 +243,6 @@ static void check_placement(onyx_session *s, const char *label, const char *want
   CHECK(!strcmp(got, want));
 }
 
-/* Element i of a float32 or integer output. */
-static double elem(onyx_tensor *t, int64_t i) {
-  const void *p = onyx_tensor_data(t);
-  switch (onyx_tensor_dtype(t)) {
-    case ONYX_DTYPE_UINT8: return ((const uint8_t *)p)[i];
-    case ONYX_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case ONYX_DTYPE_INT32: return ((const int32_t *)p)[i];
-    default: return ((const float *)p)[i];
-  }
-}
-
 /* True (and t's model freed, the case counted as skipped) when the build
  * lacks one of t's ops. */
 static bool tm_skip(tmb *t) {
@@ -308,7 +297,7 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
     int64_t bad = 0, first = -1;
     double num = 0, den = 0, a_first = 0, b_first = 0;
     for (int64_t i = 0; i < n; i++) {
-      double ai = elem(yd[o], i), bi = elem(yc[o], i);
+      double ai = onyx_tensor_get_f64(yd[o], i), bi = onyx_tensor_get_f64(yc[o], i);
       double d = fabs(ai - bi);
       num += d * d;
       den += bi * bi;
@@ -317,7 +306,10 @@ static void compare(const char *label, tmb *t, double rtol, double atol, cmp_opt
         bad++;
       }
     }
-    if (co.bf16 && !(sqrt(num) <= rtol * sqrt(den) + atol)) bad = 1, first = 0, a_first = elem(yd[o], 0), b_first = elem(yc[o], 0);
+    if (co.bf16 && !(sqrt(num) <= rtol * sqrt(den) + atol)) {
+      bad = 1, first = 0;
+      a_first = onyx_tensor_get_f64(yd[o], 0), b_first = onyx_tensor_get_f64(yc[o], 0);
+    }
     if (bad)
       fprintf(stderr, "%s: output %d: %lld of %lld differ; first at %lld: dnnl %.9g cpu %.9g (rel L2 %.3g)\n", label,
               o, (long long)bad, (long long)n, (long long)first, a_first, b_first, den > 0 ? sqrt(num / den) : 0);

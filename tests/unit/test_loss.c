@@ -49,29 +49,6 @@ static void reference(const loss_case *lc, const double *x, const int64_t *tg, c
   if (!strcmp(lc->reduction, "mean")) out[0] = sum / wsum;
 }
 
-static onyx_tensor *make(onyx_dtype dt, int rank, const int64_t *dims, const double *v) {
-  onyx_tensor *t;
-  onyx_tensor_create(dt, rank, dims, &t);
-  int64_t n = 1;
-  for (int i = 0; i < rank; i++) n *= dims[i];
-  void *p = onyx_tensor_data(t);
-  for (int64_t i = 0; i < n; i++) {
-    if (dt == ONYX_DTYPE_FLOAT) ((float *)p)[i] = (float)v[i];
-    else if (dt == ONYX_DTYPE_DOUBLE) ((double *)p)[i] = v[i];
-    else ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v[i]);
-  }
-  return t;
-}
-
-static double get(onyx_tensor *t, int64_t i) {
-  void *p = onyx_tensor_data(t);
-  switch (onyx_tensor_dtype(t)) {
-    case ONYX_DTYPE_FLOAT: return ((float *)p)[i];
-    case ONYX_DTYPE_DOUBLE: return ((double *)p)[i];
-    default: return onyx_f16_to_f32(((uint16_t *)p)[i]);
-  }
-}
-
 /* Values as the dtype stores them, so the reference sees the same inputs. */
 static void quantize(onyx_dtype dt, double *v, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
@@ -109,10 +86,10 @@ static void run_case(const loss_case *lc, unsigned seed) {
   tu_input(&t, 0, lc->dt, lc->rank, lc->dims);
   tu_input(&t, 1, ONYX_DTYPE_INT64, lc->rank - 1, tdims);
   if (lc->weight) tu_input(&t, 2, lc->dt, 1, &C);
-  onyx_tensor *in[3] = {make(lc->dt, lc->rank, lc->dims, x), NULL, NULL}, *out[2] = {0};
+  onyx_tensor *in[3] = {tu_from_f64(lc->dt, lc->rank, lc->dims, x), NULL, NULL}, *out[2] = {0};
   onyx_tensor_create(ONYX_DTYPE_INT64, lc->rank - 1, tdims, &in[1]);
   memcpy(onyx_tensor_data(in[1]), tg, (size_t)P * sizeof *tg);
-  if (lc->weight) in[2] = make(lc->dt, 1, &C, w);
+  if (lc->weight) in[2] = tu_from_f64(lc->dt, 1, &C, w);
   CHECK_OK(tu_run(&t, lc->threads, n_in, in, n_out, out));
   double tol = lc->dt == ONYX_DTYPE_FLOAT16 ? 4e-3 : lc->dt == ONYX_DTYPE_FLOAT ? 2e-5 : 1e-12;
   bool none = !strcmp(lc->reduction, "none");
@@ -121,17 +98,17 @@ static void run_case(const loss_case *lc, unsigned seed) {
     CHECK(onyx_tensor_rank(out[0]) == (none ? lc->rank - 1 : 0));
     int bad = 0;
     for (int64_t i = 0; i < (none ? P : 1); i++)
-      if (!(fabs(get(out[0], i) - want[i]) <= tol * (1 + fabs(want[i]))) &&
-          !(isnan(want[i]) && isnan(get(out[0], i))))   /* mean over no weight: 0/0 */
+      if (!(fabs(onyx_tensor_get_f64(out[0], i) - want[i]) <= tol * (1 + fabs(want[i]))) &&
+          !(isnan(want[i]) && isnan(onyx_tensor_get_f64(out[0], i))))   /* mean over no weight: 0/0 */
         bad++;
     CHECK(bad == 0);
     if (bad) fprintf(stderr, "  case sce=%d red=%s ii=%d: %d losses differ (first %g vs %g)\n",
-                     lc->sce, lc->reduction, lc->has_ii, bad, get(out[0], 0), want[0]);
+                     lc->sce, lc->reduction, lc->has_ii, bad, onyx_tensor_get_f64(out[0], 0), want[0]);
   }
   if (lc->log_prob && out[1]) {
     int bad = 0;
     for (int64_t i = 0; i < nx; i++)
-      if (!(fabs(get(out[1], i) - want_lp[i]) <= tol * (1 + fabs(want_lp[i])))) bad++;
+      if (!(fabs(onyx_tensor_get_f64(out[1], i) - want_lp[i]) <= tol * (1 + fabs(want_lp[i])))) bad++;
     CHECK(bad == 0);
   }
   for (int i = 0; i < 3; i++) onyx_tensor_free(in[i]);

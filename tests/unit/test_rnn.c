@@ -167,25 +167,6 @@ static void reference(const rnn_case *rc, const ref_io *io) {
 
 /* ---- running a case ---------------------------------------------------------- */
 
-static onyx_tensor *make(onyx_dtype dt, int rank, const int64_t *dims, const double *v) {
-  onyx_tensor *t;
-  onyx_tensor_create(dt, rank, dims, &t);
-  int64_t n = 1;
-  for (int i = 0; i < rank; i++) n *= dims[i];
-  void *p = onyx_tensor_data(t);
-  for (int64_t i = 0; i < n; i++) {
-    if (dt == ONYX_DTYPE_FLOAT) ((float *)p)[i] = (float)v[i];
-    else ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v[i]);
-  }
-  return t;
-}
-
-static double get(onyx_tensor *t, int64_t i) {
-  void *p = onyx_tensor_data(t);
-  if (onyx_tensor_dtype(t) == ONYX_DTYPE_FLOAT) return ((float *)p)[i];
-  return onyx_f16_to_f32(((uint16_t *)p)[i]);
-}
-
 /* n random values in [-scale, scale), as the dtype stores them */
 static double *rand_vals(const rnn_case *rc, int64_t n, double scale, unsigned seed) {
   float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
@@ -203,8 +184,8 @@ static int compare(const char *what, onyx_tensor *t, const double *want, int64_t
   if (!t) return 1;
   int bad = 0;
   for (int64_t i = 0; i < n; i++)
-    if (!(fabs(get(t, i) - want[i]) <= tol * (1 + fabs(want[i])))) {
-      if (!bad) fprintf(stderr, "  %s[%lld]: got %g, want %g\n", what, (long long)i, get(t, i), want[i]);
+    if (!(fabs(onyx_tensor_get_f64(t, i) - want[i]) <= tol * (1 + fabs(want[i])))) {
+      if (!bad) fprintf(stderr, "  %s[%lld]: got %g, want %g\n", what, (long long)i, onyx_tensor_get_f64(t, i), want[i]);
       bad++;
     }
   return bad;
@@ -266,16 +247,16 @@ static void run_case(const rnn_case *rc, unsigned seed) {
   onyx_tensor *lt;
   onyx_tensor_create(ONYX_DTYPE_INT32, 1, ld, &lt);
   memcpy(onyx_tensor_data(lt), lens, (size_t)B * sizeof *lens);
-  INPUT(0, true, false, rc->dt, 3, xd, make(rc->dt, 3, xd, x));
-  INPUT(1, true, rc->const_w, rc->dt, 3, wd, make(rc->dt, 3, wd, w));
-  INPUT(2, true, rc->const_w, rc->dt, 3, rd, make(rc->dt, 3, rd, r));
-  INPUT(3, rc->bias, rc->const_w, rc->dt, 2, bd, make(rc->dt, 2, bd, b));
+  INPUT(0, true, false, rc->dt, 3, xd, tu_from_f64(rc->dt, 3, xd, x));
+  INPUT(1, true, rc->const_w, rc->dt, 3, wd, tu_from_f64(rc->dt, 3, wd, w));
+  INPUT(2, true, rc->const_w, rc->dt, 3, rd, tu_from_f64(rc->dt, 3, rd, r));
+  INPUT(3, rc->bias, rc->const_w, rc->dt, 2, bd, tu_from_f64(rc->dt, 2, bd, b));
   INPUT(4, rc->lens, false, ONYX_DTYPE_INT32, 1, ld, lt);
   if (!rc->lens) onyx_tensor_free(lt);
-  INPUT(5, rc->h0, false, rc->dt, 3, sd, make(rc->dt, 3, sd, h0));
+  INPUT(5, rc->h0, false, rc->dt, 3, sd, tu_from_f64(rc->dt, 3, sd, h0));
   if (kind == 2) {
-    INPUT(6, rc->c0, false, rc->dt, 3, sd, make(rc->dt, 3, sd, c0));
-    INPUT(7, rc->peep, rc->const_w, rc->dt, 2, pd, make(rc->dt, 2, pd, p));
+    INPUT(6, rc->c0, false, rc->dt, 3, sd, tu_from_f64(rc->dt, 3, sd, c0));
+    INPUT(7, rc->peep, rc->const_w, rc->dt, 2, pd, tu_from_f64(rc->dt, 2, pd, p));
   }
 #undef INPUT
   /* omitted outputs leave the graph's output list */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/half.h"
 #include "ir/ir.h"
 #include "onyx.h"
 
@@ -202,6 +203,21 @@ static inline onyx_tensor *tu_f32(int rank, const int64_t *dims, const float *v)
   onyx_tensor *t;
   onyx_tensor_create(ONYX_DTYPE_FLOAT, rank, dims, &t);
   if (v) memcpy(onyx_tensor_data(t), v, onyx_tensor_nbytes(t));
+  return t;
+}
+
+/* New tensor of a float dtype (float, double, float16, bfloat16) holding v,
+ * rounded to it. */
+static inline onyx_tensor *tu_from_f64(onyx_dtype dt, int rank, const int64_t *dims, const double *v) {
+  onyx_tensor *t;
+  onyx_tensor_create(dt, rank, dims, &t);
+  void *p = onyx_tensor_data(t);
+  for (int64_t i = 0; i < onyx_tensor_numel(t); i++) {
+    if (dt == ONYX_DTYPE_DOUBLE) ((double *)p)[i] = v[i];
+    else if (dt == ONYX_DTYPE_FLOAT) ((float *)p)[i] = (float)v[i];
+    else if (dt == ONYX_DTYPE_BFLOAT16) ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)v[i]);
+    else ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v[i]);
+  }
   return t;
 }
 
