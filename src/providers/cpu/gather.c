@@ -37,6 +37,14 @@ static onyx_status *check_indices(const onyx_node *n, const onyx_tensor *idx) {
   return NULL;
 }
 
+/* The element size of data input 0, the checked indices (input 1) and the
+ * normalized `axis` attribute: what Gather and GatherElements start from. */
+static onyx_status *gather_args(cpu_ctx *c, size_t *esz, int *axis) {
+  ONYX_TRY(cpu_elem_size(c->node, c->in[0]->dtype, esz));
+  ONYX_TRY(check_indices(c->node, c->in[1]));
+  return onyx_norm_axis(c->node, onyx_attr_int(c->node, "axis", 0), c->in[0]->rank, axis);
+}
+
 /* ---- Gather --------------------------------------------------------------- */
 
 typedef struct gather_job {
@@ -62,10 +70,8 @@ onyx_status *cpu_gather_run(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
-  ONYX_TRY(cpu_elem_size(c->node, x->dtype, &esz));
-  ONYX_TRY(check_indices(c->node, idx));
   int axis;
-  ONYX_TRY(onyx_norm_axis(c->node, onyx_attr_int(c->node, "axis", 0), x->rank, &axis));
+  ONYX_TRY(gather_args(c, &esz, &axis));
   int64_t n_idx = onyx_numel(idx->rank, idx->dims), dim = x->dims[axis];
   for (int64_t k = 0; k < n_idx; k++) {
     int64_t v = cpu_index_at(idx, k);
@@ -129,10 +135,8 @@ onyx_status *cpu_gather_elements_run(cpu_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
-  ONYX_TRY(cpu_elem_size(c->node, x->dtype, &esz));
-  ONYX_TRY(check_indices(c->node, idx));
   int axis;
-  ONYX_TRY(onyx_norm_axis(c->node, onyx_attr_int(c->node, "axis", 0), x->rank, &axis));
+  ONYX_TRY(gather_args(c, &esz, &axis));
   move_arg m = {o->data, x->data, esz, x->dtype, 0};
   return own_after(o, walk_elements(c->node, idx, x->rank, x->dims, axis, gather_elem, &m));
 }
