@@ -218,9 +218,8 @@ static void test_unary_f32(void) {
   }
 }
 
-/* Exp, Sigmoid (elementwise_fastmath.h and AVX2 rows) and Tanh (vmath.h
- * rows) have their own float32 code: edge values in both the vector body
- * and the tail. */
+/* Exp, Sigmoid and Tanh have their own float32 code (vmath.h rows): edge
+ * values in both the vector body and the tail. */
 static void test_fast_f32_edges(void) {
   static const double v[27] = {NAN,  INFINITY, -INFINITY, 0,    -0.0, 1e-5, -1e-5, 3e-4, 1e-3,
                                88.7, 88.75,    89,        -87,  -88,  -100, -104,  -110, 7.9,

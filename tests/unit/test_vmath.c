@@ -1,4 +1,4 @@
-/* test_vmath.c — the vectorized erf, tanh and GELU rows (providers/cpu/
+/* test_vmath.c — the vectorized exp, sigmoid, erf, tanh and GELU rows (providers/cpu/
  * vmath.h) against double-precision libm over dense ranges of floats, for
  * every width this CPU runs, plus the 16-lane code compiled here with a
  * per-lane fmaf() as its FMA: that is what AVX-512 machines run, checked on
@@ -25,7 +25,7 @@ typedef void (*row_fn)(const float *x, const float *bias, float *y, int64_t n);
 
 typedef struct impl {
   const char *name;
-  row_fn erf, tanh, gelu, gelu_tanh;
+  row_fn erf, tanh, gelu, gelu_tanh, exp, sigmoid;
 } impl;
 
 static float f32_of(uint32_t b) {
@@ -82,8 +82,9 @@ static void check_same(const impl *a, const impl *b) {
     for (uint32_t u = 0; u <= hi;) {
       int n = 0;
       for (; n < BATCH && u <= hi; n++, u += 97) x[n] = sign ? -f32_of(u) : f32_of(u);
-      const row_fn fa[4] = {a->erf, a->tanh, a->gelu, a->gelu_tanh}, fb[4] = {b->erf, b->tanh, b->gelu, b->gelu_tanh};
-      for (int f = 0; f < 4; f++) {
+      const row_fn fa[6] = {a->erf, a->tanh, a->gelu, a->gelu_tanh, a->exp, a->sigmoid};
+      const row_fn fb[6] = {b->erf, b->tanh, b->gelu, b->gelu_tanh, b->exp, b->sigmoid};
+      for (int f = 0; f < 6; f++) {
         fa[f](x, f >= 2 ? bias : NULL, ya, n);
         fb[f](x, f >= 2 ? bias : NULL, yb, n);
         for (int i = 0; i < n; i++) mismatches += bits_of(ya[i]) != bits_of(yb[i]);
@@ -91,6 +92,48 @@ static void check_same(const impl *a, const impl *b) {
     }
   CHECK(mismatches == 0);
   if (mismatches) fprintf(stderr, "%s and %s differ on %d values\n", a->name, b->name, mismatches);
+}
+
+/* exp and sigmoid over every `stride`-th float of [-105, 105] (both signs;
+ * denormal, overflow and underflow results of exp included) against double
+ * libm, and the special values */
+static void check_exp(const impl *im, uint32_t stride) {
+  static float x[BATCH], y[BATCH], s[BATCH];
+  const uint32_t hi = bits_of(105.0f);
+  double worst_exp = 0, worst_sig = 0;
+  for (int sign = 0; sign < 2; sign++)
+    for (uint32_t b = 0; b <= hi;) {
+      int n = 0;
+      for (; n < BATCH && b <= hi; n++, b += stride) x[n] = sign ? -f32_of(b) : f32_of(b);
+      im->exp(x, NULL, y, n);
+      im->sigmoid(x, NULL, s, n);
+      for (int i = 0; i < n; i++) {
+        double r = exp((double)x[i]);
+        if (r < 3.4028234663852886e38) {   /* else inf expected, checked below */
+          double e = ulps(y[i], r);
+          if (e > worst_exp) worst_exp = e;
+        } else {
+          CHECK(isinf(y[i]));
+        }
+        /* below FLT_MIN sigmoid flushes to 0: e^-x overflows first */
+        double rs = 1.0 / (1.0 + exp(-(double)x[i]));
+        double e = rs < 1.17549435e-38 ? (fabs(s[i] - rs) <= 1.17549435e-38 ? 0 : 1e9) : ulps(s[i], rs);
+        if (e > worst_sig) worst_sig = e;
+      }
+    }
+  printf("test_vmath: %s: exp within %.2f ulp, sigmoid within %.2f ulp of double\n", im->name, worst_exp, worst_sig);
+  CHECK(worst_exp <= 2.0);
+  CHECK(worst_sig <= 3.5);
+  float v[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.72f, 88.73f, -103.9f, -104.5f, -200.0f};
+  enum { N = sizeof v / sizeof v[0] };
+  float e[N], g[N];
+  im->exp(v, NULL, e, N);
+  im->sigmoid(v, NULL, g, N);
+  CHECK(isnan(e[0]) && isnan(g[0]));
+  CHECK(isinf(e[1]) && e[2] == 0.0f && g[1] == 1.0f && g[2] == 0.0f);
+  CHECK(e[3] == 1.0f && e[4] == 1.0f && g[3] == 0.5f);
+  CHECK(isfinite(e[5]) && isinf(e[6]));
+  CHECK(e[7] > 0.0f && e[8] == 0.0f && e[9] == 0.0f);   /* e^-103.9 is a denormal */
 }
 
 static void check_erf_special(const impl *im) {
@@ -161,24 +204,27 @@ int main(void) {
   impl impls[5];   /* portable, 16 lanes, avx2, avx512, dispatched */
   int n = 0;
   impls[n++] = (impl){"portable", cpu_vm_erf_f32__portable, cpu_vm_tanh_f32__portable,
-                      cpu_vm_gelu_f32__portable, cpu_vm_gelu_tanh_f32__portable};
+                      cpu_vm_gelu_f32__portable, cpu_vm_gelu_tanh_f32__portable, cpu_vm_exp_f32__portable,
+                      cpu_vm_sigmoid_f32__portable};
   impls[n++] = (impl){"16 lanes (fmaf)", cpu_vm_erf_f32__emu16, cpu_vm_tanh_f32__emu16,
-                      cpu_vm_gelu_f32__emu16, cpu_vm_gelu_tanh_f32__emu16};
+                      cpu_vm_gelu_f32__emu16, cpu_vm_gelu_tanh_f32__emu16, cpu_vm_exp_f32__emu16,
+                      cpu_vm_sigmoid_f32__emu16};
 #if defined(__x86_64__)
   if (f->avx2 && f->fma)
     impls[n++] = (impl){"avx2", cpu_vm_erf_f32__avx2, cpu_vm_tanh_f32__avx2, cpu_vm_gelu_f32__avx2,
-                        cpu_vm_gelu_tanh_f32__avx2};
+                        cpu_vm_gelu_tanh_f32__avx2, cpu_vm_exp_f32__avx2, cpu_vm_sigmoid_f32__avx2};
   else
     printf("test_vmath: avx2 not available here, skipped\n");
   if (f->avx512f)
     impls[n++] = (impl){"avx512", cpu_vm_erf_f32__avx512, cpu_vm_tanh_f32__avx512, cpu_vm_gelu_f32__avx512,
-                        cpu_vm_gelu_tanh_f32__avx512};
+                        cpu_vm_gelu_tanh_f32__avx512, cpu_vm_exp_f32__avx512, cpu_vm_sigmoid_f32__avx512};
   else
     printf("test_vmath: avx512 not available here, skipped\n");
 #else
   (void)f;
 #endif
-  impls[n++] = (impl){"dispatched", cpu_vm_erf_f32, cpu_vm_tanh_f32, cpu_vm_gelu_f32, cpu_vm_gelu_tanh_f32};
+  impls[n++] = (impl){"dispatched", cpu_vm_erf_f32, cpu_vm_tanh_f32, cpu_vm_gelu_f32, cpu_vm_gelu_tanh_f32,
+                      cpu_vm_exp_f32, cpu_vm_sigmoid_f32};
   for (int i = 2; i < n - 1; i++) check_same(&impls[1], &impls[i]);   /* avx2, avx512 vs fmaf lanes */
   for (int i = 0; i < n; i++) {
     /* against libm over ~4M floats (portable, 16 lanes) or ~250k (the others) */
@@ -186,6 +232,7 @@ int main(void) {
     printf("test_vmath: %s: erf within %.3f ulp of double erf\n", impls[i].name, worst);
     CHECK(worst <= 1.5);
     check_erf_special(&impls[i]);
+    check_exp(&impls[i], i <= 1 ? 1021 : 8191);
     check_others(&impls[i]);
   }
   return tu_done("test_vmath");

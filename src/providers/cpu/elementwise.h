@@ -233,11 +233,6 @@ onyx_status *ew_out_bcast(cpu_ctx *c, int k, int first, int count);
 /* Error for an input dtype the kernel does not cover. */
 onyx_status *ew_bad_dtype(const cpu_ctx *c, int input);
 
-/* ---- AVX2+FMA rows (elementwise_unary_avx2.c), for float32 when onyx_cpu() has both */
-
-void cpu_ew_exp_f32__avx2(const void *ctx, void *y, const void *const *x, const int64_t *st, int64_t n);
-void cpu_ew_sigmoid_f32__avx2(const void *ctx, void *y, const void *const *x, const int64_t *st, int64_t n);
-
 /* ---- conversions (elementwise_cast.c) -------------------------------------- */
 
 /* Converts n elements between numeric dtypes (incl. bool, float16, bfloat16)

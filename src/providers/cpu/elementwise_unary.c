@@ -9,9 +9,7 @@
  * double from the same expression; float16/bfloat16 compute in float32. */
 #include <tgmath.h>
 
-#include "base/cpu_features.h"
 #include "elementwise.h"
-#include "elementwise_fastmath.h"
 #include "vmath.h"
 
 /* Same-dtype row: y = OP(x). `p` (the node's ew_params) is in scope. */
@@ -47,23 +45,17 @@
 /* A typed constant, so float rows stay in float and double rows keep precision. */
 #define EWK(S, c) ((EW_C_##S)(c))
 
-/* Runs tbl's row for the input dtype; `avx2` (may be NULL) replaces the
- * float32 row when the cpu has AVX2 and FMA. */
-static onyx_status *unary_isa(cpu_ctx *c, const ew_row_fn *tbl, ew_row_fn avx2, const void *ctx) {
+/* Runs tbl's row for the input dtype. */
+static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
   const onyx_tensor *x = c->in[0];
   ew_row_fn fn = x->dtype > 0 && x->dtype < ONYX_DTYPE_COUNT_ ? tbl[x->dtype] : NULL;
   if (!fn) return ew_bad_dtype(c, 0);
-  if (avx2 && x->dtype == ONYX_DTYPE_FLOAT && onyx_cpu()->avx2 && onyx_cpu()->fma) fn = avx2;
   onyx_tensor *y = c->out[0];
   if (!y->data) ONYX_TRY(onyx_tensor_alloc(y, x->rank, x->dims));
   ew_iter it;
   ew_iter_init(&it, y, 1, &x);
   ew_iter_run(&it, c->pool, fn, ctx);
   return NULL;
-}
-
-static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
-  return unary_isa(c, tbl, NULL, ctx);
 }
 
 /* An op over the float dtypes only: rows, table and kernel. */
@@ -142,9 +134,10 @@ FLOAT_UNARY(Softsign, softsign, OP_SOFTSIGN)
 FLOAT_UNARY(ThresholdedRelu, thresholdedrelu, OP_THRESHOLDEDRELU)
 FLOAT_UNARY(Mish, mish, OP_MISH)
 
-/* Erf, Tanh and Gelu: float32 rows through vmath.h (vectorized; erf < 1.3
- * ulp, tanh < 1e-6 relative); float16, bfloat16 (which compute in float32)
- * and double keep libm. */
+/* Exp, Sigmoid, Erf, Tanh and Gelu: float32 rows through vmath.h
+ * (vectorized; exp and sigmoid within a few ulp, erf < 1.3 ulp, tanh < 1e-6
+ * relative); float16, bfloat16 (which compute in float32) and double keep
+ * libm. */
 #define VM_UNARY(Name, name, OP, F32)                                                          \
   UN_ROW(f64, name, OP)                                                                        \
   UN_ROW(f16, name, OP)                                                                        \
@@ -160,6 +153,14 @@ static void erf_vm(const ew_params *p, const float *x, float *y, int64_t n) {
   (void)p;
   cpu_vm_erf_f32(x, NULL, y, n);
 }
+static void exp_vm(const ew_params *p, const float *x, float *y, int64_t n) {
+  (void)p;
+  cpu_vm_exp_f32(x, NULL, y, n);
+}
+static void sigmoid_vm(const ew_params *p, const float *x, float *y, int64_t n) {
+  (void)p;
+  cpu_vm_sigmoid_f32(x, NULL, y, n);
+}
 static void tanh_vm(const ew_params *p, const float *x, float *y, int64_t n) {
   (void)p;
   cpu_vm_tanh_f32(x, NULL, y, n);
@@ -169,32 +170,11 @@ static void gelu_vm(const ew_params *p, const float *x, float *y, int64_t n) {
   else cpu_vm_gelu_f32(x, NULL, y, n);
 }
 #define OP_ERF(S, v) erf(v)
+VM_UNARY(Exp, exp, OP_EXP, exp_vm)
+VM_UNARY(Sigmoid, sigmoid, OP_SIGMOID, sigmoid_vm)
 VM_UNARY(Erf, erf, OP_ERF, erf_vm)
 VM_UNARY(Tanh, tanh, OP_TANH, tanh_vm)
 VM_UNARY(Gelu, gelu, OP_GELU, gelu_vm)
-
-/* Exp and Sigmoid: float32 (and float16/bfloat16, which compute in float32)
- * use elementwise_fastmath.h, or its AVX2 rows; double keeps libm. */
-#define FAST_ROW(S, NAME, FAST)                                                               \
-  static void NAME##_##S(const void *ctx, void *yv, const void *const *xv, const int64_t *st, \
-                         int64_t n) {                                                         \
-    (void)ctx;                                                                                \
-    (void)st;                                                                                 \
-    EW_T_##S *restrict y = yv;                                                                \
-    const EW_T_##S *restrict x = xv[0];                                                       \
-    EW_LOOP(n, y[i] = EW_ST_##S(FAST(EW_LD_##S(x[i]))));                                      \
-  }
-#define FAST_UNARY(Name, name, OP, FAST)                                                      \
-  UN_ROW(f64, name, OP)                                                                       \
-  FAST_ROW(f32, name, FAST)                                                                   \
-  FAST_ROW(f16, name, FAST)                                                                   \
-  FAST_ROW(bf16, name, FAST)                                                                  \
-  static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, name)};         \
-  onyx_status *cpu_ew_##Name(cpu_ctx *c) {                                                    \
-    return unary_isa(c, name##_tbl, cpu_ew_##name##_f32__avx2, c->state);                     \
-  }
-FAST_UNARY(Exp, exp, OP_EXP, ew_fast_exp)
-FAST_UNARY(Sigmoid, sigmoid, OP_SIGMOID, ew_fast_sigmoid)
 
 /* ---- ops that also take integers ------------------------------------------- */
 

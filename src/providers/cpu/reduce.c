@@ -101,7 +101,9 @@ static onyx_status *rplan_build(int rank, const int64_t *dims, const bool *mask,
 }
 
 /* exp for float LogSumExp, whose arguments are <= 0 (shifted by the max):
- * Cephes' polynomial after reduction by ln 2; relative error below 1e-7.
+ * Cephes' polynomial after reduction by ln 2 (vmath_impl.h's, written here
+ * for one element because reduce_tmpl.h's `omp simd` loops call it per
+ * element, on lines that need not be contiguous); relative error below 1e-7.
  * libm's expf does not vectorise, and neither would float compares and
  * float->int conversion under the default -ftrapping-math, so the clamp to
  * -87 and the 2^n scale are done on the bit patterns (for negative floats a

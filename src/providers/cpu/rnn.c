@@ -22,7 +22,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "elementwise_fastmath.h"
 #include "gemm/sgemm.h"
 #include "linalg.h"
 #include "nn.h"
@@ -41,7 +40,7 @@ static void act_apply(const onyx_rnn_act *a, float *x, int64_t n) {
       cpu_vm_tanh_f32(x, NULL, x, n);
       break;
     case ONYX_RNN_SIGMOID:
-      for (int64_t i = 0; i < n; i++) x[i] = ew_fast_sigmoid(x[i]);
+      cpu_vm_sigmoid_f32(x, NULL, x, n);
       break;
     case ONYX_RNN_AFFINE:
       for (int64_t i = 0; i < n; i++) x[i] = al * x[i] + be;

@@ -2,69 +2,18 @@
  * bfloat16 through nn_dispatch). Opset 13 changed their meaning: before it
  * the input is coerced to 2-D at `axis` (default 1) and the op runs over
  * all of dims[axis:]; from 13 it runs over the single axis (default -1).
- * Both are the same loops over an [outer, n, inner] view. exp is a
- * branch-free Cephes-style polynomial on 4-float vectors (relative error
- * about 2e-7), and row sums add float lanes per block of 256 into a double,
- * so rows of any length stay accurate. Rows (or column chunks when the axis is
- * not the last) are threaded. */
+ * Both are the same loops over an [outer, n, inner] view. exp is vmath.h's
+ * row (Cephes' polynomial, 4-16 lanes), and row sums add float lanes per
+ * block of 256 into a double, so rows of any length stay accurate. Rows (or
+ * column chunks when the axis is not the last) are threaded. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "nn.h"
+#include "vmath.h"
 
 enum { SM_SOFTMAX, SM_LOG, SM_HARD };
-
-/* Four floats as one value: GCC/Clang vector extensions, which the
- * compiler maps to SSE2 (x86-64's baseline) or NEON. Plain scalar code with clamps
- * would not vectorize: float compares may trap, blocking if-conversion. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-static inline v4f sel(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
-
-/* e^x: x = r*ln2 + f with r integral and |f| <= ln2/2, e^f by a degree-7
- * polynomial (Cephes expf), 2^r by building the exponent bits. Below -87.3
- * (where e^x leaves the normal floats) it returns 0. */
-static inline v4f exp_v4(v4f x) {
-  const v4f lo = (v4f){0} - 87.3365f, hi = (v4f){0} + 88.3762f;
-  v4i under = x < lo;
-  v4f xc = sel(under, lo, x);
-  xc = sel(xc > hi, hi, xc);
-  v4f r = (xc * 1.44269504089f + 12582912.f) - 12582912.f;   /* round to nearest */
-  v4f f = xc - r * 0.693359375f + r * 2.12194440e-4f;
-  v4f p = f * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * f + 8.3334519073e-3f;
-  p = p * f + 4.1665795894e-2f;
-  p = p * f + 1.6666665459e-1f;
-  p = p * f + 5.0000001201e-1f;
-  p = p * f * f + f + 1.f;
-  v4i e = (__builtin_convertvector(r, v4i) + 127) << 23;
-  return (v4f)((v4i)(p * (v4f)e) & ~under);
-}
-
-/* y[i] = e^(x[i] - m[i]) for n values; m is one value (mstride 0) or n. */
-static void exp_sub(const float *x, const float *m, int mstride, float *y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v4f v, mv;
-    memcpy(&v, x + i, sizeof v);
-    if (mstride) memcpy(&mv, m + i, sizeof mv);
-    else mv = (v4f){0} + m[0];
-    v = exp_v4(v - mv);
-    memcpy(y + i, &v, sizeof v);
-  }
-  if (i == n) return;
-  float tx[4] = {0}, tm[4] = {0};
-  memcpy(tx, x + i, (size_t)(n - i) * sizeof *tx);
-  for (int64_t k = 0; k < n - i; k++) tm[k] = m[mstride ? i + k : 0];
-  v4f v, mv;
-  memcpy(&v, tx, sizeof v);
-  memcpy(&mv, tm, sizeof mv);
-  v = exp_v4(v - mv);
-  memcpy(tx, &v, sizeof v);
-  memcpy(y + i, tx, (size_t)(n - i) * sizeof *tx);
-}
 
 static float row_max(const float *x, int64_t n) {
   float m[8];
@@ -77,29 +26,19 @@ static float row_max(const float *x, int64_t n) {
   return m[0];
 }
 
-/* y[i] = e^(x[i] - m); returns the sum, added in float lanes for 256
+/* y[i] = e^(x[i] - m); returns the sum, added in float (8 lanes) for 256
  * values at a time and in double across those blocks. */
 static double exp_sum(const float *x, float *y, int64_t n, float m) {
-  const v4f mv = (v4f){0} + m;
-  v4f acc = {0};
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] - m;
+  cpu_vm_exp_f32(y, NULL, y, n);
   double total = 0;
-  int64_t i = 0;
-  for (int blk = 0; i + 4 <= n; i += 4) {
-    v4f v;
-    memcpy(&v, x + i, sizeof v);
-    v = exp_v4(v - mv);
-    memcpy(y + i, &v, sizeof v);
-    acc += v;
-    if (++blk == 64) {
-      total += (double)((acc[0] + acc[1]) + (acc[2] + acc[3]));
-      acc = (v4f){0};
-      blk = 0;
-    }
-  }
-  total += (double)((acc[0] + acc[1]) + (acc[2] + acc[3]));
-  if (i < n) {
-    exp_sub(x + i, &m, 0, y + i, n - i);
-    for (; i < n; i++) total += y[i];
+  for (int64_t b = 0; b < n; b += 256) {
+    int64_t e = b + 256 < n ? b + 256 : n, i = b;
+    float acc[8] = {0};
+    for (; i + 8 <= e; i += 8)
+      for (int l = 0; l < 8; l++) acc[l] += y[i + l];
+    for (; i < e; i++) acc[0] += y[i];
+    total += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
   }
   return total;
 }
@@ -151,7 +90,7 @@ static void sm_cols(void *arg, size_t begin, size_t end, int tid) {
   (void)tid;
   const sm_job *j = arg;
   const int64_t n = j->n, inner = j->inner;
-  float mx[CHUNK], sm[CHUNK];
+  float mx[CHUNK], nmx[CHUNK], sm[CHUNK];
   for (size_t it = begin; it < end; it++) {
     int64_t o = (int64_t)it / j->chunks, c0 = ((int64_t)it % j->chunks) * CHUNK;
     int64_t w = inner - c0 < CHUNK ? inner - c0 : CHUNK;
@@ -170,9 +109,9 @@ static void sm_cols(void *arg, size_t begin, size_t end, int tid) {
         }
       continue;
     }
-    for (int64_t i = 0; i < w; i++) sm[i] = 0;
+    for (int64_t i = 0; i < w; i++) sm[i] = 0, nmx[i] = -mx[i];
     for (int64_t k = 0; k < n; k++) {
-      exp_sub(x + k * inner, mx, 1, y + k * inner, w);
+      cpu_vm_exp_f32(x + k * inner, nmx, y + k * inner, w);   /* e^(x - max) */
       for (int64_t i = 0; i < w; i++) sm[i] += y[k * inner + i];
     }
     if (j->mode == SM_SOFTMAX) {

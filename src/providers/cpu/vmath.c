@@ -24,6 +24,8 @@
   void name(const float *x, const float *bias, float *y, int64_t n) { name##__portable(x, bias, y, n); }
 #endif
 
+VM_DISPATCH(cpu_vm_exp_f32)
+VM_DISPATCH(cpu_vm_sigmoid_f32)
 VM_DISPATCH(cpu_vm_erf_f32)
 VM_DISPATCH(cpu_vm_tanh_f32)
 VM_DISPATCH(cpu_vm_gelu_f32)

@@ -1,4 +1,4 @@
-/* vmath_impl.h — the float32 erf, tanh and GELU rows of vmath.h, written
+/* vmath_impl.h — the float32 exp, sigmoid, erf, tanh and GELU rows of vmath.h, written
  * once on GCC vector extensions and compiled at three widths: 4 lanes in
  * vmath.c (x86-64's SSE2 baseline, or NEON), 8 in vmath_avx2.c and 16 in
  * vmath_avx512.c (CMake gives those files their -m flags). The includer
@@ -16,7 +16,8 @@
  *   a < 3.925:     1 - e^Q(a), Q of degree 7 fitted to log(erfc(a));
  *   otherwise:     1 (erfc(3.925) = 2.8e-8 is below half an ulp of 1).
  * The coefficients are weighted least-squares fits against double erf on
- * Chebyshev nodes; e^ is the Cephes polynomial of elementwise_fastmath.h.
+ * Chebyshev nodes; e^ is Cephes' polynomial (vm_exp_reduced), which also
+ * serves the Exp and Sigmoid rows (< 2 ulp plus the final scaling).
  * Measured against double-precision erf: < 1.3 ulp over all floats checked
  * (tests/unit/test_vmath.c). tanh is Eigen's rational approximation of
  * degree 13/6 on [-7.9, 7.9] (outside it tanh is +-1 in float), < 1e-6
@@ -53,23 +54,43 @@ static inline vm_f vm_copysign(vm_f mag, vm_f s) {
 static inline vm_f vm_min(vm_f a, vm_f b) { return vm_sel(a < b, a, b); }
 static inline vm_f vm_max(vm_f a, vm_f b) { return vm_sel(a > b, a, b); }
 
-/* e^x for x in [-87, 0] (the callers' range): Cephes' reduction x = n ln2 + r
- * and degree-6 polynomial, 2^n built in the exponent bits. */
-static inline vm_f vm_exp_neg(vm_f x) {
-  x = vm_max(x, vm_splat(-87.0f));
-  vm_f fn = VM_FMA(x, vm_splat(1.44269504088896341f), vm_splat(12582912.0f)) - 12582912.0f; /* rounded */
-  vm_f r = VM_FMA(fn, vm_splat(-0.693359375f), x);
-  r = VM_FMA(fn, vm_splat(2.12194440e-4f), r);
+/* Cephes' e^x for |x| <= 104: x = n ln2 + r (n = round(x / ln2), returned
+ * in *fn as a float), and e^r by a degree-6 polynomial (<= 2 ulp). */
+static inline vm_f vm_exp_reduced(vm_f x, vm_f *fn) {
+  *fn = VM_FMA(x, vm_splat(1.44269504088896341f), vm_splat(12582912.0f)) - 12582912.0f; /* rounded */
+  vm_f r = VM_FMA(*fn, vm_splat(-0.693359375f), x);
+  r = VM_FMA(*fn, vm_splat(2.12194440e-4f), r);
   vm_f p = vm_splat(1.9875691500e-4f);
   p = VM_FMA(p, r, vm_splat(1.3981999507e-3f));
   p = VM_FMA(p, r, vm_splat(8.3334519073e-3f));
   p = VM_FMA(p, r, vm_splat(4.1665795894e-2f));
   p = VM_FMA(p, r, vm_splat(1.6666665459e-1f));
   p = VM_FMA(p, r, vm_splat(5.0000001201e-1f));
-  p = VM_FMA(p * r, r, r + 1.0f);
-  vm_i e = (__builtin_convertvector(fn, vm_i) + 127) << 23;
-  return p * (vm_f)e;
+  return VM_FMA(p * r, r, r + 1.0f);
 }
+/* 2^n for integral n in [-126, 127], in the exponent bits */
+static inline vm_f vm_pow2(vm_f fn) { return (vm_f)((__builtin_convertvector(fn, vm_i) + 127) << 23); }
+
+/* e^x for x in [-87, 0] (erf's range): no overflow, no denormal results. */
+static inline vm_f vm_exp_neg(vm_f x) {
+  vm_f fn, p = vm_exp_reduced(vm_max(x, vm_splat(-87.0f)), &fn);
+  return p * vm_pow2(fn);
+}
+
+/* e^x for every float: 0 below -104, inf above 88.72, NaN stays NaN; 2^n is
+ * applied in two halves so results down to the denormals come out right. */
+static inline vm_f vm_exp(vm_f x) {
+  /* the clamps also turn NaN into a number (vm_max/vm_min pick b when
+   * unordered); it is put back at the end */
+  vm_f fn, xc = vm_min(vm_max(x, vm_splat(-104.0f)), vm_splat(88.8f));
+  vm_f p = vm_exp_reduced(xc, &fn);
+  vm_i n = __builtin_convertvector(fn, vm_i), h = n >> 1;   /* n in [-150, 128] */
+  vm_f y = p * (vm_f)((h + 127) << 23) * (vm_f)((n - h + 127) << 23);
+  y = vm_sel(x > vm_splat(88.7228394f), vm_splat(__builtin_inff()), y);
+  return vm_sel(x != x, x, y);
+}
+
+static inline vm_f vm_sigmoid(vm_f x) { return 1.0f / (1.0f + vm_exp(-x)); }
 
 static inline vm_f vm_erf(vm_f x) {
   vm_f a = vm_abs(x);
@@ -156,6 +177,8 @@ static inline vm_f vm_gelu_tanh(vm_f v) {
     memcpy(y + i, tx, (size_t)(n - i) * sizeof *tx);                                       \
   }
 
+VM_ROW(cpu_vm_exp_f32, vm_exp)
+VM_ROW(cpu_vm_sigmoid_f32, vm_sigmoid)
 VM_ROW(cpu_vm_erf_f32, vm_erf)
 VM_ROW(cpu_vm_tanh_f32, vm_tanh)
 VM_ROW(cpu_vm_gelu_f32, vm_gelu)
