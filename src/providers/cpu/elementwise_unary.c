@@ -149,22 +149,16 @@ FLOAT_UNARY(Mish, mish, OP_MISH)
   }                                                                                            \
   static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, name)};           \
   onyx_status *cpu_ew_##Name(cpu_ctx *c) { return unary(c, name##_tbl, c->state); }
-static void erf_vm(const ew_params *p, const float *x, float *y, int64_t n) {
-  (void)p;
-  cpu_vm_erf_f32(x, NULL, y, n);
-}
-static void exp_vm(const ew_params *p, const float *x, float *y, int64_t n) {
-  (void)p;
-  cpu_vm_exp_f32(x, NULL, y, n);
-}
-static void sigmoid_vm(const ew_params *p, const float *x, float *y, int64_t n) {
-  (void)p;
-  cpu_vm_sigmoid_f32(x, NULL, y, n);
-}
-static void tanh_vm(const ew_params *p, const float *x, float *y, int64_t n) {
-  (void)p;
-  cpu_vm_tanh_f32(x, NULL, y, n);
-}
+/* the float32 row of an op without attributes: vmath row ROW, no bias */
+#define VM_PLAIN(name, ROW)                                                         \
+  static void name##_vm(const ew_params *p, const float *x, float *y, int64_t n) { \
+    (void)p;                                                                        \
+    ROW(x, NULL, y, n);                                                             \
+  }
+VM_PLAIN(exp, cpu_vm_exp_f32)
+VM_PLAIN(sigmoid, cpu_vm_sigmoid_f32)
+VM_PLAIN(erf, cpu_vm_erf_f32)
+VM_PLAIN(tanh, cpu_vm_tanh_f32)
 static void gelu_vm(const ew_params *p, const float *x, float *y, int64_t n) {
   if (p->gelu_tanh) cpu_vm_gelu_tanh_f32(x, NULL, y, n);
   else cpu_vm_gelu_f32(x, NULL, y, n);
