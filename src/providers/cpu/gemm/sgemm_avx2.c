@@ -22,31 +22,9 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* One K step: A floats at byte offset AO of %[a], B floats at BO of %[b];
- * ymm4..ymm15 are rows 0..5 x (columns 0-7, 8-15). */
-#define STEP(AO, BO)                                 \
-  "vmovups " STR(BO) "(%[b]), %%ymm0\n\t"            \
-  "vmovups " STR(BO) "+32(%[b]), %%ymm1\n\t"         \
-  "vbroadcastss " STR(AO) "(%[a]), %%ymm2\n\t"       \
-  "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"           \
-  "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"           \
-  "vbroadcastss " STR(AO) "+4(%[a]), %%ymm3\n\t"     \
-  "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"           \
-  "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"           \
-  "vbroadcastss " STR(AO) "+8(%[a]), %%ymm2\n\t"     \
-  "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"           \
-  "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"           \
-  "vbroadcastss " STR(AO) "+12(%[a]), %%ymm3\n\t"    \
-  "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"          \
-  "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"          \
-  "vbroadcastss " STR(AO) "+16(%[a]), %%ymm2\n\t"    \
-  "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"          \
-  "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"          \
-  "vbroadcastss " STR(AO) "+20(%[a]), %%ymm3\n\t"    \
-  "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"          \
-  "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
-
-/* The first three rows only (ymm4..ymm9), for tiles of at most 3 rows. */
+/* One K step for the first three rows: A floats at byte offset AO of %[a],
+ * B floats at BO of %[b]; ymm4..ymm9 are rows 0..2 x (columns 0-7, 8-15).
+ * Alone it serves tiles of at most 3 rows. */
 #define STEP3(AO, BO)                                \
   "vmovups " STR(BO) "(%[b]), %%ymm0\n\t"            \
   "vmovups " STR(BO) "+32(%[b]), %%ymm1\n\t"         \
@@ -59,6 +37,19 @@
   "vbroadcastss " STR(AO) "+8(%[a]), %%ymm2\n\t"     \
   "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"           \
   "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"
+
+/* One K step for all six rows: STEP3, then rows 3..5 into ymm10..ymm15. */
+#define STEP(AO, BO)                                 \
+  STEP3(AO, BO)                                      \
+  "vbroadcastss " STR(AO) "+12(%[a]), %%ymm3\n\t"    \
+  "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"          \
+  "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"          \
+  "vbroadcastss " STR(AO) "+16(%[a]), %%ymm2\n\t"    \
+  "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"          \
+  "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"          \
+  "vbroadcastss " STR(AO) "+20(%[a]), %%ymm3\n\t"    \
+  "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"          \
+  "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
 
 #define ZERO(R) "vxorps %%" R ", %%" R ", %%" R "\n\t"
 #define SAVE(R, OFF) "vmovaps %%" R ", " STR(OFF) "(%[t])\n\t"
