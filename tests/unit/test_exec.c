@@ -25,32 +25,39 @@ static gb two_branches(void) {
   return b;
 }
 
-/* Runs two_branches on cpu at level 0 (no graph pass), with or without the
- * memory_order pass; writes the output and the session's memory figures. */
-static void run_two_branches(bool memory_order, onyx_tensor **y, onyx_session_stats *st) {
-  gb b = two_branches();
+/* Runs model m (consumed) on cpu at level 0 (no graph pass), with the plan
+ * pass `disabled` off (NULL: none), twice on the same x [1, 16] filled from
+ * `seed`: y[0] from the first run (heap, no plan), y[1] from the second (the
+ * planned arena); *st gets the session's memory figures. */
+static void run_cpu_twice(onyx_model *m, const char *disabled, unsigned seed, onyx_tensor *y[2],
+                          onyx_session_stats *st) {
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_optimization_level(o, 0);
   CHECK_OK(onyx_options_set_providers(o, "cpu"));
-  if (!memory_order) CHECK_OK(onyx_options_disable_passes(o, "memory_order"));
+  if (disabled) CHECK_OK(onyx_options_disable_passes(o, disabled));
   onyx_session *s = NULL;
-  CHECK_OK(onyx_session_create_from_model(b.m, o, &s));
+  CHECK_OK(onyx_session_create_from_model(m, o, &s));
   onyx_options_destroy(o);
   int64_t dx[2] = {1, 16};
   onyx_tensor *x = tu_f32(2, dx, NULL);
-  tu_fill_random(onyx_tensor_data(x), 16, 7);
+  tu_fill_random(onyx_tensor_data(x), 16, seed);
   const char *nm = "x";
-  *y = NULL;
-  for (int run = 0; run < 2 && s; run++) {   /* the second run uses the planned arena */
-    onyx_tensor_free(*y);
-    *y = NULL;
-    CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, y));
-  }
+  y[0] = y[1] = NULL;
+  for (int run = 0; run < 2 && s; run++) CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &y[run]));
   memset(st, 0, sizeof *st);
   if (s) onyx_session_stats_get(s, st);
   onyx_tensor_free(x);
   onyx_session_destroy(s);
+}
+
+/* two_branches with or without the memory_order pass: the second run's
+ * output and the memory figures. */
+static void run_two_branches(bool memory_order, onyx_tensor **y, onyx_session_stats *st) {
+  onyx_tensor *ys[2];
+  run_cpu_twice(two_branches().m, memory_order ? NULL : "memory_order", 7, ys, st);
+  onyx_tensor_free(ys[0]);
+  *y = ys[1];
 }
 
 static void test_memory_order(void) {
@@ -98,28 +105,14 @@ static void test_in_place(void) {
   gb_node(&b, "Add", "t2,c", "t3");
   gb_node(&b, "MatMul", "t3,r", "y");
   gb_output(&b, "y");
-  onyx_options *o;
-  onyx_options_create(&o);
-  onyx_options_set_optimization_level(o, 0);
-  CHECK_OK(onyx_options_set_providers(o, "cpu"));
-  onyx_session *s = NULL;
-  CHECK_OK(onyx_session_create_from_model(b.m, o, &s));
-  onyx_options_destroy(o);
-  onyx_tensor *x = tu_f32(2, dx, NULL);
-  tu_fill_random(onyx_tensor_data(x), 16, 9);
-  const char *nm = "x";
-  onyx_tensor *y[2] = {NULL, NULL};
-  for (int run = 0; run < 2 && s; run++) CHECK_OK(onyx_session_run(s, 1, &nm, &x, 1, NULL, &y[run]));
+  onyx_tensor *y[2];
   onyx_session_stats st;
-  memset(&st, 0, sizeof st);
-  if (s) onyx_session_stats_get(s, &st);
+  run_cpu_twice(b.m, NULL, 9, y, &st);
   const int64_t big = 4096 * 4;
   CHECK(st.arena_bytes >= big && st.arena_bytes < 2 * big);
   CHECK(y[0] && y[1] && !memcmp(onyx_tensor_data(y[0]), onyx_tensor_data(y[1]), 4 * sizeof(float)));
   onyx_tensor_free(y[0]);
   onyx_tensor_free(y[1]);
-  onyx_tensor_free(x);
-  onyx_session_destroy(s);
 }
 
 int main(void) {
