@@ -12,6 +12,7 @@
 #include "base/tensor.h"
 #include "onnx.pb-c.h"
 #include "test_util.h"
+#include "tensor_pb.h"
 
 static onyx_tensor *mk(onyx_dtype dt, int rank, const int64_t *dims, const void *data) {
   onyx_tensor *t;
@@ -44,21 +45,6 @@ static void test_layout(void) {
   onyx_tensor_free(t);
 }
 
-/* Writes tp to a temporary .pb file and reads it back. */
-static onyx_status *decode(Onnx__TensorProto *tp, onyx_tensor **t) {
-  size_t n = onnx__tensor_proto__get_packed_size(tp);
-  uint8_t *buf = malloc(n + 1);
-  onnx__tensor_proto__pack(tp, buf);
-  char path[] = "/tmp/onyx_int4_XXXXXX";
-  int fd = mkstemp(path);
-  CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n);
-  close(fd);
-  free(buf);
-  onyx_status *s = onyx_tensor_load_pb(path, t, NULL);
-  unlink(path);
-  return s;
-}
-
 static void test_tensor_proto(void) {
   int64_t dims[2] = {1, 5};
   /* int32_data: one packed byte per value, ceil(5 / 2) of them (onnx.helper's encoding) */
@@ -71,13 +57,13 @@ static void test_tensor_proto(void) {
   tp.n_int32_data = 3;
   tp.int32_data = packed;
   onyx_tensor *t = NULL;
-  CHECK_OK(decode(&tp, &t));
+  CHECK_OK(tu_decode_tensor_proto(&tp, &t));
   int want[5] = {1, 2, 3, 5, -1};
   for (int i = 0; t && i < 5; i++) CHECK(nib(onyx_tensor_data(t), i, true) == want[i]);
   CHECK(t && onyx_tensor_nbytes(t) == 3);
   onyx_tensor_free(t);
   tp.n_int32_data = 5;   /* one value per element is not the encoding */
-  CHECK_ERR(decode(&tp, &t), ONYX_ERR_INVALID_MODEL);
+  CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL);
   /* raw_data: the same 3 bytes; 5 is one too many */
   uint8_t raw[5] = {0x21, 0x53, 0x0F};
   tp.n_int32_data = 0;
@@ -86,15 +72,15 @@ static void test_tensor_proto(void) {
   tp.raw_data.data = raw;
   tp.raw_data.len = 3;
   t = NULL;
-  CHECK_OK(decode(&tp, &t));
+  CHECK_OK(tu_decode_tensor_proto(&tp, &t));
   CHECK(t && onyx_tensor_dtype(t) == ONYX_DTYPE_UINT4 && nib(onyx_tensor_data(t), 4, false) == 15);
   onyx_tensor_free(t);
   tp.raw_data.len = 5;
-  CHECK_ERR(decode(&tp, &t), ONYX_ERR_INVALID_MODEL);
+  CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL);
   /* a .pb written by onyx reads back equal */
   t = NULL;
   tp.raw_data.len = 3;
-  CHECK_OK(decode(&tp, &t));
+  CHECK_OK(tu_decode_tensor_proto(&tp, &t));
   char path[] = "/tmp/onyx_int4_XXXXXX";
   int fd = mkstemp(path);
   close(fd);

@@ -18,6 +18,7 @@
 #include "base/half.h"
 #include "onnx.pb-c.h"
 #include "test_util.h"
+#include "tensor_pb.h"
 
 #ifndef NODE_DIR /* set by CMake from ONNX_NODE_TESTS */
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
@@ -407,20 +408,6 @@ static void test_node_dir_round_trip(void) {
 
 /* ---- TensorProto encodings --------------------------------------------------------- */
 
-static onyx_status *decode(Onnx__TensorProto *tp, onyx_tensor **t) {
-  size_t n = onnx__tensor_proto__get_packed_size(tp);
-  uint8_t *buf = malloc(n + 1);
-  onnx__tensor_proto__pack(tp, buf);
-  char path[] = "/tmp/onyx_io_pbXXXXXX";
-  int fd = mkstemp(path);
-  close(fd);
-  write_all(path, buf, n);
-  free(buf);
-  onyx_status *s = onyx_tensor_load_pb(path, t, NULL);
-  unlink(path);
-  return s;
-}
-
 static void test_encodings(void) {
   {
     /* a real tensor of rank above ONYX_MAX_RANK is reported as such, not
@@ -438,7 +425,7 @@ static void test_encodings(void) {
     tp.raw_data.data = (uint8_t *)&one;
     tp.raw_data.len = sizeof one;
     onyx_tensor *t = NULL;
-    CHECK_ERR(decode(&tp, &t), ONYX_ERR_NOT_IMPLEMENTED);
+    CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_NOT_IMPLEMENTED);
   }
   int64_t dims[2] = {2, 2};
   /* int32_data carries int8, uint16, bool, float16, bfloat16 bit patterns */
@@ -462,7 +449,7 @@ static void test_encodings(void) {
     tp.n_int32_data = 4;
     tp.int32_data = i32;
     onyx_tensor *t = NULL;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     if (!t) continue;
     CHECK(t->dtype == narrow[k].dt && t->rank == 2 && t->nbytes == 4 * onyx_dtype_size(narrow[k].dt));
     for (int i = 0; i < 4; i++) CHECK(onyx_tensor_get_i64(t, i) == narrow[k].expect[i]);
@@ -479,13 +466,13 @@ static void test_encodings(void) {
     tp.n_int32_data = 1;
     tp.int32_data = &h[0];
     onyx_tensor *t = NULL;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && onyx_tensor_get_f64(t, 0) == -2.5);
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_BFLOAT16;
     tp.int32_data = &h[1];
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && onyx_tensor_get_f64(t, 0) == 3.0);
     onyx_tensor_free(t);
   }
@@ -504,48 +491,48 @@ static void test_encodings(void) {
     tp.data_type = ONYX_DTYPE_INT64;
     tp.n_int64_data = 4;
     tp.int64_data = i64;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && !memcmp(t->data, i64, sizeof i64));
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_DOUBLE;
     tp.n_double_data = 4;
     tp.double_data = dv;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && !memcmp(t->data, dv, sizeof dv));
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_UINT64;
     tp.n_uint64_data = 4;
     tp.uint64_data = u64;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && !memcmp(t->data, u64, sizeof u64));
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_UINT32;
     u64[3] = 4000000000u;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && t->nbytes == 16 && ((uint32_t *)t->data)[2] == UINT32_MAX && ((uint32_t *)t->data)[3] == 4000000000u);
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_COMPLEX64;
     tp.n_float_data = 8;
     tp.float_data = cf;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && t->nbytes == 32 && !memcmp(t->data, cf, sizeof cf));
     onyx_tensor_free(t);
     t = NULL;
     tp.data_type = ONYX_DTYPE_STRING;
     tp.n_string_data = 4;
     tp.string_data = sd;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && !strcmp(((char **)t->data)[0], "a") && !strcmp(((char **)t->data)[1], "") &&
           !strcmp(((char **)t->data)[2], "xyz"));
     onyx_tensor_free(t);
     /* a count that disagrees with the shape */
     t = NULL;
     tp.n_string_data = 3;
-    CHECK_ERR(decode(&tp, &t), ONYX_ERR_INVALID_MODEL);
+    CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL);
   }
   {
     /* raw_data: little-endian bytes; the size must match the shape */
@@ -560,21 +547,21 @@ static void test_encodings(void) {
     tp.raw_data.len = sizeof fv;
     tp.name = "w";
     onyx_tensor *t = NULL;
-    CHECK_OK(decode(&tp, &t));
+    CHECK_OK(tu_decode_tensor_proto(&tp, &t));
     CHECK(t && !memcmp(t->data, fv, sizeof fv));
     onyx_tensor_free(t);
     tp.raw_data.len = sizeof fv - 1;
-    CHECK_ERR_MSG(decode(&tp, &t), ONYX_ERR_INVALID_MODEL, "raw_data has 15 bytes");
+    CHECK_ERR_MSG(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL, "raw_data has 15 bytes");
     tp.raw_data.len = sizeof fv;
     int64_t neg[2] = {2, -2};
     tp.dims = neg;
-    CHECK_ERR(decode(&tp, &t), ONYX_ERR_INVALID_MODEL);
+    CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL);
     int64_t huge[2] = {INT64_MAX / 2, 4};
     tp.dims = huge;
-    CHECK_ERR(decode(&tp, &t), ONYX_ERR_INVALID_MODEL);
+    CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_INVALID_MODEL);
     tp.dims = dims;
     tp.data_type = 99;
-    CHECK_ERR(decode(&tp, &t), ONYX_ERR_NOT_IMPLEMENTED);   /* a data type from a newer ONNX */
+    CHECK_ERR(tu_decode_tensor_proto(&tp, &t), ONYX_ERR_NOT_IMPLEMENTED);   /* a data type from a newer ONNX */
   }
 }
 
