@@ -20,6 +20,7 @@
 #include "base/status.h"
 #include "onnx.pb-c.h"
 #include "test_util.h"
+#include "proto_util.h"
 
 /* ---- building protos (everything from one pool, freed at the end) ------------------- */
 
@@ -236,18 +237,6 @@ static Onnx__ModelProto *model(Onnx__GraphProto *g, int n_fn, Onnx__FunctionProt
   return &x->m;
 }
 
-static onyx_status *load(const Onnx__ModelProto *mp, onyx_model **out) {
-  size_t len = onnx__model_proto__get_packed_size(mp);
-  uint8_t *buf = malloc(len + 1);
-  onnx__model_proto__pack(mp, buf);
-  onyx_model *m = NULL;
-  onyx_status *s = onyx_model_load_from_buffer(buf, len, NULL, &m);
-  free(buf);
-  if (out) *out = m;
-  else onyx_model_destroy(m);
-  return s;
-}
-
 /* ---- running ---------------------------------------------------------------------------- */
 
 static const float A[N] = {1.5f, -2.0f, 0.25f, -3.5f};
@@ -257,7 +246,7 @@ static const float B[N] = {0.5f, 4.0f, -1.0f, 2.0f};
  * declares it), writing output 0 into y. */
 static onyx_status *run_model(const Onnx__ModelProto *mp, bool cond, float *y) {
   onyx_model *m;
-  ONYX_TRY(load(mp, &m));
+  ONYX_TRY(tu_load_model_proto(mp, NULL, &m));
   onyx_options *o;
   onyx_options_create(&o);
   onyx_options_set_providers(o, "cpu");
@@ -333,7 +322,7 @@ static void test_simple(void) {
   check_same("simple", model(g, 1, &f), model(h, 0, NULL), false, want);
   /* the IR holds the body, named after the call */
   onyx_model *m;
-  CHECK_OK(load(model(g, 1, &f), &m));
+  CHECK_OK(tu_load_model_proto(model(g, 1, &f), NULL, &m));
   if (m) {
     CHECK(m->graph->n_nodes == 2 && !strcmp(m->graph->nodes[0].op_type, "Add") &&
           !strcmp(m->graph->nodes[0].name, "call/add"));
@@ -341,7 +330,7 @@ static void test_simple(void) {
     onyx_model_destroy(m);
   }
   /* a save of the inlined model reloads and runs the same */
-  CHECK_OK(load(model(g, 1, &f), &m));
+  CHECK_OK(tu_load_model_proto(model(g, 1, &f), NULL, &m));
   void *buf = NULL;
   size_t len = 0;
   if (m) CHECK_OK(onyx_model_save_to_buffer(m, &buf, &len));
@@ -397,7 +386,7 @@ static void test_attributes(void) {
   leaky_ref(0.01f, want);
   check_same("no attribute", model(g, 1, &f), model(h, 0, NULL), false, want);
   onyx_model *m;
-  CHECK_OK(load(model(g, 1, &f), &m));
+  CHECK_OK(tu_load_model_proto(model(g, 1, &f), NULL, &m));
   CHECK(m && m->graph->nodes[0].n_attrs == 0);
   onyx_model_destroy(m);
 }
@@ -420,7 +409,7 @@ static void test_nested(void) {
   }
   check_same("nested", model(g, 3, fns), model(h, 0, NULL), false, want);
   onyx_model *m;
-  CHECK_OK(load(model(g, 3, fns), &m));
+  CHECK_OK(tu_load_model_proto(model(g, 3, fns), NULL, &m));
   if (m) {
     CHECK(m->graph->n_nodes == 3 && !strcmp(m->graph->nodes[1].name, "call/am/mul") &&
           onyx_graph_find(m->graph, "call/am/t") >= 0);
@@ -472,7 +461,7 @@ static void test_twice(void) {
   }
   check_same("two calls", model(g, 1, &f), model(h, 0, NULL), false, want);
   onyx_model *m;
-  CHECK_OK(load(model(g, 1, &f), &m));
+  CHECK_OK(tu_load_model_proto(model(g, 1, &f), NULL, &m));
   if (m) {
     /* the model's "call/t" is Neg's output; the call's private t got another name */
     int v = onyx_graph_find(m->graph, "call/t");
@@ -598,38 +587,38 @@ static void test_errors(void) {
   fnode(r, node("Rec", "local", "", "x", "y"));
   Onnx__GraphProto *g = graph("g", "a", "y");
   gnode(g, node("Rec", "local", "call", "a", "y"));
-  CHECK_ERR_MSG(load(model(g, 1, &r), NULL), ONYX_ERR_INVALID_MODEL, "function 'Rec'");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &r), NULL, NULL), ONYX_ERR_INVALID_MODEL, "function 'Rec'");
   Onnx__FunctionProto *fg[2] = {function("local", "F", "x", "y", ""), function("local", "G", "x", "y", "")};
   fnode(fg[0], node("G", "local", "", "x", "y"));
   fnode(fg[1], node("F", "local", "", "x", "y"));
   g = graph("g", "a", "y");
   gnode(g, node("F", "local", "call", "a", "y"));
-  CHECK_ERR_MSG(load(model(g, 2, fg), NULL), ONYX_ERR_INVALID_MODEL, "calls itself");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 2, fg), NULL, NULL), ONYX_ERR_INVALID_MODEL, "calls itself");
   /* a domain neither onyx nor a function knows: the error of any unknown op */
   Onnx__FunctionProto *f = add_mul();
   g = graph("g", "a,b", "y");
   gnode(g, node("AddMul", "other", "call", "a,b", "y"));
-  CHECK_ERR_MSG(load(model(g, 1, &f), NULL), ONYX_ERR_NOT_IMPLEMENTED, "operator domain 'other' is not supported");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED, "operator domain 'other' is not supported");
   /* a function importing another version of the default domain */
   f = add_mul();
   f->opset_import[0]->version = 13;
   g = graph("g", "a,b", "y");
   gnode(g, node("AddMul", "local", "call", "a,b", "y"));
-  CHECK_ERR_MSG(load(model(g, 1, &f), NULL), ONYX_ERR_NOT_IMPLEMENTED, "function 'AddMul' imports opset 13");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED, "function 'AddMul' imports opset 13");
   /* more actual inputs than formal ones */
   f = add_mul();
   g = graph("g", "a,b", "y");
   gnode(g, node("AddMul", "local", "call", "a,b,a", "y"));
-  CHECK_ERR_MSG(load(model(g, 1, &f), NULL), ONYX_ERR_INVALID_MODEL, "takes 2 inputs");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_INVALID_MODEL, "takes 2 inputs");
   /* two definitions of one function */
   Onnx__FunctionProto *two[2] = {add_mul(), add_mul()};
-  CHECK_ERR_MSG(load(model(g, 2, two), NULL), ONYX_ERR_INVALID_MODEL, "defined twice");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 2, two), NULL, NULL), ONYX_ERR_INVALID_MODEL, "defined twice");
   /* a function body node of an unknown operator names it */
   f = function("local", "Bad", "x", "y", "");
   fnode(f, node("NoSuchOp", "com.example", "", "x", "y"));
   g = graph("g", "a", "y");
   gnode(g, node("Bad", "local", "call", "a", "y"));
-  CHECK_ERR_MSG(load(model(g, 1, &f), NULL), ONYX_ERR_NOT_IMPLEMENTED, "com.example");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED, "com.example");
 }
 
 static void test_fault_injection(void) {

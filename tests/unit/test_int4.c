@@ -12,7 +12,7 @@
 #include "base/tensor.h"
 #include "onnx.pb-c.h"
 #include "test_util.h"
-#include "tensor_pb.h"
+#include "proto_util.h"
 
 static onyx_tensor *mk(onyx_dtype dt, int rank, const int64_t *dims, const void *data) {
   onyx_tensor *t;

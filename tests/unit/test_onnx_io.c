@@ -18,7 +18,7 @@
 #include "base/half.h"
 #include "onnx.pb-c.h"
 #include "test_util.h"
-#include "tensor_pb.h"
+#include "proto_util.h"
 
 #ifndef NODE_DIR /* set by CMake from ONNX_NODE_TESTS */
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
@@ -761,14 +761,7 @@ static uint8_t *mini_pack(const mini *x, size_t *len) {
 }
 
 static onyx_status *mini_load(const mini *x, const char *dir, onyx_model **out) {
-  size_t len;
-  uint8_t *buf = mini_pack(x, &len);
-  onyx_model *m = NULL;
-  onyx_status *s = onyx_model_load_from_buffer(buf, len, dir, &m);
-  free(buf);
-  if (out) *out = m;
-  else onyx_model_destroy(m);
-  return s;
+  return tu_load_model_proto(&x->m, dir, out);
 }
 
 static void test_external_data(void) {
