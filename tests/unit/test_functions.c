@@ -598,13 +598,15 @@ static void test_errors(void) {
   Onnx__FunctionProto *f = add_mul();
   g = graph("g", "a,b", "y");
   gnode(g, node("AddMul", "other", "call", "a,b", "y"));
-  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED, "operator domain 'other' is not supported");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED,
+                "operator domain 'other' is not supported");
   /* a function importing another version of the default domain */
   f = add_mul();
   f->opset_import[0]->version = 13;
   g = graph("g", "a,b", "y");
   gnode(g, node("AddMul", "local", "call", "a,b", "y"));
-  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED, "function 'AddMul' imports opset 13");
+  CHECK_ERR_MSG(tu_load_model_proto(model(g, 1, &f), NULL, NULL), ONYX_ERR_NOT_IMPLEMENTED,
+                "function 'AddMul' imports opset 13");
   /* more actual inputs than formal ones */
   f = add_mul();
   g = graph("g", "a,b", "y");
