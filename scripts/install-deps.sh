@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs the Debian packages onyx needs, only those missing.
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds the model-export tools)
+# The list is checked on a minimal Debian 12 (debootstrap --variant=minbase plus make
+# and git) by ../shared/tools/fresh-debian-check.sh: keep it complete for the build
+# and for every test, since packages install here without their recommendations.
 set -euo pipefail
-pkgs=(cmake gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-      libonnx-testdata libdnnl-dev libnuma1 python3-numpy)
+pkgs=(cmake gcc libc6-dev make pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+      libonnx-testdata libdnnl-dev libnuma1 python3-numpy python3-onnx)
+# libc6-dev: gcc only recommends it, and without it nothing links (crt1.o, libc.so)
 # libnuma1: loaded at run time for --numa-node (no headers needed); the tests check memory binding with it
+# python3-numpy, python3-onnx: the CLI tests write models and .npy files with them
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-torch python3-onnx python3-sklearn nodejs)
+  pkgs+=(python3-torch python3-sklearn nodejs)
   # Some nodejs builds bundle npm and conflict with Debian's npm package.
   command -v npm >/dev/null || pkgs+=(npm)
 fi
