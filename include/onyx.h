@@ -29,7 +29,9 @@ typedef enum onyx_code {
   ONYX_ERR_OUT_OF_MEMORY,
   ONYX_ERR_IO,
   ONYX_ERR_RUNTIME,           /* a kernel failed while running */
-  ONYX_ERR_DEVICE,            /* an execution provider's device failed */
+  ONYX_ERR_DEVICE,            /* an execution provider's device failed (lost): the
+                                 session re-plans without that provider */
+  ONYX_ERR_CANCELLED,         /* the run's terminate flag was set (onyx_run_options) */
 } onyx_code;
 
 typedef struct onyx_status onyx_status;
@@ -93,9 +95,23 @@ const int64_t *onyx_tensor_dims(const onyx_tensor *t);   /* borrowed */
 int64_t onyx_tensor_numel(const onyx_tensor *t);
 void *onyx_tensor_data(onyx_tensor *t);                  /* borrowed */
 size_t onyx_tensor_nbytes(const onyx_tensor *t);
-/* Element i (row-major flat index) of a tensor of a numeric dtype (bool,
- * integers, float16, bfloat16, float, double) as a double; 0 for others. */
+/* Element i (row-major flat index) of a host tensor of a numeric dtype
+ * (bool, integers, float16, bfloat16, float, double) as a double; 0 for
+ * others. */
 double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);
+/* Sets element i of a host tensor of a numeric dtype to v, converted as a C
+ * cast would (float16/bfloat16 rounded to nearest even); others unchanged. */
+void onyx_tensor_set_f64(onyx_tensor *t, int64_t i, double v);
+
+/* The memory space a tensor's data lives in: "cpu" for host memory, else
+ * "<device>:<ordinal>" as the provider that allocated it names it
+ * ("cuda:0"). Static or owned by that provider. Only host tensors may be
+ * read through onyx_tensor_data; device tensors are for I/O binding and
+ * onyx_tensor_copy. */
+const char *onyx_tensor_device(const onyx_tensor *t);
+/* Copies src's contents into dst: same dtype and element count, any two
+ * memory spaces (host<->device, device<->device). Synchronous. */
+onyx_status *onyx_tensor_copy(onyx_tensor *dst, const onyx_tensor *src);
 
 /* ---- models ------------------------------------------------------------- */
 
@@ -325,9 +341,48 @@ typedef struct onyx_value_info {
 } onyx_value_info;
 
 /* Re-partitions the session over a new provider list (ORT's set_providers).
- * On failure the session keeps its previous providers. Must not be called
- * while a run is in flight on this session. */
+ * On failure the session keeps its previous providers. Safe while runs are
+ * in flight: they finish on the plan they started with, later runs take the
+ * new one. Provider instances (and tensors they allocated) live until the
+ * session is destroyed; a provider named again is the same instance, and
+ * partitions it compiled for the same nodes are reused. */
 onyx_status *onyx_session_set_providers(onyx_session *s, const char *list);
+
+/* Fallbacks the session made after it was asked for its providers: a
+ * partition whose compile failed (it ran on the next provider) and a
+ * provider whose device was lost during a run (the session re-planned
+ * without it; the failing run returned ONYX_ERR_DEVICE, later runs use the
+ * remaining providers). Entry i as one line into buf (cap bytes,
+ * truncated); INVALID_ARGUMENT when out of range. Thread-safe. */
+int onyx_session_fallback_count(onyx_session *s);
+onyx_status *onyx_session_fallback_entry(onyx_session *s, int i, char *buf, size_t cap);
+
+/* The copies between memory spaces the session's plan makes, per run
+ * (steps) or once (initializers copied to a device when the session was
+ * made). Strings borrowed until the session is destroyed or re-planned. */
+typedef struct onyx_copy_info {
+  const char *value;      /* the value copied */
+  const char *from, *to;  /* memory spaces, as onyx_tensor_device names them */
+  int64_t bytes;          /* -1 when the value's shape is not static */
+} onyx_copy_info;
+int onyx_session_copy_count(onyx_session *s);
+onyx_status *onyx_session_copy_info(onyx_session *s, int i, onyx_copy_info *out);
+
+/* The memory spaces the session's providers use ("cpu" first) and their
+ * allocators' statistics, process-wide for the space. */
+typedef struct onyx_memory_info {
+  const char *device;     /* borrowed until the session is destroyed */
+  int64_t in_use, peak;   /* bytes */
+  int64_t allocs, frees;  /* calls so far */
+} onyx_memory_info;
+int onyx_session_memory_count(onyx_session *s);
+onyx_status *onyx_session_memory_info(onyx_session *s, int i, onyx_memory_info *out);
+
+/* A tensor in memory space `device` ("cpu", or a device the session's
+ * providers use, e.g. "cuda:0"), zero-filled, for binding. It must be freed
+ * (onyx_tensor_free) before the session is destroyed. */
+onyx_status *onyx_session_tensor_create(onyx_session *s, const char *device, onyx_dtype dtype, int rank,
+                                        const int64_t *dims, onyx_tensor **out);
 
 /* Where each node of the session's (optimized) graph runs. Strings are
  * borrowed from the session and valid until it is destroyed or its
@@ -356,6 +411,62 @@ onyx_status *onyx_session_run(onyx_session *s, int n_inputs, const char *const *
                               onyx_tensor *const *inputs, int n_outputs,
                               const char *const *out_names, onyx_tensor **out);
 
+/* ---- run options and I/O binding (ORT's RunOptions and IoBinding) ------------ */
+
+typedef struct onyx_run_options onyx_run_options;
+
+onyx_status *onyx_run_options_create(onyx_run_options **out);
+void onyx_run_options_destroy(onyx_run_options *ro);
+/* A tag for the run's log lines (ORT's run_tag); copied, NULL clears. */
+onyx_status *onyx_run_options_set_tag(onyx_run_options *ro, const char *tag);
+/* Sets (1) or clears (0) the terminate flag: runs using these options stop
+ * before their next step with ONYX_ERR_CANCELLED. May be called from any
+ * thread while a run is in flight (ORT's terminate). */
+void onyx_run_options_set_terminate(onyx_run_options *ro, int on);
+/* A stream or queue handle of the caller's (e.g. a cudaStream_t) for the
+ * providers that take one: the run enqueues its device work there. NULL
+ * (default): each run takes a stream from the provider's pool. */
+void onyx_run_options_set_stream(onyx_run_options *ro, void *stream);
+
+/* onyx_session_run with run options (ro may be NULL). */
+onyx_status *onyx_session_run_with_options(onyx_session *s, const onyx_run_options *ro, int n_inputs,
+                                           const char *const *in_names, onyx_tensor *const *inputs,
+                                           int n_outputs, const char *const *out_names, onyx_tensor **out);
+
+/* An I/O binding: inputs and outputs bound once, runs repeated without
+ * copies or allocations where the spaces and shapes allow. Inputs may live
+ * in any memory space the session uses (onyx_session_tensor_create); one
+ * already in the space its consumers run in is read there, without a copy.
+ * Outputs are either bound to a caller tensor (written in place each run;
+ * when the last step runs in the tensor's space it writes there directly)
+ * or left to onyx, which allocates them in a chosen space and keeps them
+ * for the next run while the shape holds. A binding belongs to its session
+ * (destroy it first) and serves one run at a time. */
+typedef struct onyx_io_binding onyx_io_binding;
+
+onyx_status *onyx_io_binding_create(onyx_session *s, onyx_io_binding **out);
+void onyx_io_binding_destroy(onyx_io_binding *b);
+/* Binds model input `name` to t (borrowed: it must outlive its binding). */
+onyx_status *onyx_io_binding_bind_input(onyx_io_binding *b, const char *name, onyx_tensor *t);
+/* Binds model output `name` to the caller's tensor t (borrowed), which each
+ * run overwrites; a run producing another dtype or shape fails with
+ * INVALID_ARGUMENT naming the output. */
+onyx_status *onyx_io_binding_bind_output(onyx_io_binding *b, const char *name, onyx_tensor *t);
+/* Binds model output `name` to memory space `device` ("cpu", "cuda:0"):
+ * onyx allocates it there (see onyx_io_binding_output). */
+onyx_status *onyx_io_binding_bind_output_to_device(onyx_io_binding *b, const char *name, const char *device);
+void onyx_io_binding_clear_inputs(onyx_io_binding *b);
+void onyx_io_binding_clear_outputs(onyx_io_binding *b);
+/* Runs with the bound inputs and outputs (ro may be NULL). Every input must
+ * be bound, and at least one output. */
+onyx_status *onyx_session_run_with_binding(onyx_session *s, const onyx_run_options *ro, onyx_io_binding *b);
+/* The bound outputs, in binding order: names and tensors (borrowed from the
+ * binding until the next run, clear or destroy; for outputs bound to a
+ * caller tensor, that tensor). NULL before a run. */
+int onyx_io_binding_output_count(const onyx_io_binding *b);
+const char *onyx_io_binding_output_name(const onyx_io_binding *b, int i);
+onyx_tensor *onyx_io_binding_output(onyx_io_binding *b, int i);
+
 /* ---- session statistics and profiling ------------------------------------ */
 
 typedef struct onyx_session_stats {
@@ -376,6 +487,8 @@ typedef struct onyx_profile_entry {
   int64_t start_ns, dur_ns;   /* monotonic clock */
   int64_t run;                /* run sequence number */
   int thread;                 /* small integer id of the calling thread */
+  int device;                 /* 1: timed on the device by the provider (its queue's
+                                 timestamps), 0: by the host around the call */
 } onyx_profile_entry;
 
 /* Number of recorded entries (0 unless profiling was enabled). */

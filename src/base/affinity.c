@@ -1,6 +1,6 @@
 /* affinity.c — CPU pinning and NUMA binding of the intra-op threads: spec
  * parsing, placement orders from the sysfs topology, libnuma loaded on
- * demand, and applying a binding to the caller and its OpenMP team (see
+ * demand, and applying a placement to the caller and its OpenMP team (see
  * affinity.h for why it works this way). */
 #include "affinity.h"
 
@@ -21,7 +21,7 @@
 #include "alloc.h"
 #include "log.h"
 
-#define NODE_BITS (8 * sizeof ((onyx_binding_scope *)0)->nodes)
+#define NODE_BITS (8 * sizeof ((onyx_placement_scope *)0)->nodes)
 
 /* ---- cpulists ------------------------------------------------------------------ */
 
@@ -218,17 +218,17 @@ onyx_status *onyx_affinity_check(const char *spec, bool ort_form) {
   return spec_mode(spec, ort_form) == AFF_LIST ? parse_groups(spec, ort_form, NULL, 0, &n) : NULL;
 }
 
-/* ---- bindings ------------------------------------------------------------------------ */
+/* ---- placements ------------------------------------------------------------------------ */
 
 static _Atomic uint64_t next_binding_id = 1;
 
-/* The CPUs the binding may use: this thread's, restricted to the node. */
+/* The CPUs the placement may use: this thread's, restricted to the node. */
 static onyx_status *usable_cpus(int numa_node, cpu_set_t *usable) {
   if (sched_getaffinity(0, sizeof *usable, usable))
     return onyx_error(ONYX_ERR_RUNTIME, "cannot read the CPU affinity of this thread: %s", strerror(errno));
   if (numa_node < 0) return NULL;
   if (!onyx_numa_lib_available())
-    return onyx_error(ONYX_ERR_NOT_FOUND, "NUMA node %d: binding to a NUMA node needs libnuma (libnuma.so.1, "
+    return onyx_error(ONYX_ERR_NOT_FOUND, "NUMA node %d: placement to a NUMA node needs libnuma (libnuma.so.1, "
                       "Debian package libnuma1), which could not be loaded", numa_node);
   int max = numa.max_node();
   if (numa_node > max || numa_node >= (int)NODE_BITS)
@@ -250,7 +250,7 @@ static onyx_status *usable_cpus(int numa_node, cpu_set_t *usable) {
   return NULL;
 }
 
-onyx_status *onyx_binding_init(onyx_binding *b, const char *spec, bool ort_form, int numa_node, int *nthreads) {
+onyx_status *onyx_placement_init(onyx_placement *b, const char *spec, bool ort_form, int numa_node, int *nthreads) {
   memset(b, 0, sizeof *b);
   b->numa_node = -1;
   aff_mode mode = spec_mode(spec, ort_form);
@@ -304,7 +304,7 @@ onyx_status *onyx_binding_init(onyx_binding *b, const char *spec, bool ort_form,
     }
   }
   if (s) {
-    onyx_binding_deinit(b);
+    onyx_placement_deinit(b);
     return s;
   }
   b->nthreads = n;
@@ -315,7 +315,7 @@ onyx_status *onyx_binding_init(onyx_binding *b, const char *spec, bool ort_form,
   return NULL;
 }
 
-void onyx_binding_deinit(onyx_binding *b) {
+void onyx_placement_deinit(onyx_placement *b) {
   onyx_free(b->cpus);
   memset(b, 0, sizeof *b);
   b->numa_node = -1;
@@ -327,22 +327,22 @@ static int place_self(const cpu_set_t *cpus, int node) {
   int e;
   if (cpus && (e = pthread_setaffinity_np(pthread_self(), sizeof *cpus, cpus))) return e;
   if (node >= 0) {
-    unsigned long mask[sizeof ((onyx_binding_scope *)0)->nodes / sizeof(unsigned long)] = {0};
+    unsigned long mask[sizeof ((onyx_placement_scope *)0)->nodes / sizeof(unsigned long)] = {0};
     mask[node / (8 * sizeof *mask)] |= 1UL << (node % (8 * sizeof *mask));
     if (numa.set_mempolicy(MPOL_PREFERRED, mask, NODE_BITS + 1)) return errno;
   }
   return 0;
 }
 
-/* What this thread was last placed as: binding id and team thread number. */
+/* What this thread was last placed as: placement id and team thread number. */
 static _Thread_local uint64_t placed_id;
 static _Thread_local int placed_tid;
-/* The binding this thread is inside, for onyx_parallel_for. */
-static _Thread_local const onyx_binding *current;
+/* The placement this thread is inside, for onyx_parallel_for. */
+static _Thread_local const onyx_placement *current;
 
-const onyx_binding *onyx_binding_current(void) { return current; }
+const onyx_placement *onyx_placement_current(void) { return current; }
 
-int onyx_binding_place_worker(const onyx_binding *b, int tid) {
+int onyx_placement_place_worker(const onyx_placement *b, int tid) {
   if (!b->cpus || tid <= 0 || tid >= b->nthreads || (placed_id == b->id && placed_tid == tid)) return 0;
   int e = place_self(&b->cpus[tid], b->numa_node);
   if (!e) {
@@ -352,7 +352,7 @@ int onyx_binding_place_worker(const onyx_binding *b, int tid) {
   return e;
 }
 
-onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
+onyx_status *onyx_placement_enter(const onyx_placement *b, onyx_placement_scope *sc) {
   sc->active = sc->cpus_saved = sc->policy_saved = false;
   if (!b->cpus) return NULL;
   if (b->pin_caller && pthread_getaffinity_np(pthread_self(), sizeof sc->cpus, &sc->cpus) == 0)
@@ -360,7 +360,7 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
   if (b->numa_node >= 0 && numa.get_mempolicy(&sc->mode, sc->nodes, NODE_BITS, NULL, 0) == 0)
     sc->policy_saved = true;
   if ((b->pin_caller && !sc->cpus_saved) || (b->numa_node >= 0 && !sc->policy_saved)) {
-    onyx_binding_leave(sc);
+    onyx_placement_leave(sc);
     return onyx_error(ONYX_ERR_RUNTIME, "cannot read the placement of the calling thread");
   }
   int err = place_self(b->pin_caller ? &b->cpus[0] : NULL, b->numa_node), err_tid = 0;
@@ -371,7 +371,7 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
     _Atomic int first_err = 0, first_tid = 0;
 #pragma omp parallel num_threads(b->nthreads)
     {
-      int t = omp_get_thread_num(), e = onyx_binding_place_worker(b, t), none = 0;
+      int t = omp_get_thread_num(), e = onyx_placement_place_worker(b, t), none = 0;
       if (e && atomic_compare_exchange_strong(&first_err, &none, e)) first_tid = t;
     }
     err = first_err;
@@ -379,7 +379,7 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
   }
 #endif
   if (err) {
-    onyx_binding_leave(sc);
+    onyx_placement_leave(sc);
     char cpus[128];
     onyx_cpulist_format(&b->cpus[err_tid], cpus, sizeof cpus);
     return onyx_error(ONYX_ERR_RUNTIME, "cannot place intra-op thread %d on cpus %s%s: %s", err_tid, cpus,
@@ -391,7 +391,7 @@ onyx_status *onyx_binding_enter(const onyx_binding *b, onyx_binding_scope *sc) {
   return NULL;
 }
 
-void onyx_binding_leave(onyx_binding_scope *sc) {
+void onyx_placement_leave(onyx_placement_scope *sc) {
   if (sc->active) current = sc->outer;
   if (sc->cpus_saved) pthread_setaffinity_np(pthread_self(), sizeof sc->cpus, &sc->cpus);
   if (sc->policy_saved) numa.set_mempolicy(sc->mode, sc->nodes, NODE_BITS + 1);

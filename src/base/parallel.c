@@ -1,5 +1,5 @@
 /* parallel.c — onyx_parallel_for on OpenMP (see parallel.h for why). Its
- * regions keep workers that OpenMP started anew placed as the binding the
+ * regions keep workers that OpenMP started anew placed as the placement the
  * caller is inside says (affinity.h). */
 #include "parallel.h"
 
@@ -31,16 +31,16 @@ void onyx_parallel_for(const onyx_threadpool *pool, size_t n, size_t grain,
   if ((size_t)nt > max_chunks) nt = (int)max_chunks;
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {
-    /* Under a binding the team keeps the binding's size, since OpenMP ends
+    /* Under a placement the team keeps the placement's size, since OpenMP ends
      * the threads a smaller region leaves out and the ones it starts anew
      * are not placed (affinity.h); the threads past nt get no range. */
-    const onyx_binding *binding = onyx_binding_current();
-    int team = binding && binding->nthreads > nt ? binding->nthreads : nt;
+    const onyx_placement *placement = onyx_placement_current();
+    int team = placement && placement->nthreads > nt ? placement->nthreads : nt;
 #pragma omp parallel num_threads(team)
     {
       int t = omp_get_thread_num();
       int T = omp_get_num_threads() < nt ? omp_get_num_threads() : nt;
-      int err = binding ? onyx_binding_place_worker(binding, t) : 0;
+      int err = placement ? onyx_placement_place_worker(placement, t) : 0;
       if (err) onyx_log(ONYX_LOG_WARNING, "cannot place intra-op thread %d: %s", t, strerror(err));
       /* static, contiguous split: each thread one range, sizes differ by <= 1 */
       size_t base = n / (size_t)T, rem = n % (size_t)T;

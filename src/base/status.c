@@ -80,6 +80,7 @@ const char *onyx_code_name(onyx_code c) {
     case ONYX_ERR_IO: return "IO";
     case ONYX_ERR_RUNTIME: return "RUNTIME";
     case ONYX_ERR_DEVICE: return "DEVICE";
+    case ONYX_ERR_CANCELLED: return "CANCELLED";
   }
   return "UNKNOWN";
 }

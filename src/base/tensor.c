@@ -75,8 +75,13 @@ onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims) {
     if (rank) memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
   }
   size_t n = onyx_dtype_bytes(t->dtype, onyx_numel(t->rank, t->dims));
-  t->data = t->dtype == ONYX_DTYPE_STRING ? onyx_calloc(1, n) : onyx_malloc_aligned(n);
-  if (!t->data) return onyx_error(ONYX_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes", n);
+  onyx_allocator *a = onyx_tensor_allocator(t);
+  if (t->dtype == ONYX_DTYPE_STRING && !a->host)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "string tensors live on the host, not on %s", a->name);
+  t->data = t->dtype == ONYX_DTYPE_STRING ? onyx_calloc(1, n) : onyx_allocator_alloc(a, n);
+  if (!t->data)
+    return a->host ? onyx_error(ONYX_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes", n)
+                   : onyx_error(ONYX_ERR_OUT_OF_MEMORY, "%s: out of memory allocating %zu bytes", a->name, n);
   t->nbytes = n;
   t->owns_data = true;
   return NULL;
@@ -118,8 +123,7 @@ onyx_status *onyx_tensor_borrow(onyx_dtype dtype, int rank, const int64_t *dims,
   return NULL;
 }
 
-void onyx_tensor_free(onyx_tensor *t) {
-  if (!t) return;
+void onyx_tensor_clear(onyx_tensor *t) {
   if (t->owns_data && t->data) {
     if (t->dtype == ONYX_DTYPE_STRING) {
       char **s = t->data;
@@ -127,26 +131,39 @@ void onyx_tensor_free(onyx_tensor *t) {
       for (size_t i = 0; i < n; i++) onyx_free(s[i]);
       onyx_free(t->data);
     } else {
-      onyx_free_aligned(t->data);
+      onyx_allocator_free(onyx_tensor_allocator(t), t->data, t->nbytes, NULL);
     }
   }
   for (int i = 0; i < t->n_elems; i++) onyx_tensor_free(t->elems[i]);
   onyx_free(t->elems);
+  t->data = NULL;
+  t->nbytes = 0;
+  t->owns_data = false;
+  t->elems = NULL;
+  t->n_elems = 0;
+}
+
+void onyx_tensor_free(onyx_tensor *t) {
+  if (!t) return;
+  onyx_tensor_clear(t);
   onyx_free(t);
 }
 
-onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
+onyx_status *onyx_tensor_clone_to(const onyx_tensor *t, onyx_allocator *to, onyx_tensor **out) {
+  if (!to) to = &onyx_host_allocator;
+  if (t->kind != ONYX_KIND_TENSOR && !to->host)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "sequences and optionals live on the host, not on %s", to->name);
   onyx_tensor *c;
   ONYX_TRY(onyx_tensor_new_empty(t->dtype, t->rank, t->dims, &c));
   c->kind = t->kind;
-  c->device = t->device;
+  c->alloc = to->host ? NULL : to;
   onyx_status *s = NULL;
   if (t->kind != ONYX_KIND_TENSOR) {
     if (t->n_elems) {
       c->elems = onyx_calloc((size_t)t->n_elems, sizeof *c->elems);
       if (!c->elems) s = onyx_error_oom();
       for (int i = 0; !s && i < t->n_elems; i++) {
-        s = onyx_tensor_clone(t->elems[i], &c->elems[i]);
+        s = onyx_tensor_clone_to(t->elems[i], NULL, &c->elems[i]);
         if (!s) c->n_elems = i + 1;
       }
     }
@@ -158,7 +175,7 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
       for (size_t i = 0; !s && i < n; i++)
         if (src[i] && !(dst[i] = onyx_strdup(src[i]))) s = onyx_error_oom();
     } else if (!s) {
-      memcpy(c->data, t->data, t->nbytes);
+      s = onyx_tensor_copy_data(c, t, NULL);
     }
   }
   if (s) {
@@ -167,6 +184,35 @@ onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
   }
   *out = c;
   return NULL;
+}
+
+onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out) {
+  return onyx_tensor_clone_to(t, onyx_tensor_allocator(t), out);
+}
+
+onyx_status *onyx_tensor_copy_data(onyx_tensor *dst, const onyx_tensor *src, void *run_state) {
+  if (dst->kind != ONYX_KIND_TENSOR || src->kind != ONYX_KIND_TENSOR || dst->dtype != src->dtype ||
+      dst->dtype == ONYX_DTYPE_STRING || dst->nbytes != src->nbytes || (dst->nbytes && (!dst->data || !src->data)))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "copy between tensors of different dtype or size (%s %zu bytes -> %s %zu bytes)",
+                      onyx_dtype_name(src->dtype), src->nbytes, onyx_dtype_name(dst->dtype), dst->nbytes);
+  onyx_allocator *sa = onyx_tensor_allocator(src), *da = onyx_tensor_allocator(dst);
+  size_t n = src->nbytes;
+  if (!n || dst->data == src->data) return NULL;
+  if (sa->host && da->host) {
+    memcpy(dst->data, src->data, n);
+    return NULL;
+  }
+  if (sa->host) return onyx_allocator_copy(da, dst->data, src->data, n, ONYX_COPY_TO_DEVICE, run_state);
+  if (da->host) return onyx_allocator_copy(sa, dst->data, src->data, n, ONYX_COPY_TO_HOST, run_state);
+  if (sa == da) return onyx_allocator_copy(da, dst->data, src->data, n, ONYX_COPY_ON_DEVICE, run_state);
+  /* two device spaces: through a host buffer, synchronously (the run state
+   * belongs to one side only) */
+  void *tmp = onyx_malloc_aligned(n);
+  if (!tmp) return onyx_error_oom();
+  onyx_status *s = onyx_allocator_copy(sa, tmp, src->data, n, ONYX_COPY_TO_HOST, NULL);
+  if (!s) s = onyx_allocator_copy(da, dst->data, tmp, n, ONYX_COPY_TO_DEVICE, NULL);
+  onyx_free_aligned(tmp);
+  return s;
 }
 
 void onyx_tensor_move(onyx_tensor *dst, onyx_tensor *src) {
@@ -185,6 +231,7 @@ onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dim
   v->data = t->data;
   v->nbytes = t->nbytes;
   v->owns_data = false;
+  v->alloc = t->alloc;
   *out = v;
   return NULL;
 }
@@ -206,6 +253,33 @@ double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i) {
     case ONYX_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
     default: return 0;
   }
+}
+
+void onyx_tensor_set_f64(onyx_tensor *t, int64_t i, double v) {
+  void *p = t->data;
+  switch (t->dtype) {
+    case ONYX_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
+    case ONYX_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
+    case ONYX_DTYPE_FLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v); break;
+    case ONYX_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)v); break;
+    case ONYX_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case ONYX_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case ONYX_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
+    case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case ONYX_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
+    case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
+    case ONYX_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
+    case ONYX_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
+    default: break;
+  }
+}
+
+const char *onyx_tensor_device(const onyx_tensor *t) { return onyx_tensor_allocator(t)->name; }
+
+onyx_status *onyx_tensor_copy(onyx_tensor *dst, const onyx_tensor *src) {
+  if (!dst || !src) return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "onyx_tensor_copy: NULL tensor");
+  return onyx_tensor_copy_data(dst, src, NULL);
 }
 
 int64_t onyx_tensor_get_i64(const onyx_tensor *t, int64_t i) {

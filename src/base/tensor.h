@@ -1,6 +1,10 @@
 /* tensor.h — the layout of onyx_tensor, for code inside the library.
  *
- * A tensor is dense, row-major (C order), on the host. `kind` lets the same
+ * A tensor is dense, row-major (C order), in one memory space: its data
+ * belongs to `alloc` (allocator.h; NULL means the host), through which it
+ * is allocated, freed, cloned and copied. Only host tensors may be read by
+ * host code; device tensors are touched by their provider's kernels and
+ * copies. Strings, sequences and optionals live on the host. `kind` lets the same
  * handle carry an ONNX sequence (elems: owned tensors) or optional (an
  * optional with no value has kind OPTIONAL and n_elems 0), the way ORT's
  * OrtValue does, so executors and the API move one type around.
@@ -10,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "allocator.h"
 #include "onyx.h"
 
 typedef enum onyx_kind {
@@ -26,7 +31,7 @@ struct onyx_tensor {
   void *data;             /* NULL until allocated; never NULL once allocated */
   size_t nbytes;          /* bytes of data */
   bool owns_data;         /* false: borrowed (caller memory, mmapped weights) */
-  int device;             /* memory space: 0 host, else a provider's device */
+  onyx_allocator *alloc;  /* the memory space of data; NULL: the host */
   int n_elems;            /* sequence/optional elements */
   onyx_tensor **elems;    /* owned */
 };
@@ -48,6 +53,13 @@ static inline void onyx_nibble_set(void *p, int64_t i, int v) {
   *b = (unsigned char)((i & 1) ? (*b & 0x0Fu) | n << 4 : (*b & 0xF0u) | n);
 }
 
+/* The allocator of t's memory space (the host's when t->alloc is NULL). */
+static inline onyx_allocator *onyx_tensor_allocator(const onyx_tensor *t) {
+  return t->alloc ? t->alloc : &onyx_host_allocator;
+}
+/* Whether host code may read t's data. */
+static inline bool onyx_tensor_on_host(const onyx_tensor *t) { return !t->alloc || t->alloc->host; }
+
 /* Product of dims (1 for rank 0). */
 int64_t onyx_numel(int rank, const int64_t *dims);
 /* Bytes for `numel` elements of dtype (sub-byte types packed, rounded up). */
@@ -57,11 +69,24 @@ size_t onyx_dtype_bytes(onyx_dtype dtype, int64_t numel);
 onyx_status *onyx_tensor_new_empty(onyx_dtype dtype, int rank, const int64_t *dims,
                                    onyx_tensor **out);
 /* Allocates (uninitialised, 64-byte aligned) data for a header made by
- * onyx_tensor_new_empty, after optionally setting a new shape (dims may be
- * NULL to keep the shape). Fails if the tensor already has data. */
+ * onyx_tensor_new_empty, in the header's memory space (t->alloc), after
+ * optionally setting a new shape (dims may be NULL to keep the shape).
+ * Fails if the tensor already has data. */
 onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims);
-/* Deep copy. */
+/* Releases t's data and elements, leaving an empty header of the same
+ * dtype, kind and memory space (for headers the executor reuses). */
+void onyx_tensor_clear(onyx_tensor *t);
+/* Deep copy, in the same memory space (synchronous). */
 onyx_status *onyx_tensor_clone(const onyx_tensor *t, onyx_tensor **out);
+/* New tensor of t's dtype and shape in memory space `to` (NULL: the host)
+ * holding t's contents (synchronous); sequences and optionals only to the
+ * host. */
+onyx_status *onyx_tensor_clone_to(const onyx_tensor *t, onyx_allocator *to, onyx_tensor **out);
+/* Copies src's data into dst (same dtype and element count, allocated),
+ * between any two spaces; asynchronous on run_state as allocator.h says
+ * (run_state must belong to the provider of the device side; NULL: done
+ * on return). Copies between two device spaces go through the host. */
+onyx_status *onyx_tensor_copy_data(onyx_tensor *dst, const onyx_tensor *src, void *run_state);
 /* New tensor that borrows `t`'s data with another shape of the same numel. */
 onyx_status *onyx_tensor_view(const onyx_tensor *t, int rank, const int64_t *dims,
                               onyx_tensor **out);

@@ -1,9 +1,9 @@
 /* fold_constants.c — constant folding and shape folding (level 1).
  *
  * Constant folding evaluates every node whose inputs are all constants with
- * the cpu kernels (onyx_exec_node from src/exec: the one place where the
- * optimizer calls a layer above it, because re-implementing every operator
- * here would be a second source of truth) and replaces it by initializers.
+ * the cpu kernels (through opt_config.eval, the executor's node evaluator:
+ * re-implementing every operator here would be a second source of truth)
+ * and replaces it by initializers.
  * A size cap keeps folding from bloating the model: an output may be at most
  * 4x its inputs' bytes, or 1 MiB, whichever is larger (Constant nodes fold
  * whatever their size: their data is in the model already). Random ops are
@@ -21,7 +21,6 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "exec/exec.h"
 #include "opt.h"
 
 #define FOLD_ABS_CAP ((size_t)1 << 20)
@@ -91,6 +90,7 @@ static onyx_status *install(opt_ctx *c, int ni, onyx_tensor **out) {
  * (1), or DequantizeLinear alone (2). */
 static onyx_status *fold(onyx_graph *g, opt_ctx *c, int which, int *changed) {
   *changed = 0;
+  if (!c->cfg || !c->cfg->eval) return NULL;
   onyx_tensor *ins[64], *outs[64];
   for (int i = 0; i < g->n_nodes; i++) {
     const onyx_node *n = &g->nodes[i];
@@ -101,7 +101,7 @@ static onyx_status *fold(onyx_graph *g, opt_ctx *c, int which, int *changed) {
       ins[k] = n->in[k] >= 0 ? g->values[n->in[k]].init : NULL;
       if (ins[k]) in_bytes += ins[k]->nbytes;
     }
-    onyx_status *s = onyx_exec_node(g, n, ins, outs, c->pool);
+    onyx_status *s = c->cfg->eval(g, n, ins, outs, c->pool);
     if (s) {
       if (onyx_status_code(s) == ONYX_ERR_OUT_OF_MEMORY) return s;
       /* not foldable here (unsupported dtype, invalid data): the run reports it */

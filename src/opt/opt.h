@@ -73,6 +73,11 @@ typedef struct opt_config {
   /* may be NULL (none is): n goes to such a provider whose memory is not
    * the host's (a GPU); same claim_arg */
   opt_claim_fn claimed_off_host;
+  /* evaluates node n of g on constant inputs with the cpu kernels (the
+   * executor's onyx_exec_node, handed down so the optimizer need not call
+   * the layer above it); NULL: constant folding is off */
+  onyx_status *(*eval)(const onyx_graph *g, const onyx_node *n, onyx_tensor *const *in, onyx_tensor **out,
+                       const onyx_threadpool *pool);
 } opt_config;
 
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */

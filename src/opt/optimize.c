@@ -13,7 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "exec/exec.h"
+#include "base/clock.h"
 #include "ops/ops.h"
 #include "opt.h"
 

@@ -281,7 +281,7 @@ typedef struct calib_run {
 static onyx_status *observe(void *arg, int value, const onyx_tensor *t) {
   calib_run *cr = arg;
   if (value < 0 || value >= cr->n_values || cr->slot[value] < 0) return NULL;
-  if (t->kind != ONYX_KIND_TENSOR || t->dtype != ONYX_DTYPE_FLOAT || !t->data || t->device != 0) return NULL;
+  if (t->kind != ONYX_KIND_TENSOR || t->dtype != ONYX_DTYPE_FLOAT || !t->data) return NULL;
   onyx_collector_add(&cr->coll[cr->slot[value]], t->data, onyx_numel(t->rank, t->dims));
   return NULL;
 }

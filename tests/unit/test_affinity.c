@@ -56,7 +56,7 @@ static void nothing(void *arg, size_t b, size_t e, int tid) {
 /* A smaller OpenMP region first, as a oneDNN primitive with little work
  * makes: libgomp then ends the surplus threads, and onyx's full region
  * starts new ones, which it must place. */
-static onyx_status *probe_run(cpu_ctx *c) {
+static onyx_status *probe_run(onyx_kernel_ctx *c) {
   int half = (c->pool->nthreads + 1) / 2;
 #pragma omp parallel num_threads(half)
   nothing(NULL, 0, 0, omp_get_thread_num());
@@ -66,7 +66,7 @@ static onyx_status *probe_run(cpu_ctx *c) {
   return NULL;
 }
 
-static const cpu_kernel probe_kernel = {0, NULL, probe_run, NULL};
+static const onyx_kernel probe_kernel = {.op = 0, .run = probe_run};
 
 static onyx_status *probe_supports(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
   (void)p;
@@ -75,16 +75,16 @@ static onyx_status *probe_supports(onyx_provider *p, const onyx_graph *g, const 
   return NULL;
 }
 
-static const cpu_kernel *probe_kernel_for(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
+static const onyx_kernel *probe_kernel_for(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
   (void)p;
   (void)g;
   (void)n;
   return &probe_kernel;
 }
 
-static const onyx_provider_iface probe_iface = {ONYX_PROVIDER_IFACE_VERSION, probe_supports, probe_kernel_for,
-                                                NULL, NULL, NULL, NULL};
-static onyx_provider probe = {&probe_iface, "probe", ONYX_DEVICE_HOST, NULL};
+static const onyx_provider_iface probe_iface = {
+    .version = ONYX_PROVIDER_IFACE_VERSION, .supports = probe_supports, .kernel_for = probe_kernel_for};
+static onyx_provider probe = {.iface = &probe_iface, .name = "probe"};
 
 #define PROBE_N (1 << 20)   /* 4 MiB: the output gets pages of its own */
 

@@ -825,7 +825,7 @@ static void compile_at_level(onyx_session *cpu, onyx_provider *dn, int level, co
     }
   }
   for (int i = 0; i < g->n_outputs; i++) outs[i] = g->outputs[i];
-  onyx_partition part = {g->n_nodes, nodes, n_in, ins, g->n_outputs, outs, level};
+  onyx_partition part = {g->n_nodes, nodes, n_in, ins, g->n_outputs, outs, level, 0};
   onyx_fused f = {0};
   memset(fi, 0, sizeof *fi);
   CHECK_OK(dn->iface->compile(dn, g, &part, &f));
@@ -842,7 +842,7 @@ static void compile_at_level(onyx_session *cpu, onyx_provider *dn, int level, co
       if (!strcmp(names[i], g->values[ins[k]].name)) in[k] = fed[i];
   }
   onyx_threadpool pool = {1};
-  CHECK_OK(f.run(f.state, in, y, &pool));
+  CHECK_OK(onyx_exec_fused(dn, &f, g, &part, in, y, &pool));
   CHECK_OK(onyx_session_run(cpu, ni, names, fed, g->n_outputs, NULL, ref));
   for (int o = 0; o < g->n_outputs; o++) {
     if (!y[o] || !ref[o]) continue;

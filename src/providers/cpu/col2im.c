@@ -18,7 +18,7 @@ static onyx_status *ints_or(const onyx_node *n, const char *name, int k, int64_t
   return NULL;
 }
 
-onyx_status *cpu_col2im_run(cpu_ctx *c) {
+onyx_status *cpu_col2im_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0], *img = c->in[1], *blk = c->in[2];
   onyx_tensor *o = c->out[0];

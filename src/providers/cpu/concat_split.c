@@ -10,7 +10,7 @@ static void outer_inner(const onyx_tensor *t, int axis, int64_t *outer, int64_t 
   *inner = onyx_numel(t->rank - axis - 1, t->dims + axis + 1);
 }
 
-onyx_status *cpu_concat_run(cpu_ctx *c) {
+onyx_status *cpu_concat_run(onyx_kernel_ctx *c) {
   onyx_tensor *o = c->out[0];
   size_t esz;
   ONYX_TRY(cpu_elem_size(c->node, o->dtype, &esz));
@@ -29,7 +29,7 @@ onyx_status *cpu_concat_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-onyx_status *cpu_split_run(cpu_ctx *c) {
+onyx_status *cpu_split_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   size_t esz;
   ONYX_TRY(cpu_elem_size(c->node, x->dtype, &esz));

@@ -1,12 +1,11 @@
 /* control.c — cpu kernels of the control family: If, Loop, Scan (both the
  * batched opset-8 form and the opset-9 one) and SequenceMap run their bodies
- * through the executor (onyx_plan_run with this node's frame as the parent,
- * so bodies see outer-scope values); sequence and optional ops build and take
- * apart ONYX_KIND_SEQUENCE / ONYX_KIND_OPTIONAL values. */
+ * through the executor's service (onyx_kernel_run_subgraph: the body sees
+ * the running graph's values by name); sequence and optional ops build and
+ * take apart ONYX_KIND_SEQUENCE / ONYX_KIND_OPTIONAL values. */
 #include <string.h>
 
 #include "cpu.h"
-#include "exec/exec.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -102,21 +101,22 @@ static void tlist_free(tlist *l) {
 }
 
 /* Hands result r to output slot o (which may be absent). */
-static void give(cpu_ctx *c, int o, onyx_tensor *r) {
+static void give(onyx_kernel_ctx *c, int o, onyx_tensor *r) {
   if (o < c->n_out && c->out[o]) onyx_tensor_move(c->out[o], r);
   else onyx_tensor_free(r);
 }
 
 /* ---- If ---------------------------------------------------------------------- */
 
-static onyx_status *if_run(cpu_ctx *c) {
+static onyx_status *if_run(onyx_kernel_ctx *c) {
   bool cond = false;
   ONYX_TRY(scalar_bool(c->node, c->in[0], "cond", &cond));
-  const onyx_plan *body = onyx_frame_subplan(c->frame, c->node, cond ? "then_branch" : "else_branch");
-  if (!body) return onyx_node_error(c->node, ONYX_ERR_INVALID_MODEL, "branch graph missing");
+  const char *branch = cond ? "then_branch" : "else_branch";
+  const onyx_attr *battr = onyx_node_attr(c->node, branch);
+  if (!battr || !battr->g) return onyx_node_error(c->node, ONYX_ERR_INVALID_MODEL, "branch graph missing");
   onyx_tensor **res = onyx_calloc((size_t)c->n_out + 1, sizeof *res);
   if (!res) return onyx_error_oom();
-  onyx_status *s = onyx_plan_run(body, c->frame, NULL, res);
+  onyx_status *s = onyx_kernel_run_subgraph(c, branch, NULL, res);
   if (!s)
     for (int i = 0; i < c->n_out; i++) give(c, i, res[i]);
   onyx_free(res);
@@ -125,11 +125,10 @@ static onyx_status *if_run(cpu_ctx *c) {
 
 /* ---- Loop -------------------------------------------------------------------- */
 
-static onyx_status *loop_run(cpu_ctx *c) {
+static onyx_status *loop_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
-  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
   const onyx_attr *battr = onyx_node_attr(n, "body");
-  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  if (!battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
   const onyx_graph *bg = battr->g;
   int n_carried = c->n_in - 2, n_scan = bg->n_outputs - 1 - n_carried;
   int64_t max_trip = INT64_MAX;
@@ -156,7 +155,7 @@ static onyx_status *loop_run(cpu_ctx *c) {
     feed[0] = iter;
     feed[1] = cond_t;
     for (int i = 0; i < n_carried; i++) feed[2 + i] = carried[i];
-    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    if ((s = onyx_kernel_run_subgraph(c, "body", feed, res))) goto done;
     s = scalar_bool(n, res[0], "body's cond output", &cond);
     onyx_tensor_free(res[0]);
     res[0] = NULL;
@@ -257,11 +256,10 @@ static onyx_status *empty_scan_output(const onyx_node *n, const onyx_value *v, i
  * [batch, sequence, ...] and scanned along the sequence dim (backwards for
  * `directions` 1), only over the first sequence_lens[b] steps of batch b.
  * Scan outputs are [batch, sequence, ...] with zeros past a batch's length. */
-static onyx_status *scan_batched_run(cpu_ctx *c) {
+static onyx_status *scan_batched_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
-  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
   const onyx_attr *battr = onyx_node_attr(n, "body");
-  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  if (!battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
   const onyx_graph *bg = battr->g;
   int n_scan_in = (int)onyx_attr_int(n, "num_scan_inputs", 0);
   int n_state = c->n_in - 1 - n_scan_in, n_scan_out = c->n_out - n_state;
@@ -315,7 +313,7 @@ static onyx_status *scan_batched_run(cpu_ctx *c) {
         if ((s = take_block(n, c->in[1 + n_state + j], 2, b * seq_len + pos, &feed[n_state + j]))) goto done;
       }
       for (int i = 0; i < n_state; i++) feed[i] = state[i];
-      if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+      if ((s = onyx_kernel_run_subgraph(c, "body", feed, res))) goto done;
       for (int i = 0; i < n_state; i++) {
         onyx_tensor_free(state[i]);
         state[i] = res[i];
@@ -355,12 +353,11 @@ done:
 }
 
 /* Scan from opset 9: no batch dim, per-input scan axes and directions. */
-static onyx_status *scan_run(cpu_ctx *c) {
+static onyx_status *scan_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   if (n->opset < 9) return scan_batched_run(c);
-  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
   const onyx_attr *battr = onyx_node_attr(n, "body");
-  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  if (!battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
   const onyx_graph *bg = battr->g;
   int n_scan_in = (int)onyx_attr_int(n, "num_scan_inputs", 0);
   int n_state = c->n_in - n_scan_in, n_scan_out = c->n_out - n_state;
@@ -397,7 +394,7 @@ static onyx_status *scan_run(cpu_ctx *c) {
     }
     for (int i = 0; i < n_state; i++) feed[i] = state[i];
     for (int j = 0; j < n_scan_in; j++) feed[n_state + j] = slices[j];
-    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    if ((s = onyx_kernel_run_subgraph(c, "body", feed, res))) goto done;
     for (int i = 0; i < n_state; i++) {
       onyx_tensor_free(state[i]);
       state[i] = res[i];
@@ -440,11 +437,10 @@ done:
 /* Runs the body once per element of input 0; other inputs are either
  * sequences of the same length (element i is fed) or tensors (fed whole to
  * every iteration). Output k is the sequence of the body's k-th results. */
-static onyx_status *sequence_map_run(cpu_ctx *c) {
+static onyx_status *sequence_map_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
-  const onyx_plan *body = onyx_frame_subplan(c->frame, n, "body");
   const onyx_attr *battr = onyx_node_attr(n, "body");
-  if (!body || !battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
+  if (!battr || !battr->g) return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body graph missing");
   const onyx_graph *bg = battr->g;
   if (bg->n_inputs != c->n_in || bg->n_outputs != c->n_out)
     return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "body has %d inputs and %d outputs, the node %d and %d",
@@ -469,7 +465,7 @@ static onyx_status *sequence_map_run(cpu_ctx *c) {
   for (int i = 0; i < len; i++) {
     for (int j = 0; j < c->n_in; j++)
       feed[j] = c->in[j]->kind == ONYX_KIND_SEQUENCE ? c->in[j]->elems[i] : c->in[j];
-    if ((s = onyx_plan_run(body, c->frame, feed, res))) goto done;
+    if ((s = onyx_kernel_run_subgraph(c, "body", feed, res))) goto done;
     for (int k = 0; k < c->n_out; k++) {
       if ((s = tlist_push(&outs[k], res[k]))) goto done;
       res[k] = NULL;
@@ -501,7 +497,7 @@ static onyx_status *check_seq(const onyx_node *n, const onyx_tensor *t) {
 
 /* Builds a sequence output from clones of items (skipping index `skip`,
  * inserting `extra` at `at` when extra != NULL). */
-static onyx_status *seq_output(cpu_ctx *c, onyx_dtype dt, onyx_tensor *const *items, int n, int skip,
+static onyx_status *seq_output(onyx_kernel_ctx *c, onyx_dtype dt, onyx_tensor *const *items, int n, int skip,
                                const onyx_tensor *extra, int at) {
   int total = n - (skip >= 0) + (extra != NULL);
   onyx_tensor **el = onyx_calloc((size_t)total + 1, sizeof *el);
@@ -534,16 +530,16 @@ static onyx_status *seq_position(const onyx_node *n, const onyx_tensor *pos, int
   return NULL;
 }
 
-static onyx_status *seq_construct_run(cpu_ctx *c) {
+static onyx_status *seq_construct_run(onyx_kernel_ctx *c) {
   return seq_output(c, c->in[0]->dtype, c->in, c->n_in, -1, NULL, 0);
 }
 
-static onyx_status *seq_empty_run(cpu_ctx *c) {
+static onyx_status *seq_empty_run(onyx_kernel_ctx *c) {
   onyx_dtype dt = (onyx_dtype)onyx_attr_int(c->node, "dtype", ONYX_DTYPE_FLOAT);
   return seq_output(c, dt, NULL, 0, -1, NULL, 0);
 }
 
-static onyx_status *seq_at_run(cpu_ctx *c) {
+static onyx_status *seq_at_run(onyx_kernel_ctx *c) {
   ONYX_TRY(check_seq(c->node, c->in[0]));
   int p = 0;
   ONYX_TRY(seq_position(c->node, c->in[1], c->in[0]->n_elems, false, &p));
@@ -553,7 +549,7 @@ static onyx_status *seq_at_run(cpu_ctx *c) {
   return NULL;
 }
 
-static onyx_status *seq_insert_run(cpu_ctx *c) {
+static onyx_status *seq_insert_run(onyx_kernel_ctx *c) {
   const onyx_tensor *seq = c->in[0];
   ONYX_TRY(check_seq(c->node, seq));
   int at = seq->n_elems;
@@ -561,7 +557,7 @@ static onyx_status *seq_insert_run(cpu_ctx *c) {
   return seq_output(c, seq->dtype, seq->elems, seq->n_elems, -1, c->in[1], at);
 }
 
-static onyx_status *seq_erase_run(cpu_ctx *c) {
+static onyx_status *seq_erase_run(onyx_kernel_ctx *c) {
   const onyx_tensor *seq = c->in[0];
   ONYX_TRY(check_seq(c->node, seq));
   int at = seq->n_elems - 1;
@@ -570,13 +566,13 @@ static onyx_status *seq_erase_run(cpu_ctx *c) {
   return seq_output(c, seq->dtype, seq->elems, seq->n_elems, at, NULL, 0);
 }
 
-static onyx_status *seq_length_run(cpu_ctx *c) {
+static onyx_status *seq_length_run(onyx_kernel_ctx *c) {
   ONYX_TRY(check_seq(c->node, c->in[0]));
   *(int64_t *)c->out[0]->data = c->in[0]->n_elems;
   return NULL;
 }
 
-static onyx_status *concat_from_seq_run(cpu_ctx *c) {
+static onyx_status *concat_from_seq_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *seq = c->in[0];
   ONYX_TRY(check_seq(n, seq));
@@ -617,7 +613,7 @@ static onyx_status *concat_from_seq_run(cpu_ctx *c) {
   return NULL;
 }
 
-static onyx_status *split_to_seq_run(cpu_ctx *c) {
+static onyx_status *split_to_seq_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   if (x->dtype == ONYX_DTYPE_STRING) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "string tensors");
@@ -672,7 +668,7 @@ static onyx_status *split_to_seq_run(cpu_ctx *c) {
 
 /* ---- optionals ---------------------------------------------------------------- */
 
-static onyx_status *optional_run(cpu_ctx *c) {
+static onyx_status *optional_run(onyx_kernel_ctx *c) {
   onyx_tensor *opt = onyx_calloc(1, sizeof *opt);
   if (!opt) return onyx_error_oom();
   opt->kind = ONYX_KIND_OPTIONAL;
@@ -690,13 +686,13 @@ static onyx_status *optional_run(cpu_ctx *c) {
   return NULL;
 }
 
-static onyx_status *optional_has_run(cpu_ctx *c) {
+static onyx_status *optional_has_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->n_in ? c->in[0] : NULL;
   *(uint8_t *)c->out[0]->data = x && (x->kind != ONYX_KIND_OPTIONAL || x->n_elems > 0);
   return NULL;
 }
 
-static onyx_status *optional_get_run(cpu_ctx *c) {
+static onyx_status *optional_get_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   if (x->kind == ONYX_KIND_OPTIONAL) {
     if (!x->n_elems) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "the optional input is empty");
@@ -708,21 +704,21 @@ static onyx_status *optional_get_run(cpu_ctx *c) {
   return NULL;
 }
 
-const cpu_kernel cpu_kernels_control[] = {
-    {onyx_op_If, NULL, if_run, NULL},
-    {onyx_op_Loop, NULL, loop_run, NULL},
-    {onyx_op_Scan, NULL, scan_run, NULL},
-    {onyx_op_SequenceMap, NULL, sequence_map_run, NULL},
-    {onyx_op_SequenceConstruct, NULL, seq_construct_run, NULL},
-    {onyx_op_SequenceEmpty, NULL, seq_empty_run, NULL},
-    {onyx_op_SequenceAt, NULL, seq_at_run, NULL},
-    {onyx_op_SequenceInsert, NULL, seq_insert_run, NULL},
-    {onyx_op_SequenceErase, NULL, seq_erase_run, NULL},
-    {onyx_op_SequenceLength, NULL, seq_length_run, NULL},
-    {onyx_op_ConcatFromSequence, NULL, concat_from_seq_run, NULL},
-    {onyx_op_SplitToSequence, NULL, split_to_seq_run, NULL},
-    {onyx_op_Optional, NULL, optional_run, NULL},
-    {onyx_op_OptionalHasElement, NULL, optional_has_run, NULL},
-    {onyx_op_OptionalGetElement, NULL, optional_get_run, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_control[] = {
+    {.op = onyx_op_If, .run = if_run},
+    {.op = onyx_op_Loop, .run = loop_run},
+    {.op = onyx_op_Scan, .run = scan_run},
+    {.op = onyx_op_SequenceMap, .run = sequence_map_run},
+    {.op = onyx_op_SequenceConstruct, .run = seq_construct_run},
+    {.op = onyx_op_SequenceEmpty, .run = seq_empty_run},
+    {.op = onyx_op_SequenceAt, .run = seq_at_run},
+    {.op = onyx_op_SequenceInsert, .run = seq_insert_run},
+    {.op = onyx_op_SequenceErase, .run = seq_erase_run},
+    {.op = onyx_op_SequenceLength, .run = seq_length_run},
+    {.op = onyx_op_ConcatFromSequence, .run = concat_from_seq_run},
+    {.op = onyx_op_SplitToSequence, .run = split_to_seq_run},
+    {.op = onyx_op_Optional, .run = optional_run},
+    {.op = onyx_op_OptionalHasElement, .run = optional_has_run},
+    {.op = onyx_op_OptionalGetElement, .run = optional_get_run},
+    {.op = -1},
 };

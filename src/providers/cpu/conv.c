@@ -54,7 +54,8 @@ fail:
 
 static int64_t kernel_numel(const onyx_tensor *w) { return onyx_numel(w->rank - 2, w->dims + 2); }
 
-onyx_status *cpu_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_conv_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   const onyx_tensor *w = cpu_const_input(n, g, 1);
   if (!w || w->dtype != ONYX_DTYPE_FLOAT || w->rank < 3) return NULL;
   int64_t group = onyx_attr_int(n, "group", 1);
@@ -64,7 +65,8 @@ onyx_status *cpu_conv_prepare(const onyx_node *n, const onyx_graph *g, void **st
   return pack_groups(cpu_sgemm_isa_best(), group, false, mg, kg, w->data, state);
 }
 
-onyx_status *cpu_conv_transpose_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_conv_transpose_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   const onyx_tensor *w = cpu_const_input(n, g, 1);
   if (!w || w->dtype != ONYX_DTYPE_FLOAT || w->rank < 3) return NULL;
   int64_t group = onyx_attr_int(n, "group", 1);
@@ -243,7 +245,7 @@ static void dw_run(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, int64_t images,
+static onyx_status *depthwise(const onyx_kernel_ctx *c, const onyx_conv_geom *g, int64_t images,
                               cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *x = c->in[0];
   bool two = g->nsp == 2;
@@ -271,7 +273,7 @@ static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, int64_t
   return NULL;
 }
 
-static onyx_status *conv_geometry_of(const cpu_ctx *c, bool transpose, onyx_conv_geom *g) {
+static onyx_status *conv_geometry_of(const onyx_kernel_ctx *c, bool transpose, onyx_conv_geom *g) {
   const onyx_tensor *x = c->in[0], *w = c->in[1];
   if (x->rank != w->rank)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input rank %d and weight rank %d differ",
@@ -279,7 +281,7 @@ static onyx_status *conv_geometry_of(const cpu_ctx *c, bool transpose, onyx_conv
   return onyx_conv_geometry(c->node, transpose, x->rank, x->dims, w->dims, g);
 }
 
-static onyx_status *check_bias(const cpu_ctx *c, int64_t m) {
+static onyx_status *check_bias(const onyx_kernel_ctx *c, int64_t m) {
   const onyx_tensor *b = c->n_in > 2 ? c->in[2] : NULL;
   if (!b) return NULL;
   if (b->dtype != ONYX_DTYPE_FLOAT || onyx_numel(b->rank, b->dims) != m)
@@ -288,9 +290,9 @@ static onyx_status *check_bias(const cpu_ctx *c, int64_t m) {
   return NULL;
 }
 
-onyx_status *cpu_conv_run(cpu_ctx *c) { return cpu_conv_run_ep(c, NULL, NULL); }
+onyx_status *cpu_conv_run(onyx_kernel_ctx *c) { return cpu_conv_run_ep(c, NULL, NULL); }
 
-onyx_status *cpu_conv_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
+onyx_status *cpu_conv_run_ep(onyx_kernel_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *x = c->in[0], *w = c->in[1];
   onyx_tensor *y = c->out[0];
   if (x->dtype != ONYX_DTYPE_FLOAT || w->dtype != ONYX_DTYPE_FLOAT)

@@ -68,7 +68,7 @@ static void col2im_run(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-onyx_status *cpu_conv_transpose_run(cpu_ctx *c) {
+onyx_status *cpu_conv_transpose_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
   onyx_tensor *y = c->out[0];
   const onyx_node *n = c->node;

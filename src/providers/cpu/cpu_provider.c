@@ -1,6 +1,8 @@
-/* cpu_provider.c — the cpu provider: per-node kernels from the cpu tables.
- * It is always available and always last in the priority list, so every node
- * onyx claims has somewhere to run. */
+/* cpu_provider.c — the cpu provider: per-node kernels from the cpu tables,
+ * in host memory, synchronous. It is always available and is the fallback
+ * provider (a session without it in its list gets it appended), so every
+ * node onyx claims has somewhere to run. */
+#include "cpu.h"
 #include "providers/provider.h"
 
 static onyx_status *cpu_supports(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
@@ -11,7 +13,7 @@ static onyx_status *cpu_supports(onyx_provider *p, const onyx_graph *g, const on
   return NULL;
 }
 
-static const cpu_kernel *cpu_kernel_for(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
+static const onyx_kernel *cpu_kernel_for(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {
   (void)p;
   (void)g;
   return n->op >= 0 ? cpu_kernel_find(n->op) : NULL;
@@ -36,7 +38,7 @@ static onyx_status *cpu_create(int n_opts, const char *const *keys, const char *
   if (!p) return onyx_error_oom();
   p->iface = &cpu_iface;
   p->name = "cpu";
-  p->device = ONYX_DEVICE_HOST;
+  p->fallback = true;
   *out = p;
   return NULL;
 }

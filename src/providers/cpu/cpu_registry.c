@@ -1,7 +1,7 @@
 /* cpu_registry.c — the list of cpu kernel families and lookup by op id. */
 #include "cpu.h"
 
-static const cpu_kernel *const families[] = {
+static const onyx_kernel *const families[] = {
     cpu_kernels_elementwise,
     cpu_kernels_nn,
     cpu_kernels_tensor,
@@ -15,9 +15,9 @@ static const cpu_kernel *const families[] = {
     cpu_kernels_rnn,
 };
 
-const cpu_kernel *cpu_kernel_find(int op) {
+const onyx_kernel *cpu_kernel_find(int op) {
   for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-    for (const cpu_kernel *k = families[f]; k->op >= 0; k++)
+    for (const onyx_kernel *k = families[f]; k->op >= 0; k++)
       if (k->op == op) return k;
   return NULL;
 }

@@ -35,7 +35,7 @@ static void drop_range(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *train_f32(cpu_ctx *c) {
+static onyx_status *train_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   double ratio = c->n_in > 1 && c->in[1] ? onyx_tensor_get_f64(c->in[1], 0) : 0.5;
   if (!(ratio >= 0 && ratio < 1))
@@ -56,7 +56,7 @@ static onyx_status *train_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_dropout(cpu_ctx *c) {
+onyx_status *cpu_dropout(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   bool training = n->opset >= 12 && c->n_in > 2 && c->in[2] && onyx_tensor_get_f64(c->in[2], 0) != 0;
   double ratio = n->opset >= 12 && c->n_in > 1 && c->in[1] ? onyx_tensor_get_f64(c->in[1], 0) : 0;

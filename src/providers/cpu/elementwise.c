@@ -8,7 +8,8 @@
 
 #include "elementwise.h"
 
-onyx_status *cpu_ew_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_ew_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   (void)g;
   ew_params *p = onyx_calloc(1, sizeof *p);
   if (!p) return onyx_error_oom();
@@ -46,18 +47,12 @@ onyx_status *cpu_ew_prepare(const onyx_node *n, const onyx_graph *g, void **stat
   return NULL;
 }
 
-/* The in-place kernels first: cpu_kernel_in_place tells them by position. */
-const cpu_kernel cpu_kernels_elementwise[] = {
-#define EW_ENTRY_KERNEL(Name) {onyx_op_##Name, cpu_ew_prepare, cpu_ew_##Name, onyx_free},
-    EW_KERNELS_IN_PLACE(EW_ENTRY_KERNEL) EW_KERNELS_OTHER(EW_ENTRY_KERNEL)
-#undef EW_ENTRY_KERNEL
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_elementwise[] = {
+#define EW_IN_PLACE(Name) \
+  {.op = onyx_op_##Name, .prepare = cpu_ew_prepare, .run = cpu_ew_##Name, .release = onyx_free, .flags = ONYX_KERNEL_IN_PLACE},
+#define EW_OTHER(Name) {.op = onyx_op_##Name, .prepare = cpu_ew_prepare, .run = cpu_ew_##Name, .release = onyx_free},
+    EW_KERNELS_IN_PLACE(EW_IN_PLACE) EW_KERNELS_OTHER(EW_OTHER)
+#undef EW_IN_PLACE
+#undef EW_OTHER
+    {.op = -1},
 };
-
-#define EW_ONE(Name) +1
-enum { EW_N_IN_PLACE = 0 EW_KERNELS_IN_PLACE(EW_ONE) };
-#undef EW_ONE
-
-bool cpu_kernel_in_place(const cpu_kernel *k) {
-  return k >= cpu_kernels_elementwise && k < cpu_kernels_elementwise + EW_N_IN_PLACE;
-}

@@ -23,7 +23,7 @@
 
 /* Kernels checked to write each output element only after reading the same
  * element of every same-shaped input, so that the output may take an
- * input's memory (cpu_kernel_in_place; the planner's in-place reuse). A
+ * input's memory (ONYX_KERNEL_IN_PLACE; the planner's in-place reuse). A
  * kernel joins this list only after its row functions have been read for
  * that (a row that writes a partial result into y and then reads x again
  * would break). */
@@ -43,7 +43,7 @@
 
 #define EW_KERNELS(K) EW_KERNELS_IN_PLACE(K) EW_KERNELS_OTHER(K)
 
-#define EW_DECLARE_RUN(Name) onyx_status *cpu_ew_##Name(cpu_ctx *c);
+#define EW_DECLARE_RUN(Name) onyx_status *cpu_ew_##Name(onyx_kernel_ctx *c);
 EW_KERNELS(EW_DECLARE_RUN)
 #undef EW_DECLARE_RUN
 
@@ -58,7 +58,7 @@ typedef struct ew_params {
   int64_t to;                 /* Cast: target dtype */
 } ew_params;
 
-onyx_status *cpu_ew_prepare(const onyx_node *n, const onyx_graph *g, void **state);
+onyx_status *cpu_ew_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state);
 
 /* ---- dtype traits ----------------------------------------------------------- */
 
@@ -228,10 +228,10 @@ void ew_iter_run(const ew_iter *it, const onyx_threadpool *pool, ew_row_fn fn, c
 /* Allocates c->out[k] when the executor could not (data NULL) with the
  * broadcast shape of inputs [first, first + count) (NULL ones skipped);
  * otherwise checks it has that shape. */
-onyx_status *ew_out_bcast(cpu_ctx *c, int k, int first, int count);
+onyx_status *ew_out_bcast(onyx_kernel_ctx *c, int k, int first, int count);
 
 /* Error for an input dtype the kernel does not cover. */
-onyx_status *ew_bad_dtype(const cpu_ctx *c, int input);
+onyx_status *ew_bad_dtype(const onyx_kernel_ctx *c, int input);
 
 /* ---- conversions (elementwise_cast.c) -------------------------------------- */
 

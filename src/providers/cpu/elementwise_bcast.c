@@ -107,7 +107,7 @@ void ew_iter_run(const ew_iter *it, const onyx_threadpool *pool, ew_row_fn fn, c
   onyx_parallel_for(pool, total, EW_GRAIN, run_chunk, &job);
 }
 
-onyx_status *ew_out_bcast(cpu_ctx *c, int k, int first, int count) {
+onyx_status *ew_out_bcast(onyx_kernel_ctx *c, int k, int first, int count) {
   int r = 0;
   int64_t dims[ONYX_MAX_RANK];
   for (int i = first; i < first + count; i++)
@@ -122,7 +122,7 @@ onyx_status *ew_out_bcast(cpu_ctx *c, int k, int first, int count) {
   return NULL;
 }
 
-onyx_status *ew_bad_dtype(const cpu_ctx *c, int input) {
+onyx_status *ew_bad_dtype(const onyx_kernel_ctx *c, int input) {
   return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "input %d has dtype %s, not supported by the cpu kernel",
                          input, c->in[input] ? onyx_dtype_name(c->in[input]->dtype) : "(absent)");
 }

@@ -44,7 +44,7 @@
 static bool dtype_ok(onyx_dtype dt) { return dt > ONYX_DTYPE_UNDEFINED && dt < ONYX_DTYPE_COUNT_; }
 
 /* Checks that inputs [0, n) are present and share input 0's dtype. */
-static onyx_status *check_inputs(cpu_ctx *c, int n) {
+static onyx_status *check_inputs(onyx_kernel_ctx *c, int n) {
   for (int k = 0; k < n; k++)
     if (!c->in[k]) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input %d is missing", k);
   onyx_dtype dt = c->in[0]->dtype;
@@ -57,7 +57,7 @@ static onyx_status *check_inputs(cpu_ctx *c, int n) {
 }
 
 /* Runs a row function over inputs [0, n) broadcast into output 0. */
-static onyx_status *broadcast_run(cpu_ctx *c, int n, ew_row_fn fn, const void *ctx,
+static onyx_status *broadcast_run(onyx_kernel_ctx *c, int n, ew_row_fn fn, const void *ctx,
                                   const onyx_threadpool *pool) {
   ONYX_TRY(ew_out_bcast(c, 0, 0, n));
   ew_iter it;
@@ -66,7 +66,7 @@ static onyx_status *broadcast_run(cpu_ctx *c, int n, ew_row_fn fn, const void *c
   return NULL;
 }
 
-static onyx_status *binary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
+static onyx_status *binary(onyx_kernel_ctx *c, const ew_row_fn *tbl, const void *ctx) {
   if (c->n_in != 2)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "has %d inputs, expected 2", c->n_in);
   ONYX_TRY(check_inputs(c, 2));
@@ -77,7 +77,7 @@ static onyx_status *binary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
 }
 
 #define KERNEL(Name, tbl) \
-  onyx_status *cpu_ew_##Name(cpu_ctx *c) { return binary(c, tbl, c->state); }
+  onyx_status *cpu_ew_##Name(onyx_kernel_ctx *c) { return binary(c, tbl, c->state); }
 
 #define NUM_TABLE(name) \
   static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = { \
@@ -118,7 +118,7 @@ EW_FLOATS(BIN_ROW, fmod, OP_FMOD_F) EW_SINTS(BIN_ROW, fmod, OP_FMOD_S) EW_UINTS(
 EW_FLOATS(BIN_ROW, mod, OP_MOD_F) EW_SINTS(BIN_ROW, mod, OP_MOD_S) EW_UINTS(BIN_ROW, mod, OP_FMOD_U)
 NUM_TABLE(fmod);
 NUM_TABLE(mod);
-onyx_status *cpu_ew_Mod(cpu_ctx *c) {
+onyx_status *cpu_ew_Mod(onyx_kernel_ctx *c) {
   const ew_params *p = c->state;
   return binary(c, p->fmod ? fmod_tbl : mod_tbl, p);
 }
@@ -188,7 +188,7 @@ static bool numeric(onyx_dtype dt) {
          dt != ONYX_DTYPE_COMPLEX64 && dt != ONYX_DTYPE_COMPLEX128 && dt < ONYX_DTYPE_FLOAT8E4M3FN;
 }
 
-onyx_status *cpu_ew_Pow(cpu_ctx *c) {
+onyx_status *cpu_ew_Pow(onyx_kernel_ctx *c) {
   if (c->n_in != 2 || !c->in[0] || !c->in[1])
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "expects 2 inputs");
   onyx_dtype bdt = c->in[0]->dtype, edt = c->in[1]->dtype;
@@ -210,7 +210,7 @@ EW_UINTS(BIN_ROW, shl, OP_SHL)
 EW_UINTS(BIN_ROW, shr, OP_SHR)
 static const ew_row_fn shl_tbl[ONYX_DTYPE_COUNT_] = {EW_UINTS(EW_ENTRY, shl)};
 static const ew_row_fn shr_tbl[ONYX_DTYPE_COUNT_] = {EW_UINTS(EW_ENTRY, shr)};
-onyx_status *cpu_ew_BitShift(cpu_ctx *c) {
+onyx_status *cpu_ew_BitShift(onyx_kernel_ctx *c) {
   const ew_params *p = c->state;
   return binary(c, p->shift_left ? shl_tbl : shr_tbl, p);
 }
@@ -349,7 +349,7 @@ static void fold_row(const void *ctx, void *y, const void *const *x, const int64
   j->fn(&j->fc, y, x, st, n, j->nk);
 }
 
-static onyx_status *fold(cpu_ctx *c, const fold_fn *tbl, bool mean) {
+static onyx_status *fold(onyx_kernel_ctx *c, const fold_fn *tbl, bool mean) {
   if (c->n_in < 1) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "needs at least one input");
   ONYX_TRY(check_inputs(c, c->n_in));
   fold_job job = {tbl[c->in[0]->dtype], {false, 0}, 0};
@@ -366,10 +366,10 @@ static onyx_status *fold(cpu_ctx *c, const fold_fn *tbl, bool mean) {
   return NULL;
 }
 
-onyx_status *cpu_ew_Max(cpu_ctx *c) { return fold(c, max_tbl, false); }
-onyx_status *cpu_ew_Min(cpu_ctx *c) { return fold(c, min_tbl, false); }
-onyx_status *cpu_ew_Sum(cpu_ctx *c) { return fold(c, sum_tbl, false); }
-onyx_status *cpu_ew_Mean(cpu_ctx *c) { return fold(c, sum_tbl, true); }
+onyx_status *cpu_ew_Max(onyx_kernel_ctx *c) { return fold(c, max_tbl, false); }
+onyx_status *cpu_ew_Min(onyx_kernel_ctx *c) { return fold(c, min_tbl, false); }
+onyx_status *cpu_ew_Sum(onyx_kernel_ctx *c) { return fold(c, sum_tbl, false); }
+onyx_status *cpu_ew_Mean(onyx_kernel_ctx *c) { return fold(c, sum_tbl, true); }
 
 /* ---- Where ------------------------------------------------------------------------- */
 
@@ -409,7 +409,7 @@ static void where_str(const void *ctx, void *yv, const void *const *xv, const in
   }
 }
 
-onyx_status *cpu_ew_Where(cpu_ctx *c) {
+onyx_status *cpu_ew_Where(onyx_kernel_ctx *c) {
   if (c->n_in != 3 || !c->in[0] || !c->in[1] || !c->in[2])
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "expects 3 inputs");
   if (c->in[0]->dtype != ONYX_DTYPE_BOOL)

@@ -149,7 +149,7 @@ static bool is_4bit(onyx_dtype dt) { return dt == ONYX_DTYPE_INT4 || dt == ONYX_
 /* Cast from or to a packed 4-bit type through double, in blocks: into 4 bits
  * saturates, then rounds half to even (NaN gives 0), as ONNX's reference
  * does. One thread, since a 4-bit store rewrites a byte two elements share. */
-static onyx_status *cast_4bit(cpu_ctx *c, onyx_dtype to) {
+static onyx_status *cast_4bit(onyx_kernel_ctx *c, onyx_dtype to) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
   onyx_dtype from = x->dtype;
@@ -183,7 +183,7 @@ static onyx_status *cast_4bit(cpu_ctx *c, onyx_dtype to) {
   return NULL;
 }
 
-static onyx_status *cast(cpu_ctx *c, onyx_dtype to) {
+static onyx_status *cast(onyx_kernel_ctx *c, onyx_dtype to) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
   if (y->dtype != to)
@@ -214,12 +214,12 @@ static onyx_status *cast(cpu_ctx *c, onyx_dtype to) {
                          onyx_dtype_name(to));
 }
 
-onyx_status *cpu_ew_Cast(cpu_ctx *c) {
+onyx_status *cpu_ew_Cast(onyx_kernel_ctx *c) {
   const ew_params *p = c->state;
   return cast(c, (onyx_dtype)p->to);
 }
 
-onyx_status *cpu_ew_CastLike(cpu_ctx *c) {
+onyx_status *cpu_ew_CastLike(onyx_kernel_ctx *c) {
   if (c->n_in != 2 || !c->in[1])
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "expects 2 inputs");
   return cast(c, c->in[1]->dtype);

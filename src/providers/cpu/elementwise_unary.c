@@ -46,7 +46,7 @@
 #define EWK(S, c) ((EW_C_##S)(c))
 
 /* Runs tbl's row for the input dtype. */
-static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
+static onyx_status *unary(onyx_kernel_ctx *c, const ew_row_fn *tbl, const void *ctx) {
   const onyx_tensor *x = c->in[0];
   ew_row_fn fn = x->dtype > 0 && x->dtype < ONYX_DTYPE_COUNT_ ? tbl[x->dtype] : NULL;
   if (!fn) return ew_bad_dtype(c, 0);
@@ -62,7 +62,7 @@ static onyx_status *unary(cpu_ctx *c, const ew_row_fn *tbl, const void *ctx) {
 #define FLOAT_UNARY(Name, name, OP)                                                 \
   EW_FLOATS(UN_ROW, name, OP)                                                       \
   static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, name)}; \
-  onyx_status *cpu_ew_##Name(cpu_ctx *c) { return unary(c, name##_tbl, c->state); }
+  onyx_status *cpu_ew_##Name(onyx_kernel_ctx *c) { return unary(c, name##_tbl, c->state); }
 
 /* ---- float math ----------------------------------------------------------- */
 
@@ -148,7 +148,7 @@ FLOAT_UNARY(Mish, mish, OP_MISH)
     F32((const ew_params *)ctx, x[0], y, n);                                                   \
   }                                                                                            \
   static const ew_row_fn name##_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, name)};           \
-  onyx_status *cpu_ew_##Name(cpu_ctx *c) { return unary(c, name##_tbl, c->state); }
+  onyx_status *cpu_ew_##Name(onyx_kernel_ctx *c) { return unary(c, name##_tbl, c->state); }
 /* the float32 row of an op without attributes: vmath row ROW, no bias */
 #define VM_PLAIN(name, ROW)                                                         \
   static void name##_vm(const ew_params *p, const float *x, float *y, int64_t n) { \
@@ -183,14 +183,14 @@ EW_SINTS(UN_ROW, abs, OP_ABS_S)
 EW_UINTS(UN_ROW, abs, OP_ABS_U)
 static const ew_row_fn abs_tbl[ONYX_DTYPE_COUNT_] = {
     EW_FLOATS(EW_ENTRY, abs) EW_SINTS(EW_ENTRY, abs) EW_UINTS(EW_ENTRY, abs)};
-onyx_status *cpu_ew_Abs(cpu_ctx *c) { return unary(c, abs_tbl, c->state); }
+onyx_status *cpu_ew_Abs(onyx_kernel_ctx *c) { return unary(c, abs_tbl, c->state); }
 
 #define OP_NEG_F(S, v) (-(v))
 #define OP_NEG_S(S, v) INEG(S, v)
 EW_FLOATS(UN_ROW, neg, OP_NEG_F)
 EW_SINTS(UN_ROW, neg, OP_NEG_S)
 static const ew_row_fn neg_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, neg) EW_SINTS(EW_ENTRY, neg)};
-onyx_status *cpu_ew_Neg(cpu_ctx *c) { return unary(c, neg_tbl, c->state); }
+onyx_status *cpu_ew_Neg(onyx_kernel_ctx *c) { return unary(c, neg_tbl, c->state); }
 
 /* Sign keeps NaN (and the sign of zero) for floats. */
 #define OP_SIGN_F(S, v) ((v) > 0 ? EWK(S, 1) : (v) < 0 ? EWK(S, -1) : (v))
@@ -201,14 +201,14 @@ EW_SINTS(UN_ROW, sign, OP_SIGN_S)
 EW_UINTS(UN_ROW, sign, OP_SIGN_U)
 static const ew_row_fn sign_tbl[ONYX_DTYPE_COUNT_] = {
     EW_FLOATS(EW_ENTRY, sign) EW_SINTS(EW_ENTRY, sign) EW_UINTS(EW_ENTRY, sign)};
-onyx_status *cpu_ew_Sign(cpu_ctx *c) { return unary(c, sign_tbl, c->state); }
+onyx_status *cpu_ew_Sign(onyx_kernel_ctx *c) { return unary(c, sign_tbl, c->state); }
 
 /* Relu keeps NaN: it is not < 0. */
 #define OP_RELU(S, v) ((v) < 0 ? EWK(S, 0) : (v))
 EW_FLOATS(UN_ROW, relu, OP_RELU)
 EW_SINTS(UN_ROW, relu, OP_RELU)
 static const ew_row_fn relu_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, relu) EW_SINTS(EW_ENTRY, relu)};
-onyx_status *cpu_ew_Relu(cpu_ctx *c) { return unary(c, relu_tbl, c->state); }
+onyx_status *cpu_ew_Relu(onyx_kernel_ctx *c) { return unary(c, relu_tbl, c->state); }
 
 /* Shrink computes in float for every dtype (lambd and bias are floats). */
 #define OP_SHRINK(S, v) \
@@ -218,18 +218,18 @@ EW_SINTS(UN_ROW, shrink, OP_SHRINK)
 EW_UINTS(UN_ROW, shrink, OP_SHRINK)
 static const ew_row_fn shrink_tbl[ONYX_DTYPE_COUNT_] = {
     EW_FLOATS(EW_ENTRY, shrink) EW_SINTS(EW_ENTRY, shrink) EW_UINTS(EW_ENTRY, shrink)};
-onyx_status *cpu_ew_Shrink(cpu_ctx *c) { return unary(c, shrink_tbl, c->state); }
+onyx_status *cpu_ew_Shrink(onyx_kernel_ctx *c) { return unary(c, shrink_tbl, c->state); }
 
 #define OP_BITNOT(S, v) (~(v))
 EW_SINTS(UN_ROW, bitnot, OP_BITNOT)
 EW_UINTS(UN_ROW, bitnot, OP_BITNOT)
 static const ew_row_fn bitnot_tbl[ONYX_DTYPE_COUNT_] = {EW_SINTS(EW_ENTRY, bitnot) EW_UINTS(EW_ENTRY, bitnot)};
-onyx_status *cpu_ew_BitwiseNot(cpu_ctx *c) { return unary(c, bitnot_tbl, c->state); }
+onyx_status *cpu_ew_BitwiseNot(onyx_kernel_ctx *c) { return unary(c, bitnot_tbl, c->state); }
 
 #define OP_NOT(S, v) (!(v))
 UN_ROW(b8, not, OP_NOT)
 static const ew_row_fn not_tbl[ONYX_DTYPE_COUNT_] = {EW_ENTRY(b8, not)};
-onyx_status *cpu_ew_Not(cpu_ctx *c) { return unary(c, not_tbl, c->state); }
+onyx_status *cpu_ew_Not(onyx_kernel_ctx *c) { return unary(c, not_tbl, c->state); }
 
 /* ---- predicates ------------------------------------------------------------- */
 
@@ -239,8 +239,8 @@ EW_FLOATS(UN_ROW_BOOL, isnan, OP_ISNAN)
 EW_FLOATS(UN_ROW_BOOL, isinf, OP_ISINF)
 static const ew_row_fn isnan_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, isnan)};
 static const ew_row_fn isinf_tbl[ONYX_DTYPE_COUNT_] = {EW_FLOATS(EW_ENTRY, isinf)};
-onyx_status *cpu_ew_IsNaN(cpu_ctx *c) { return unary(c, isnan_tbl, c->state); }
-onyx_status *cpu_ew_IsInf(cpu_ctx *c) { return unary(c, isinf_tbl, c->state); }
+onyx_status *cpu_ew_IsNaN(onyx_kernel_ctx *c) { return unary(c, isnan_tbl, c->state); }
+onyx_status *cpu_ew_IsInf(onyx_kernel_ctx *c) { return unary(c, isinf_tbl, c->state); }
 
 /* ---- Clip ---------------------------------------------------------------------- */
 
@@ -273,7 +273,7 @@ static const ew_row_fn clip_tbl[ONYX_DTYPE_COUNT_] = {
 
 /* Reads one Clip bound: an optional scalar input (opset >= 11) or a float
  * attribute converted to the input dtype (before 11). */
-static onyx_status *clip_bound(cpu_ctx *c, int input, const char *attr, uint64_t *buf,
+static onyx_status *clip_bound(onyx_kernel_ctx *c, int input, const char *attr, uint64_t *buf,
                                const void **out) {
   *out = NULL;
   if (c->node->opset < 11) {
@@ -292,7 +292,7 @@ static onyx_status *clip_bound(cpu_ctx *c, int input, const char *attr, uint64_t
   return NULL;
 }
 
-onyx_status *cpu_ew_Clip(cpu_ctx *c) {
+onyx_status *cpu_ew_Clip(onyx_kernel_ctx *c) {
   uint64_t lo_buf, hi_buf;
   clip_ctx cc;
   ONYX_TRY(clip_bound(c, 1, "min", &lo_buf, &cc.lo));

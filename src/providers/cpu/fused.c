@@ -102,7 +102,7 @@ static void fused_epilogue(void *arg, float *c, int64_t ldc, int64_t row0, int64
 
 /* The output's shape as the base kernel will allocate it is not known
  * before it runs, so the residual is checked against the output after. */
-static onyx_status *fused_conv_run(cpu_ctx *c) {
+static onyx_status *fused_conv_run(onyx_kernel_ctx *c) {
   fused_ep e = {{ACT_NONE, 0, 0}, NULL, NULL};
   ONYX_TRY(act_parse(c->node, &e.act));
   const onyx_tensor *z = c->n_in > 3 ? c->in[3] : NULL;
@@ -117,13 +117,13 @@ static onyx_status *fused_conv_run(cpu_ctx *c) {
   return cpu_conv_run_ep(c, any ? fused_epilogue : NULL, &e);
 }
 
-static onyx_status *fused_gemm_run(cpu_ctx *c) {
+static onyx_status *fused_gemm_run(onyx_kernel_ctx *c) {
   fused_ep e = {{ACT_NONE, 0, 0}, NULL, NULL};
   ONYX_TRY(act_parse(c->node, &e.act));
   return cpu_gemm_run_ep(c, e.act.kind != ACT_NONE ? fused_epilogue : NULL, &e);
 }
 
-static onyx_status *fused_matmul_run(cpu_ctx *c) {
+static onyx_status *fused_matmul_run(onyx_kernel_ctx *c) {
   fused_ep e = {{ACT_NONE, 0, 0}, NULL, NULL};
   ONYX_TRY(act_parse(c->node, &e.act));
   const onyx_tensor *b = c->n_in > 2 ? c->in[2] : NULL, *w = c->in[1];
@@ -155,7 +155,7 @@ static void gelu_rows(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *bias_gelu_run(cpu_ctx *c) {
+static onyx_status *bias_gelu_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *b = c->n_in > 1 ? c->in[1] : NULL;
   if (x->dtype != ONYX_DTYPE_FLOAT || (b && b->dtype != ONYX_DTYPE_FLOAT))
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "BiasGelu of %s", onyx_dtype_name(x->dtype));
@@ -209,7 +209,7 @@ static void add_broadcast(const onyx_tensor *a, const onyx_tensor *b, onyx_tenso
   }
 }
 
-static onyx_status *skip_layer_norm_run(cpu_ctx *c) {
+static onyx_status *skip_layer_norm_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *skip = c->in[1], *gamma = c->in[2];
   const onyx_tensor *beta = c->n_in > 3 ? c->in[3] : NULL, *bias = c->n_in > 4 ? c->in[4] : NULL;
   const onyx_node *n = c->node;
@@ -285,7 +285,7 @@ static void attn_tasks(void *arg, size_t begin, size_t end, int tid) {
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static onyx_status *attention_run(cpu_ctx *c) {
+static onyx_status *attention_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *q = c->in[0], *k = c->in[1], *v = c->in[2], *m = c->n_in > 3 ? c->in[3] : NULL;
   for (int i = 0; i < 3; i++)
@@ -328,19 +328,19 @@ static onyx_status *attention_run(cpu_ctx *c) {
   return NULL;
 }
 
-const cpu_kernel cpu_kernels_fused[] = {
-    {onyx_op_FusedConv, cpu_conv_prepare, fused_conv_run, cpu_conv_release},
-    {onyx_op_FusedGemm, cpu_gemm_prepare, fused_gemm_run, cpu_matmul_release},
-    {onyx_op_FusedMatMul, cpu_matmul_prepare, fused_matmul_run, cpu_matmul_release},
-    {onyx_op_BiasGelu, NULL, bias_gelu_run, NULL},
-    {onyx_op_SkipLayerNormalization, NULL, skip_layer_norm_run, NULL},
-    {onyx_op_Attention, NULL, attention_run, NULL},
-    {onyx_op_FusedQLinearConv, cpu_fused_qlinear_conv_prepare, cpu_fused_qlinear_conv_run, cpu_qlinear_release},
-    {onyx_op_FusedQLinearMatMul, cpu_fused_qlinear_matmul_prepare, cpu_fused_qlinear_matmul_run,
-     cpu_qlinear_release},
-    {onyx_op_QLinearAdd, NULL, cpu_qlinear_add_run, NULL},
-    {onyx_op_QLinearGlobalAveragePool, NULL, cpu_qlinear_global_average_pool_run, NULL},
-    {onyx_op_DynamicQuantMatMul, cpu_dynamic_quant_matmul_prepare, cpu_dynamic_quant_matmul_run,
-     cpu_qlinear_release},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_fused[] = {
+    {.op = onyx_op_FusedConv, .prepare = cpu_conv_prepare, .run = fused_conv_run, .release = cpu_conv_release},
+    {.op = onyx_op_FusedGemm, .prepare = cpu_gemm_prepare, .run = fused_gemm_run, .release = cpu_matmul_release},
+    {.op = onyx_op_FusedMatMul, .prepare = cpu_matmul_prepare, .run = fused_matmul_run, .release = cpu_matmul_release},
+    {.op = onyx_op_BiasGelu, .run = bias_gelu_run},
+    {.op = onyx_op_SkipLayerNormalization, .run = skip_layer_norm_run},
+    {.op = onyx_op_Attention, .run = attention_run},
+    {.op = onyx_op_FusedQLinearConv, .prepare = cpu_fused_qlinear_conv_prepare, .run = cpu_fused_qlinear_conv_run, .release = cpu_qlinear_release},
+    {.op = onyx_op_FusedQLinearMatMul, .prepare = cpu_fused_qlinear_matmul_prepare, .run = cpu_fused_qlinear_matmul_run,
+     .release = cpu_qlinear_release},
+    {.op = onyx_op_QLinearAdd, .run = cpu_qlinear_add_run},
+    {.op = onyx_op_QLinearGlobalAveragePool, .run = cpu_qlinear_global_average_pool_run},
+    {.op = onyx_op_DynamicQuantMatMul, .prepare = cpu_dynamic_quant_matmul_prepare, .run = cpu_dynamic_quant_matmul_run,
+     .release = cpu_qlinear_release},
+    {.op = -1},
 };

@@ -39,7 +39,7 @@ static onyx_status *check_indices(const onyx_node *n, const onyx_tensor *idx) {
 
 /* The element size of data input 0, the checked indices (input 1) and the
  * normalized `axis` attribute: what Gather and GatherElements start from. */
-static onyx_status *gather_args(cpu_ctx *c, size_t *esz, int *axis) {
+static onyx_status *gather_args(onyx_kernel_ctx *c, size_t *esz, int *axis) {
   ONYX_TRY(cpu_elem_size(c->node, c->in[0]->dtype, esz));
   ONYX_TRY(check_indices(c->node, c->in[1]));
   return onyx_norm_axis(c->node, onyx_attr_int(c->node, "axis", 0), c->in[0]->rank, axis);
@@ -66,7 +66,7 @@ static void gather_units(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-onyx_status *cpu_gather_run(cpu_ctx *c) {
+onyx_status *cpu_gather_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -131,7 +131,7 @@ static void gather_elem(void *arg, int64_t i, int64_t off) {
   memcpy(m->dst + i * (int64_t)m->esz, m->src + off * (int64_t)m->esz, m->esz);
 }
 
-onyx_status *cpu_gather_elements_run(cpu_ctx *c) {
+onyx_status *cpu_gather_elements_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -215,14 +215,14 @@ static void scatter_elem(void *arg, int64_t i, int64_t off) {
 }
 
 /* Copies data into the output (the scatter target). */
-static onyx_status *copy_data(cpu_ctx *c, size_t *esz) {
+static onyx_status *copy_data(onyx_kernel_ctx *c, size_t *esz) {
   const onyx_tensor *x = c->in[0];
   ONYX_TRY(cpu_elem_size(c->node, x->dtype, esz));
   if (x->nbytes) memcpy(c->out[0]->data, x->data, (size_t)onyx_numel(x->rank, x->dims) * *esz);
   return NULL;
 }
 
-onyx_status *cpu_scatter_elements_run(cpu_ctx *c) {
+onyx_status *cpu_scatter_elements_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1], *upd = c->in[2];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -278,7 +278,7 @@ static onyx_status *nd_check(const onyx_node *n, const onyx_tensor *x, const ony
   return NULL;
 }
 
-onyx_status *cpu_gather_nd_run(cpu_ctx *c) {
+onyx_status *cpu_gather_nd_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -299,7 +299,7 @@ onyx_status *cpu_gather_nd_run(cpu_ctx *c) {
   return s;
 }
 
-onyx_status *cpu_scatter_nd_run(cpu_ctx *c) {
+onyx_status *cpu_scatter_nd_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *idx = c->in[1], *upd = c->in[2];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -329,7 +329,7 @@ onyx_status *cpu_scatter_nd_run(cpu_ctx *c) {
 
 /* ---- OneHot --------------------------------------------------------------- */
 
-onyx_status *cpu_one_hot_run(cpu_ctx *c) {
+onyx_status *cpu_one_hot_run(onyx_kernel_ctx *c) {
   const onyx_tensor *idx = c->in[0], *vals = c->in[2];
   onyx_tensor *o = c->out[0];
   size_t esz;

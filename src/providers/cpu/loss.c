@@ -88,7 +88,7 @@ static void loss_blocks(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *loss_run(cpu_ctx *c, bool softmax) {
+static onyx_status *loss_run(onyx_kernel_ctx *c, bool softmax) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0], *t = c->in[1];
   const onyx_tensor *w = c->n_in > 2 ? c->in[2] : NULL;
@@ -154,11 +154,11 @@ done:
   return s;
 }
 
-static onyx_status *cpu_nll_loss(cpu_ctx *c) { return loss_run(c, false); }
-static onyx_status *cpu_sce_loss(cpu_ctx *c) { return loss_run(c, true); }
+static onyx_status *cpu_nll_loss(onyx_kernel_ctx *c) { return loss_run(c, false); }
+static onyx_status *cpu_sce_loss(onyx_kernel_ctx *c) { return loss_run(c, true); }
 
-const cpu_kernel cpu_kernels_loss[] = {
-    {onyx_op_NegativeLogLikelihoodLoss, NULL, cpu_nll_loss, NULL},
-    {onyx_op_SoftmaxCrossEntropyLoss, NULL, cpu_sce_loss, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_loss[] = {
+    {.op = onyx_op_NegativeLogLikelihoodLoss, .run = cpu_nll_loss},
+    {.op = onyx_op_SoftmaxCrossEntropyLoss, .run = cpu_sce_loss},
+    {.op = -1},
 };

@@ -39,14 +39,16 @@ static onyx_status *pack_state(const cpu_sgemm_isa *isa, bool trans, int64_t k, 
   return NULL;
 }
 
-onyx_status *cpu_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_matmul_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   const onyx_tensor *b = cpu_const_input(n, g, 1);
   if (!b || b->dtype != ONYX_DTYPE_FLOAT || b->rank < 1 || b->rank > 2) return NULL;
   int64_t k = b->dims[0], nn = b->rank == 2 ? b->dims[1] : 1;
   return pack_state(cpu_sgemm_isa_best(), false, k, nn, b->data, state);
 }
 
-onyx_status *cpu_gemm_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_gemm_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   const onyx_tensor *b = cpu_const_input(n, g, 1);
   if (!b || b->dtype != ONYX_DTYPE_FLOAT || b->rank != 2) return NULL;
   bool tb = onyx_attr_int(n, "transB", 0) != 0;
@@ -54,7 +56,7 @@ onyx_status *cpu_gemm_prepare(const onyx_node *n, const onyx_graph *g, void **st
                     state);
 }
 
-static const cpu_sgemm_isa *isa_of(const cpu_ctx *c) {
+static const cpu_sgemm_isa *isa_of(const onyx_kernel_ctx *c) {
   const matmul_state *st = c->state;
   return st ? st->isa : cpu_sgemm_isa_best();
 }
@@ -136,9 +138,9 @@ static void batch_run(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-onyx_status *cpu_matmul_run(cpu_ctx *c) { return cpu_matmul_run_ep(c, NULL, NULL, NULL); }
+onyx_status *cpu_matmul_run(onyx_kernel_ctx *c) { return cpu_matmul_run_ep(c, NULL, NULL, NULL); }
 
-onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
+onyx_status *cpu_matmul_run_ep(onyx_kernel_ctx *c, const float *bias, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *a = c->in[0], *b = c->in[1];
   onyx_tensor *o = c->out[0];
   if (a->dtype != ONYX_DTYPE_FLOAT || b->dtype != ONYX_DTYPE_FLOAT)
@@ -184,9 +186,9 @@ onyx_status *cpu_matmul_run_ep(cpu_ctx *c, const float *bias, cpu_sgemm_epilogue
 
 /* ---- Gemm -------------------------------------------------------------------- */
 
-onyx_status *cpu_gemm_run(cpu_ctx *c) { return cpu_gemm_run_ep(c, NULL, NULL); }
+onyx_status *cpu_gemm_run(onyx_kernel_ctx *c) { return cpu_gemm_run_ep(c, NULL, NULL); }
 
-onyx_status *cpu_gemm_run_ep(cpu_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
+onyx_status *cpu_gemm_run_ep(onyx_kernel_ctx *c, cpu_sgemm_epilogue_fn ep, void *ep_arg) {
   const onyx_tensor *a = c->in[0], *b = c->in[1], *cc = c->n_in > 2 ? c->in[2] : NULL;
   onyx_tensor *o = c->out[0];
   const onyx_node *n = c->node;

@@ -71,7 +71,7 @@ static onyx_status *f32_twin(const onyx_tensor *t, bool convert, onyx_tensor **o
   return NULL;
 }
 
-onyx_status *nn_dispatch(cpu_ctx *c, nn_f32_fn f32, bool ints) {
+onyx_status *nn_dispatch(onyx_kernel_ctx *c, nn_f32_fn f32, bool ints) {
   onyx_dtype dt = c->in[0]->dtype;
   if (dt == ONYX_DTYPE_FLOAT) return f32(c);
   if (!convertible(dt, ints))
@@ -96,7 +96,7 @@ onyx_status *nn_dispatch(cpu_ctx *c, nn_f32_fn f32, bool ints) {
       out[i] = tout[i];
     }
   }
-  cpu_ctx fc = *c;
+  onyx_kernel_ctx fc = *c;
   fc.in = in;
   fc.out = out;
   if ((s = f32(&fc))) goto done;
@@ -118,25 +118,25 @@ size_t nn_grain(int64_t work) {
   return work >= chunk ? 1 : (size_t)(chunk / (work > 0 ? work : 1));
 }
 
-const cpu_kernel cpu_kernels_nn[] = {
-    {onyx_op_MaxPool, NULL, cpu_maxpool, NULL},
-    {onyx_op_AveragePool, NULL, cpu_averagepool, NULL},
-    {onyx_op_LpPool, NULL, cpu_lppool, NULL},
-    {onyx_op_GlobalAveragePool, NULL, cpu_global_averagepool, NULL},
-    {onyx_op_GlobalMaxPool, NULL, cpu_global_maxpool, NULL},
-    {onyx_op_GlobalLpPool, NULL, cpu_global_lppool, NULL},
-    {onyx_op_MaxRoiPool, NULL, cpu_max_roi_pool, NULL},
-    {onyx_op_MaxUnpool, NULL, cpu_max_unpool, NULL},
-    {onyx_op_BatchNormalization, NULL, cpu_batch_norm, NULL},
-    {onyx_op_InstanceNormalization, NULL, cpu_instance_norm, NULL},
-    {onyx_op_LayerNormalization, NULL, cpu_layer_norm, NULL},
-    {onyx_op_GroupNormalization, NULL, cpu_group_norm, NULL},
-    {onyx_op_LRN, NULL, cpu_lrn, NULL},
-    {onyx_op_MeanVarianceNormalization, NULL, cpu_mvn, NULL},
-    {onyx_op_LpNormalization, NULL, cpu_lp_norm, NULL},
-    {onyx_op_Softmax, NULL, cpu_softmax, NULL},
-    {onyx_op_LogSoftmax, NULL, cpu_log_softmax, NULL},
-    {onyx_op_Hardmax, NULL, cpu_hardmax, NULL},
-    {onyx_op_Dropout, NULL, cpu_dropout, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_nn[] = {
+    {.op = onyx_op_MaxPool, .run = cpu_maxpool},
+    {.op = onyx_op_AveragePool, .run = cpu_averagepool},
+    {.op = onyx_op_LpPool, .run = cpu_lppool},
+    {.op = onyx_op_GlobalAveragePool, .run = cpu_global_averagepool},
+    {.op = onyx_op_GlobalMaxPool, .run = cpu_global_maxpool},
+    {.op = onyx_op_GlobalLpPool, .run = cpu_global_lppool},
+    {.op = onyx_op_MaxRoiPool, .run = cpu_max_roi_pool},
+    {.op = onyx_op_MaxUnpool, .run = cpu_max_unpool},
+    {.op = onyx_op_BatchNormalization, .run = cpu_batch_norm},
+    {.op = onyx_op_InstanceNormalization, .run = cpu_instance_norm},
+    {.op = onyx_op_LayerNormalization, .run = cpu_layer_norm},
+    {.op = onyx_op_GroupNormalization, .run = cpu_group_norm},
+    {.op = onyx_op_LRN, .run = cpu_lrn},
+    {.op = onyx_op_MeanVarianceNormalization, .run = cpu_mvn},
+    {.op = onyx_op_LpNormalization, .run = cpu_lp_norm},
+    {.op = onyx_op_Softmax, .run = cpu_softmax},
+    {.op = onyx_op_LogSoftmax, .run = cpu_log_softmax},
+    {.op = onyx_op_Hardmax, .run = cpu_hardmax},
+    {.op = onyx_op_Dropout, .run = cpu_dropout},
+    {.op = -1},
 };

@@ -40,7 +40,7 @@ static void affine(const float *x, float *y, int64_t n, float a, float b) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
 
-static onyx_status *need_f32(const cpu_ctx *c, int i) {
+static onyx_status *need_f32(const onyx_kernel_ctx *c, int i) {
   if (c->in[i] && c->in[i]->dtype != ONYX_DTYPE_FLOAT)
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "input %d of dtype %s with input 0 of %s",
                            i, onyx_dtype_name(c->in[i]->dtype), onyx_dtype_name(c->in[0]->dtype));
@@ -96,7 +96,7 @@ static void bn_stats(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *bn_f32(cpu_ctx *c) {
+static onyx_status *bn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   for (int i = 1; i < 5; i++) ONYX_TRY(need_f32(c, i));
@@ -150,7 +150,7 @@ done:
   return s;
 }
 
-onyx_status *cpu_batch_norm(cpu_ctx *c) { return nn_dispatch(c, bn_f32, false); }
+onyx_status *cpu_batch_norm(onyx_kernel_ctx *c) { return nn_dispatch(c, bn_f32, false); }
 
 /* ---- InstanceNormalization ---------------------------------------------- */
 
@@ -175,7 +175,7 @@ static void in_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *in_f32(cpu_ctx *c) {
+static onyx_status *in_f32(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   ONYX_TRY(need_f32(c, 1));
   ONYX_TRY(need_f32(c, 2));
@@ -189,7 +189,7 @@ static onyx_status *in_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_instance_norm(cpu_ctx *c) { return nn_dispatch(c, in_f32, false); }
+onyx_status *cpu_instance_norm(onyx_kernel_ctx *c) { return nn_dispatch(c, in_f32, false); }
 
 /* ---- LayerNormalization -------------------------------------------------- */
 
@@ -248,7 +248,7 @@ static onyx_status *expand_param(const onyx_node *n, const onyx_tensor *p, int r
   return NULL;
 }
 
-static onyx_status *ln_f32(cpu_ctx *c) {
+static onyx_status *ln_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   int ax;
@@ -284,7 +284,7 @@ static onyx_status *ln_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_layer_norm(cpu_ctx *c) { return nn_dispatch(c, ln_f32, false); }
+onyx_status *cpu_layer_norm(onyx_kernel_ctx *c) { return nn_dispatch(c, ln_f32, false); }
 
 void cpu_layer_norm_rows(const float *x, const float *scale, const float *bias, float *y,
                          int64_t rows, int64_t cols, float eps, const onyx_threadpool *pool) {
@@ -321,7 +321,7 @@ static void gn_blocks(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *gn_f32(cpu_ctx *c) {
+static onyx_status *gn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   ONYX_TRY(need_f32(c, 1));
@@ -343,7 +343,7 @@ static onyx_status *gn_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_group_norm(cpu_ctx *c) { return nn_dispatch(c, gn_f32, false); }
+onyx_status *cpu_group_norm(onyx_kernel_ctx *c) { return nn_dispatch(c, gn_f32, false); }
 
 /* ---- LRN: across-channel window of squares -------------------------------- */
 
@@ -372,7 +372,7 @@ static void lrn_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *lrn_f32(cpu_ctx *c) {
+static onyx_status *lrn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   int64_t size = onyx_attr_int(n, "size", 0);
@@ -385,11 +385,11 @@ static onyx_status *lrn_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_lrn(cpu_ctx *c) { return nn_dispatch(c, lrn_f32, false); }
+onyx_status *cpu_lrn(onyx_kernel_ctx *c) { return nn_dispatch(c, lrn_f32, false); }
 
 /* ---- MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` ------ */
 
-static onyx_status *mvn_f32(cpu_ctx *c) {
+static onyx_status *mvn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   const int r = x->rank;
@@ -444,7 +444,7 @@ static onyx_status *mvn_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_mvn(cpu_ctx *c) { return nn_dispatch(c, mvn_f32, false); }
+onyx_status *cpu_mvn(onyx_kernel_ctx *c) { return nn_dispatch(c, mvn_f32, false); }
 
 /* ---- LpNormalization: x / ||x||_p along one axis ------------------------- */
 
@@ -473,7 +473,7 @@ static void lpn_items(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *lpn_f32(cpu_ctx *c) {
+static onyx_status *lpn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   int ax;
@@ -488,4 +488,4 @@ static onyx_status *lpn_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_lp_norm(cpu_ctx *c) { return nn_dispatch(c, lpn_f32, false); }
+onyx_status *cpu_lp_norm(onyx_kernel_ctx *c) { return nn_dispatch(c, lpn_f32, false); }

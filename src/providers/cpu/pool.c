@@ -32,7 +32,7 @@ typedef struct pool_job {
   int64_t ow_lo, ow_hi; /* outputs whose W window lies wholly inside the input */
 } pool_job;
 
-static onyx_status *pool3_init(const cpu_ctx *c, pool3 *g) {
+static onyx_status *pool3_init(const onyx_kernel_ctx *c, pool3 *g) {
   const onyx_tensor *x = c->in[0];
   if (x->rank < 3 || x->rank > 5)
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED,
@@ -201,7 +201,7 @@ static float lp_order(const onyx_node *n) {
   return (float)onyx_attr_int(n, "p", 2);
 }
 
-static onyx_status *pool_f32(cpu_ctx *c, int kind) {
+static onyx_status *pool_f32(onyx_kernel_ctx *c, int kind) {
   pool_job j = {0};
   ONYX_TRY(pool3_init(c, &j.g));
   const onyx_node *n = c->node;
@@ -230,9 +230,9 @@ static onyx_status *pool_f32(cpu_ctx *c, int kind) {
   return NULL;
 }
 
-static onyx_status *maxpool_f32(cpu_ctx *c) { return pool_f32(c, POOL_MAX); }
-static onyx_status *avgpool_f32(cpu_ctx *c) { return pool_f32(c, POOL_AVG); }
-static onyx_status *lppool_f32(cpu_ctx *c) { return pool_f32(c, POOL_LP); }
+static onyx_status *maxpool_f32(onyx_kernel_ctx *c) { return pool_f32(c, POOL_MAX); }
+static onyx_status *avgpool_f32(onyx_kernel_ctx *c) { return pool_f32(c, POOL_AVG); }
+static onyx_status *lppool_f32(onyx_kernel_ctx *c) { return pool_f32(c, POOL_LP); }
 
 /* ---- MaxPool on 8-bit data (no Indices): quantized models (the QDQ fusion)
  * pool their uint8/int8 activations directly, bytes compared in their own
@@ -279,7 +279,7 @@ static void qmax_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *maxpool_q8(cpu_ctx *c) {
+static onyx_status *maxpool_q8(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   qmax_job j = {0};
   ONYX_TRY(pool3_init(c, &j.g));
@@ -300,14 +300,14 @@ static onyx_status *maxpool_q8(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_maxpool(cpu_ctx *c) {
+onyx_status *cpu_maxpool(onyx_kernel_ctx *c) {
   onyx_dtype dt = c->in[0]->dtype;
   bool indices = c->n_out > 1 && c->out[1];
   if ((dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8) && !indices) return maxpool_q8(c);
   return nn_dispatch(c, maxpool_f32, true);
 }
-onyx_status *cpu_averagepool(cpu_ctx *c) { return nn_dispatch(c, avgpool_f32, false); }
-onyx_status *cpu_lppool(cpu_ctx *c) { return nn_dispatch(c, lppool_f32, false); }
+onyx_status *cpu_averagepool(onyx_kernel_ctx *c) { return nn_dispatch(c, avgpool_f32, false); }
+onyx_status *cpu_lppool(onyx_kernel_ctx *c) { return nn_dispatch(c, lppool_f32, false); }
 
 /* ---- global pooling: one reduction per N*C plane ------------------------- */
 
@@ -355,7 +355,7 @@ static void global_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *global_f32(cpu_ctx *c, int kind) {
+static onyx_status *global_f32(onyx_kernel_ctx *c, int kind) {
   const onyx_tensor *x = c->in[0];
   if (x->rank < 2)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input has rank %d, expected >= 2", x->rank);
@@ -367,13 +367,13 @@ static onyx_status *global_f32(cpu_ctx *c, int kind) {
   return NULL;
 }
 
-static onyx_status *gavg_f32(cpu_ctx *c) { return global_f32(c, POOL_AVG); }
-static onyx_status *gmax_f32(cpu_ctx *c) { return global_f32(c, POOL_MAX); }
-static onyx_status *glp_f32(cpu_ctx *c) { return global_f32(c, POOL_LP); }
+static onyx_status *gavg_f32(onyx_kernel_ctx *c) { return global_f32(c, POOL_AVG); }
+static onyx_status *gmax_f32(onyx_kernel_ctx *c) { return global_f32(c, POOL_MAX); }
+static onyx_status *glp_f32(onyx_kernel_ctx *c) { return global_f32(c, POOL_LP); }
 
-onyx_status *cpu_global_averagepool(cpu_ctx *c) { return nn_dispatch(c, gavg_f32, false); }
-onyx_status *cpu_global_maxpool(cpu_ctx *c) { return nn_dispatch(c, gmax_f32, true); }
-onyx_status *cpu_global_lppool(cpu_ctx *c) { return nn_dispatch(c, glp_f32, false); }
+onyx_status *cpu_global_averagepool(onyx_kernel_ctx *c) { return nn_dispatch(c, gavg_f32, false); }
+onyx_status *cpu_global_maxpool(onyx_kernel_ctx *c) { return nn_dispatch(c, gmax_f32, true); }
+onyx_status *cpu_global_lppool(onyx_kernel_ctx *c) { return nn_dispatch(c, glp_f32, false); }
 
 /* ---- MaxRoiPool: Caffe/ORT's integer-rounded bins ------------------------ */
 
@@ -415,7 +415,7 @@ static void roi_items(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *roi_f32(cpu_ctx *c) {
+static onyx_status *roi_f32(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *rois = c->in[1];
   if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 5 || rois->dtype != ONYX_DTYPE_FLOAT)
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT,
@@ -432,7 +432,7 @@ static onyx_status *roi_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_max_roi_pool(cpu_ctx *c) {
+onyx_status *cpu_max_roi_pool(onyx_kernel_ctx *c) {
   if (c->in[0]->dtype != ONYX_DTYPE_FLOAT)
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "input dtype %s is not supported",
                            onyx_dtype_name(c->in[0]->dtype));
@@ -443,7 +443,7 @@ onyx_status *cpu_max_roi_pool(cpu_ctx *c) {
  * Indices address the default output shape; a larger output_shape pads each
  * axis at its end (the ONNX reference), so positions are re-addressed then. */
 
-static onyx_status *unpool_f32(cpu_ctx *c) {
+static onyx_status *unpool_f32(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *ind = c->in[1];
   onyx_tensor *y = c->out[0];
   if (ind->dtype != ONYX_DTYPE_INT64 || onyx_numel(ind->rank, ind->dims) != onyx_numel(x->rank, x->dims))
@@ -485,4 +485,4 @@ static onyx_status *unpool_f32(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_max_unpool(cpu_ctx *c) { return nn_dispatch(c, unpool_f32, false); }
+onyx_status *cpu_max_unpool(onyx_kernel_ctx *c) { return nn_dispatch(c, unpool_f32, false); }

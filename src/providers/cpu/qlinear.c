@@ -48,7 +48,7 @@ static bool is_fp(onyx_dtype dt) {
          dt == ONYX_DTYPE_BFLOAT16;
 }
 
-static const onyx_tensor *opt_in(const cpu_ctx *c, int i) { return i >= 0 && i < c->n_in ? c->in[i] : NULL; }
+static const onyx_tensor *opt_in(const onyx_kernel_ctx *c, int i) { return i >= 0 && i < c->n_in ? c->in[i] : NULL; }
 
 /* Input i of n when it is a constant, or absent (*absent); NULL with
  * *absent false when it is computed at run time. */
@@ -141,19 +141,23 @@ static onyx_status *matmul_prepare(const onyx_node *n, const onyx_graph *g, cons
   return NULL;
 }
 
-onyx_status *cpu_matmul_integer_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_matmul_integer_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return matmul_prepare(n, g, &io_matmul_integer, state);
 }
 
-onyx_status *cpu_qlinear_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_qlinear_matmul_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return matmul_prepare(n, g, &io_qlinear_matmul, state);
 }
 
-onyx_status *cpu_fused_qlinear_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_fused_qlinear_matmul_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return matmul_prepare(n, g, &io_fused_qlinear_matmul, state);
 }
 
-onyx_status *cpu_dynamic_quant_matmul_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_dynamic_quant_matmul_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return matmul_prepare(n, g, &io_dynamic_quant_matmul, state);
 }
 
@@ -164,7 +168,7 @@ typedef struct mm_args {
   cpu_mm_shape s;
 } mm_args;
 
-static onyx_status *matmul_check(cpu_ctx *c, const mm_io *io, mm_args *m) {
+static onyx_status *matmul_check(onyx_kernel_ctx *c, const mm_io *io, mm_args *m) {
   const onyx_node *nd = c->node;
   const bool requant = io->ys >= 0;
   memset(m, 0, sizeof *m);
@@ -204,7 +208,7 @@ static onyx_status *matmul_check(cpu_ctx *c, const mm_io *io, mm_args *m) {
   return NULL;
 }
 
-static onyx_status *matmul_run(cpu_ctx *c, const mm_io *io) {
+static onyx_status *matmul_run(onyx_kernel_ctx *c, const mm_io *io) {
   const bool requant = io->ys >= 0;
   mm_args m;
   ONYX_TRY(matmul_check(c, io, &m));
@@ -300,10 +304,10 @@ done:
   return err;
 }
 
-onyx_status *cpu_matmul_integer_run(cpu_ctx *c) { return matmul_run(c, &io_matmul_integer); }
-onyx_status *cpu_qlinear_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_qlinear_matmul); }
-onyx_status *cpu_fused_qlinear_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_fused_qlinear_matmul); }
-onyx_status *cpu_dynamic_quant_matmul_run(cpu_ctx *c) { return matmul_run(c, &io_dynamic_quant_matmul); }
+onyx_status *cpu_matmul_integer_run(onyx_kernel_ctx *c) { return matmul_run(c, &io_matmul_integer); }
+onyx_status *cpu_qlinear_matmul_run(onyx_kernel_ctx *c) { return matmul_run(c, &io_qlinear_matmul); }
+onyx_status *cpu_fused_qlinear_matmul_run(onyx_kernel_ctx *c) { return matmul_run(c, &io_fused_qlinear_matmul); }
+onyx_status *cpu_dynamic_quant_matmul_run(onyx_kernel_ctx *c) { return matmul_run(c, &io_dynamic_quant_matmul); }
 
 /* ---- ConvInteger, QLinearConv --------------------------------------------------------- */
 
@@ -358,15 +362,18 @@ static onyx_status *conv_prepare(const onyx_node *n, const onyx_graph *g, const 
   return NULL;
 }
 
-onyx_status *cpu_conv_integer_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_conv_integer_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return conv_prepare(n, g, &io_conv_integer, state);
 }
 
-onyx_status *cpu_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_qlinear_conv_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return conv_prepare(n, g, &io_qlinear_conv, state);
 }
 
-onyx_status *cpu_fused_qlinear_conv_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+onyx_status *cpu_fused_qlinear_conv_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   return conv_prepare(n, g, &io_fused_qlinear_conv, state);
 }
 
@@ -520,7 +527,7 @@ static void qdw_run(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *depthwise(const cpu_ctx *c, const onyx_conv_geom *g, const onyx_tensor *x,
+static onyx_status *depthwise(const onyx_kernel_ctx *c, const onyx_conv_geom *g, const onyx_tensor *x,
                               const onyx_tensor *w, const onyx_tensor *xz, const onyx_tensor *wz,
                               const cpu_qgemm_out *out, const float *mult, size_t ysize) {
   bool two = g->nsp == 2;
@@ -562,7 +569,7 @@ done:
   return s;
 }
 
-static onyx_status *conv_run(cpu_ctx *c, const conv_io *io) {
+static onyx_status *conv_run(onyx_kernel_ctx *c, const conv_io *io) {
   const onyx_node *nd = c->node;
   const bool requant = io->ys >= 0;
   const onyx_tensor *x = c->in[io->x], *w = c->in[io->w];
@@ -697,6 +704,6 @@ done:
   return s;
 }
 
-onyx_status *cpu_conv_integer_run(cpu_ctx *c) { return conv_run(c, &io_conv_integer); }
-onyx_status *cpu_qlinear_conv_run(cpu_ctx *c) { return conv_run(c, &io_qlinear_conv); }
-onyx_status *cpu_fused_qlinear_conv_run(cpu_ctx *c) { return conv_run(c, &io_fused_qlinear_conv); }
+onyx_status *cpu_conv_integer_run(onyx_kernel_ctx *c) { return conv_run(c, &io_conv_integer); }
+onyx_status *cpu_qlinear_conv_run(onyx_kernel_ctx *c) { return conv_run(c, &io_qlinear_conv); }
+onyx_status *cpu_fused_qlinear_conv_run(onyx_kernel_ctx *c) { return conv_run(c, &io_fused_qlinear_conv); }

@@ -29,7 +29,7 @@ void cpu_qlinear_add_u8__avx2(const void *a, bool a_signed, int32_t az, float as
 static bool is_q8(onyx_dtype dt) { return dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8; }
 
 /* One scalar of scale input i (float), or an error naming it. */
-static onyx_status *scalar_scale(const cpu_ctx *c, int i, const char *what, float *out) {
+static onyx_status *scalar_scale(const onyx_kernel_ctx *c, int i, const char *what, float *out) {
   const onyx_tensor *t = c->in[i];
   if (!t || onyx_numel(t->rank, t->dims) != 1 ||
       (t->dtype != ONYX_DTYPE_FLOAT && t->dtype != ONYX_DTYPE_DOUBLE && t->dtype != ONYX_DTYPE_FLOAT16 &&
@@ -40,7 +40,7 @@ static onyx_status *scalar_scale(const cpu_ctx *c, int i, const char *what, floa
 }
 
 /* Zero point input i of data tensor x: one value of x's dtype, or absent (0). */
-static onyx_status *scalar_zero(const cpu_ctx *c, int i, onyx_dtype dt, const char *what, int32_t *out) {
+static onyx_status *scalar_zero(const onyx_kernel_ctx *c, int i, onyx_dtype dt, const char *what, int32_t *out) {
   const onyx_tensor *t = i < c->n_in ? c->in[i] : NULL;
   *out = 0;
   if (!t || !onyx_tensor_nbytes(t)) return NULL;
@@ -92,7 +92,7 @@ static void qadd_row(const void *ctx, void *y, const void *const *x, const int64
   }
 }
 
-onyx_status *cpu_qlinear_add_run(cpu_ctx *c) {
+onyx_status *cpu_qlinear_add_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   if (c->n_in < 7 || !c->in[0] || !c->in[3])
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "needs A, A_scale, A_zero_point, B, B_scale, "
@@ -158,7 +158,7 @@ static void qgap_planes(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-onyx_status *cpu_qlinear_global_average_pool_run(cpu_ctx *c) {
+onyx_status *cpu_qlinear_global_average_pool_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   if (c->n_in < 4 || !c->in[0])
     return onyx_node_error(nd, ONYX_ERR_INVALID_ARGUMENT, "needs X, x_scale, x_zero_point and y_scale");

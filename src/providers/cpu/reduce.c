@@ -311,7 +311,7 @@ static void run_typed(const rplan *p, rkind k, onyx_dtype ct, const void *x, voi
   else reduce_i64(p, k, x, y, s, pool);
 }
 
-static onyx_status *reduce_run(cpu_ctx *c, rkind k) {
+static onyx_status *reduce_run(onyx_kernel_ctx *c, rkind k) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
@@ -387,45 +387,45 @@ done:
   return s;
 }
 
-static onyx_status *reduce_sum_run(cpu_ctx *c) { return reduce_run(c, R_SUM); }
-static onyx_status *reduce_mean_run(cpu_ctx *c) { return reduce_run(c, R_MEAN); }
-static onyx_status *reduce_max_run(cpu_ctx *c) { return reduce_run(c, R_MAX); }
-static onyx_status *reduce_min_run(cpu_ctx *c) { return reduce_run(c, R_MIN); }
-static onyx_status *reduce_prod_run(cpu_ctx *c) { return reduce_run(c, R_PROD); }
-static onyx_status *reduce_l1_run(cpu_ctx *c) { return reduce_run(c, R_L1); }
-static onyx_status *reduce_l2_run(cpu_ctx *c) { return reduce_run(c, R_L2); }
-static onyx_status *reduce_logsum_run(cpu_ctx *c) { return reduce_run(c, R_LOGSUM); }
-static onyx_status *reduce_logsumexp_run(cpu_ctx *c) { return reduce_run(c, R_LOGSUMEXP); }
-static onyx_status *reduce_sumsquare_run(cpu_ctx *c) { return reduce_run(c, R_SUMSQ); }
+static onyx_status *reduce_sum_run(onyx_kernel_ctx *c) { return reduce_run(c, R_SUM); }
+static onyx_status *reduce_mean_run(onyx_kernel_ctx *c) { return reduce_run(c, R_MEAN); }
+static onyx_status *reduce_max_run(onyx_kernel_ctx *c) { return reduce_run(c, R_MAX); }
+static onyx_status *reduce_min_run(onyx_kernel_ctx *c) { return reduce_run(c, R_MIN); }
+static onyx_status *reduce_prod_run(onyx_kernel_ctx *c) { return reduce_run(c, R_PROD); }
+static onyx_status *reduce_l1_run(onyx_kernel_ctx *c) { return reduce_run(c, R_L1); }
+static onyx_status *reduce_l2_run(onyx_kernel_ctx *c) { return reduce_run(c, R_L2); }
+static onyx_status *reduce_logsum_run(onyx_kernel_ctx *c) { return reduce_run(c, R_LOGSUM); }
+static onyx_status *reduce_logsumexp_run(onyx_kernel_ctx *c) { return reduce_run(c, R_LOGSUMEXP); }
+static onyx_status *reduce_sumsquare_run(onyx_kernel_ctx *c) { return reduce_run(c, R_SUMSQ); }
 
-const cpu_kernel cpu_kernels_reduce[] = {
-    {onyx_op_ReduceSum, NULL, reduce_sum_run, NULL},
-    {onyx_op_ReduceMean, NULL, reduce_mean_run, NULL},
-    {onyx_op_ReduceMax, NULL, reduce_max_run, NULL},
-    {onyx_op_ReduceMin, NULL, reduce_min_run, NULL},
-    {onyx_op_ReduceProd, NULL, reduce_prod_run, NULL},
-    {onyx_op_ReduceL1, NULL, reduce_l1_run, NULL},
-    {onyx_op_ReduceL2, NULL, reduce_l2_run, NULL},
-    {onyx_op_ReduceLogSum, NULL, reduce_logsum_run, NULL},
-    {onyx_op_ReduceLogSumExp, NULL, reduce_logsumexp_run, NULL},
-    {onyx_op_ReduceSumSquare, NULL, reduce_sumsquare_run, NULL},
-    {onyx_op_ArgMax, NULL, cpu_argmax_run, NULL},
-    {onyx_op_ArgMin, NULL, cpu_argmin_run, NULL},
-    {onyx_op_TopK, NULL, cpu_topk_run, NULL},
-    {onyx_op_CumSum, NULL, cpu_cumsum_run, NULL},
-    {onyx_op_Einsum, NULL, cpu_einsum_run, NULL},
-    {onyx_op_Det, NULL, cpu_det_run, NULL},
-    {onyx_op_NonMaxSuppression, NULL, cpu_nms_run, NULL},
-    {onyx_op_RoiAlign, NULL, cpu_roialign_run, NULL},
-    {onyx_op_GridSample, NULL, cpu_gridsample_run, NULL},
-    {onyx_op_RandomNormal, NULL, cpu_random_normal_run, NULL},
-    {onyx_op_RandomUniform, NULL, cpu_random_uniform_run, NULL},
-    {onyx_op_RandomNormalLike, NULL, cpu_random_normal_run, NULL},
-    {onyx_op_RandomUniformLike, NULL, cpu_random_uniform_run, NULL},
-    {onyx_op_Bernoulli, NULL, cpu_bernoulli_run, NULL},
-    {onyx_op_Multinomial, NULL, cpu_multinomial_run, NULL},
-    {onyx_op_DynamicQuantizeLinear, NULL, cpu_dynamic_quantize_run, NULL},
-    {onyx_op_QuantizeLinear, NULL, cpu_quantize_run, NULL},
-    {onyx_op_DequantizeLinear, NULL, cpu_dequantize_run, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_reduce[] = {
+    {.op = onyx_op_ReduceSum, .run = reduce_sum_run},
+    {.op = onyx_op_ReduceMean, .run = reduce_mean_run},
+    {.op = onyx_op_ReduceMax, .run = reduce_max_run},
+    {.op = onyx_op_ReduceMin, .run = reduce_min_run},
+    {.op = onyx_op_ReduceProd, .run = reduce_prod_run},
+    {.op = onyx_op_ReduceL1, .run = reduce_l1_run},
+    {.op = onyx_op_ReduceL2, .run = reduce_l2_run},
+    {.op = onyx_op_ReduceLogSum, .run = reduce_logsum_run},
+    {.op = onyx_op_ReduceLogSumExp, .run = reduce_logsumexp_run},
+    {.op = onyx_op_ReduceSumSquare, .run = reduce_sumsquare_run},
+    {.op = onyx_op_ArgMax, .run = cpu_argmax_run},
+    {.op = onyx_op_ArgMin, .run = cpu_argmin_run},
+    {.op = onyx_op_TopK, .run = cpu_topk_run},
+    {.op = onyx_op_CumSum, .run = cpu_cumsum_run},
+    {.op = onyx_op_Einsum, .run = cpu_einsum_run},
+    {.op = onyx_op_Det, .run = cpu_det_run},
+    {.op = onyx_op_NonMaxSuppression, .run = cpu_nms_run},
+    {.op = onyx_op_RoiAlign, .run = cpu_roialign_run},
+    {.op = onyx_op_GridSample, .run = cpu_gridsample_run},
+    {.op = onyx_op_RandomNormal, .run = cpu_random_normal_run},
+    {.op = onyx_op_RandomUniform, .run = cpu_random_uniform_run},
+    {.op = onyx_op_RandomNormalLike, .run = cpu_random_normal_run},
+    {.op = onyx_op_RandomUniformLike, .run = cpu_random_uniform_run},
+    {.op = onyx_op_Bernoulli, .run = cpu_bernoulli_run},
+    {.op = onyx_op_Multinomial, .run = cpu_multinomial_run},
+    {.op = onyx_op_DynamicQuantizeLinear, .run = cpu_dynamic_quantize_run},
+    {.op = onyx_op_QuantizeLinear, .run = cpu_quantize_run},
+    {.op = onyx_op_DequantizeLinear, .run = cpu_dequantize_run},
+    {.op = -1},
 };

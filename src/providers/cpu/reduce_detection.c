@@ -60,7 +60,7 @@ static bool suppresses(const double *a, const double *b, double thr) {
   return inter / (area_a + area_b - inter) > thr;
 }
 
-onyx_status *cpu_nms_run(cpu_ctx *c) {
+onyx_status *cpu_nms_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *boxes = c->in[0], *scores = c->in[1];
   if (boxes->rank != 3 || boxes->dims[2] != 4 || scores->rank != 3 || scores->dims[0] != boxes->dims[0] ||
@@ -171,7 +171,7 @@ static sample bilinear_taps(double y, double x, int64_t h, int64_t w) {
   return s;
 }
 
-onyx_status *cpu_roialign_run(cpu_ctx *c) {
+onyx_status *cpu_roialign_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *rois = c->in[1], *bi = c->in[2];
   if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || !bi ||
@@ -376,7 +376,7 @@ static void gs_fn(void *arg, size_t u0, size_t u1, int tid) {
   }
 }
 
-onyx_status *cpu_gridsample_run(cpu_ctx *c) {
+onyx_status *cpu_gridsample_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *grid = c->in[1];
   int k = x->rank - 2;

@@ -151,7 +151,7 @@ done:
   return s;
 }
 
-onyx_status *cpu_einsum_run(cpu_ctx *c) {
+onyx_status *cpu_einsum_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   int ranks[ONYX_EINSUM_MAX_INPUTS];
   if (c->n_in > ONYX_EINSUM_MAX_INPUTS)
@@ -274,7 +274,7 @@ static double det_lu(double *a, int64_t n) {
   return det;
 }
 
-onyx_status *cpu_det_run(cpu_ctx *c) {
+onyx_status *cpu_det_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];

@@ -62,7 +62,7 @@ DEFINE_ARG(u32, uint32_t, uint32_t, LOAD_SAME)
 DEFINE_ARG(i64, int64_t, int64_t, LOAD_SAME)
 DEFINE_ARG(u64, uint64_t, uint64_t, LOAD_SAME)
 
-static onyx_status *arg_run(cpu_ctx *c, bool is_max) {
+static onyx_status *arg_run(onyx_kernel_ctx *c, bool is_max) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
@@ -105,8 +105,8 @@ static onyx_status *arg_run(cpu_ctx *c, bool is_max) {
   return NULL;
 }
 
-onyx_status *cpu_argmax_run(cpu_ctx *c) { return arg_run(c, true); }
-onyx_status *cpu_argmin_run(cpu_ctx *c) { return arg_run(c, false); }
+onyx_status *cpu_argmax_run(onyx_kernel_ctx *c) { return arg_run(c, true); }
+onyx_status *cpu_argmin_run(onyx_kernel_ctx *c) { return arg_run(c, false); }
 
 /* ---- TopK ------------------------------------------------------------------------- */
 
@@ -185,7 +185,7 @@ static void topk_fn(void *arg, size_t u0, size_t u1, int tid) {
   }
 }
 
-onyx_status *cpu_topk_run(cpu_ctx *c) {
+onyx_status *cpu_topk_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0];
   int axis;
@@ -258,7 +258,7 @@ DEFINE_CUMSUM(u32, uint32_t, uint32_t)
 DEFINE_CUMSUM(i64, int64_t, uint64_t)
 DEFINE_CUMSUM(u64, uint64_t, uint64_t)
 
-onyx_status *cpu_cumsum_run(cpu_ctx *c) {
+onyx_status *cpu_cumsum_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *ax = c->in[1];
   onyx_tensor *y = c->out[0];

@@ -7,26 +7,26 @@
 #include "cpu.h"
 
 /* reduce_index.c */
-onyx_status *cpu_argmax_run(cpu_ctx *c);
-onyx_status *cpu_argmin_run(cpu_ctx *c);
-onyx_status *cpu_topk_run(cpu_ctx *c);
-onyx_status *cpu_cumsum_run(cpu_ctx *c);
+onyx_status *cpu_argmax_run(onyx_kernel_ctx *c);
+onyx_status *cpu_argmin_run(onyx_kernel_ctx *c);
+onyx_status *cpu_topk_run(onyx_kernel_ctx *c);
+onyx_status *cpu_cumsum_run(onyx_kernel_ctx *c);
 /* reduce_einsum.c */
-onyx_status *cpu_einsum_run(cpu_ctx *c);
-onyx_status *cpu_det_run(cpu_ctx *c);
+onyx_status *cpu_einsum_run(onyx_kernel_ctx *c);
+onyx_status *cpu_det_run(onyx_kernel_ctx *c);
 /* reduce_detection.c */
-onyx_status *cpu_nms_run(cpu_ctx *c);
-onyx_status *cpu_roialign_run(cpu_ctx *c);
-onyx_status *cpu_gridsample_run(cpu_ctx *c);
+onyx_status *cpu_nms_run(onyx_kernel_ctx *c);
+onyx_status *cpu_roialign_run(onyx_kernel_ctx *c);
+onyx_status *cpu_gridsample_run(onyx_kernel_ctx *c);
 /* reduce_random.c */
-onyx_status *cpu_random_normal_run(cpu_ctx *c);
-onyx_status *cpu_random_uniform_run(cpu_ctx *c);
-onyx_status *cpu_bernoulli_run(cpu_ctx *c);
-onyx_status *cpu_multinomial_run(cpu_ctx *c);
+onyx_status *cpu_random_normal_run(onyx_kernel_ctx *c);
+onyx_status *cpu_random_uniform_run(onyx_kernel_ctx *c);
+onyx_status *cpu_bernoulli_run(onyx_kernel_ctx *c);
+onyx_status *cpu_multinomial_run(onyx_kernel_ctx *c);
 /* reduce_quant.c */
-onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c);
-onyx_status *cpu_quantize_run(cpu_ctx *c);
-onyx_status *cpu_dequantize_run(cpu_ctx *c);
+onyx_status *cpu_dynamic_quantize_run(onyx_kernel_ctx *c);
+onyx_status *cpu_quantize_run(onyx_kernel_ctx *c);
+onyx_status *cpu_dequantize_run(onyx_kernel_ctx *c);
 /* DynamicQuantizeLinear of n floats into y (uint8), writing the scale and
  * zero point: shared with the fused DynamicQuantMatMul kernel (qlinear.c). */
 void cpu_dynamic_quantize_u8(const float *x, int64_t n, uint8_t *y, float *scale, uint8_t *zero,

@@ -172,7 +172,7 @@ void cpu_dynamic_quantize_u8(const float *x, int64_t n, uint8_t *y, float *scale
   *zero = (uint8_t)zpf;
 }
 
-onyx_status *cpu_dynamic_quantize_run(cpu_ctx *c) {
+onyx_status *cpu_dynamic_quantize_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   if (x->dtype != ONYX_DTYPE_FLOAT)
     return onyx_node_error(c->node, ONYX_ERR_NOT_IMPLEMENTED, "dtype %s is not supported",
@@ -293,7 +293,7 @@ DEFINE_QLINES(quant_lines, quantize_line((const float *)jb->x->data + e, len, s,
 DEFINE_QLINES(dequant_lines, dequantize_line((const uint8_t *)jb->x->data + e, jb->x->dtype == ONYX_DTYPE_INT8,
                                              len, z, s, (float *)jb->y->data + e))
 
-static void qrun(cpu_ctx *c, const qlayout *q, const onyx_tensor *zp, onyx_range_fn fn) {
+static void qrun(onyx_kernel_ctx *c, const qlayout *q, const onyx_tensor *zp, onyx_range_fn fn) {
   qjob jb = {q, c->in[0], c->in[1], zp, c->out[0], q->inner, 1};
   if (q->inner > 16384) {
     jb.chunk = 16384;
@@ -304,7 +304,7 @@ static void qrun(cpu_ctx *c, const qlayout *q, const onyx_tensor *zp, onyx_range
   onyx_parallel_for(is_q4(jb.y->dtype) ? NULL : c->pool, (size_t)(q->outer * q->n * jb.nchunk), grain, fn, &jb);
 }
 
-onyx_status *cpu_quantize_run(cpu_ctx *c) {
+onyx_status *cpu_quantize_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *scale = c->in[1];
   const onyx_tensor *zp = c->n_in > 2 && c->in[2] && onyx_tensor_nbytes(c->in[2]) ? c->in[2] : NULL;
@@ -322,7 +322,7 @@ onyx_status *cpu_quantize_run(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_dequantize_run(cpu_ctx *c) {
+onyx_status *cpu_dequantize_run(onyx_kernel_ctx *c) {
   const onyx_node *nd = c->node;
   const onyx_tensor *x = c->in[0], *scale = c->in[1];
   const onyx_tensor *zp = c->n_in > 2 && c->in[2] && onyx_tensor_nbytes(c->in[2]) ? c->in[2] : NULL;

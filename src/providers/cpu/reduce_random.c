@@ -47,7 +47,7 @@ static onyx_status *store(const onyx_node *nd, onyx_tensor *t, const double *v, 
 }
 
 /* Output shape: the `shape` attribute, or the input's shape for *Like. */
-static onyx_status *random_out(cpu_ctx *c, int64_t *n) {
+static onyx_status *random_out(onyx_kernel_ctx *c, int64_t *n) {
   onyx_tensor *y = c->out[0];
   if (c->n_in > 0 && c->in[0]) {
     ONYX_TRY(cpu_reduce_ensure(y, c->in[0]->rank, c->in[0]->dims));
@@ -62,7 +62,7 @@ static onyx_status *random_out(cpu_ctx *c, int64_t *n) {
   return NULL;
 }
 
-static onyx_status *random_run(cpu_ctx *c, bool normal) {
+static onyx_status *random_run(onyx_kernel_ctx *c, bool normal) {
   int64_t n = 0;
   ONYX_TRY(random_out(c, &n));
   double *v = onyx_malloc((size_t)n * sizeof *v + 1);
@@ -85,10 +85,10 @@ static onyx_status *random_run(cpu_ctx *c, bool normal) {
   return s;
 }
 
-onyx_status *cpu_random_normal_run(cpu_ctx *c) { return random_run(c, true); }
-onyx_status *cpu_random_uniform_run(cpu_ctx *c) { return random_run(c, false); }
+onyx_status *cpu_random_normal_run(onyx_kernel_ctx *c) { return random_run(c, true); }
+onyx_status *cpu_random_uniform_run(onyx_kernel_ctx *c) { return random_run(c, false); }
 
-onyx_status *cpu_bernoulli_run(cpu_ctx *c) {
+onyx_status *cpu_bernoulli_run(onyx_kernel_ctx *c) {
   const onyx_tensor *p = c->in[0];
   onyx_tensor *y = c->out[0];
   if (p->dtype != ONYX_DTYPE_FLOAT && p->dtype != ONYX_DTYPE_DOUBLE && p->dtype != ONYX_DTYPE_FLOAT16)
@@ -112,7 +112,7 @@ onyx_status *cpu_bernoulli_run(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_multinomial_run(cpu_ctx *c) {
+onyx_status *cpu_multinomial_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *y = c->out[0];
   if (x->rank != 2) return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input must be [batch, classes]");

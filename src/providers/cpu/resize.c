@@ -215,7 +215,7 @@ static bool interpolable(onyx_dtype dt) {
          dt == ONYX_DTYPE_BFLOAT16 || dt == ONYX_DTYPE_UINT8 || dt == ONYX_DTYPE_INT8 || dt == ONYX_DTYPE_INT32;
 }
 
-onyx_status *cpu_resize_run(cpu_ctx *c) {
+onyx_status *cpu_resize_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];

@@ -108,7 +108,8 @@ static void rnn_release(void *state) {
 /* GRU without linear_before_reset multiplies R's h block separately. */
 static bool split_r(const onyx_rnn_attrs *a) { return a->gates == 3 && !a->linear_before_reset; }
 
-static onyx_status *rnn_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+static onyx_status *rnn_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   const onyx_tensor *w = cpu_const_input(n, g, 1), *r = cpu_const_input(n, g, 2);
   if (!w || !r || w->dtype != ONYX_DTYPE_FLOAT || r->dtype != ONYX_DTYPE_FLOAT || w->rank != 3 ||
       r->rank != 3)
@@ -311,14 +312,14 @@ static onyx_status *check_dims(const onyx_node *n, const onyx_tensor *t, const c
                          onyx_shape_str(rank, want, exp, sizeof exp));
 }
 
-static const onyx_tensor *opt_in(const cpu_ctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
+static const onyx_tensor *opt_in(const onyx_kernel_ctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
 
 /* state tensor (initial_h/c, Y_h/c) offset of (direction d, batch b) */
 static int64_t state_off(int layout, int64_t nd, int64_t batch, int64_t h, int d, int64_t b) {
   return (layout ? b * nd + d : d * batch + b) * h;
 }
 
-static onyx_status *rnn_f32(cpu_ctx *c) {
+static onyx_status *rnn_f32(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   onyx_rnn_attrs a;
   ONYX_TRY(onyx_rnn_attrs_of(n, &a));
@@ -439,11 +440,11 @@ done:
   return s;
 }
 
-static onyx_status *rnn_run(cpu_ctx *c) { return nn_dispatch(c, rnn_f32, false); }
+static onyx_status *rnn_run(onyx_kernel_ctx *c) { return nn_dispatch(c, rnn_f32, false); }
 
-const cpu_kernel cpu_kernels_rnn[] = {
-    {onyx_op_RNN, rnn_prepare, rnn_run, rnn_release},
-    {onyx_op_GRU, rnn_prepare, rnn_run, rnn_release},
-    {onyx_op_LSTM, rnn_prepare, rnn_run, rnn_release},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_rnn[] = {
+    {.op = onyx_op_RNN, .prepare = rnn_prepare, .run = rnn_run, .release = rnn_release},
+    {.op = onyx_op_GRU, .prepare = rnn_prepare, .run = rnn_run, .release = rnn_release},
+    {.op = onyx_op_LSTM, .prepare = rnn_prepare, .run = rnn_run, .release = rnn_release},
+    {.op = -1},
 };

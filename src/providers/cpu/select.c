@@ -23,7 +23,7 @@ static onyx_status *check_numeric(const onyx_node *n, onyx_dtype dt) {
   return NULL;
 }
 
-onyx_status *cpu_non_zero_run(cpu_ctx *c) {
+onyx_status *cpu_non_zero_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   ONYX_TRY(check_numeric(c->node, x->dtype));
@@ -46,7 +46,7 @@ onyx_status *cpu_non_zero_run(cpu_ctx *c) {
   return NULL;
 }
 
-onyx_status *cpu_compress_run(cpu_ctx *c) {
+onyx_status *cpu_compress_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *cond = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -144,7 +144,7 @@ static void sort_slices(const unique_ctx *u, int64_t *idx, int64_t *tmp, int64_t
   memcpy(idx, tmp, (size_t)n * sizeof *idx);
 }
 
-onyx_status *cpu_unique_run(cpu_ctx *c) {
+onyx_status *cpu_unique_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   size_t esz;
   ONYX_TRY(cpu_elem_size(c->node, x->dtype, &esz));
@@ -219,7 +219,7 @@ done:
 
 /* ---- Trilu, ReverseSequence ---------------------------------------------- */
 
-onyx_status *cpu_trilu_run(cpu_ctx *c) {
+onyx_status *cpu_trilu_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -243,7 +243,7 @@ onyx_status *cpu_trilu_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-onyx_status *cpu_reverse_sequence_run(cpu_ctx *c) {
+onyx_status *cpu_reverse_sequence_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0], *lens = c->in[1];
   onyx_tensor *o = c->out[0];
   size_t esz;

@@ -48,7 +48,7 @@ static onyx_status *need_real(const onyx_node *n, const onyx_tensor *t, const ch
 
 /* Output 0 with shape dims: allocated here when inference could not size it,
  * else checked against what inference gave. */
-static onyx_status *out_shape(cpu_ctx *c, int rank, const int64_t *dims) {
+static onyx_status *out_shape(onyx_kernel_ctx *c, int rank, const int64_t *dims) {
   onyx_tensor *y = c->out[0];
   if (!y->data) return onyx_tensor_alloc(y, rank, dims);
   if (y->rank != rank || memcmp(y->dims, dims, (size_t)rank * sizeof *dims)) {
@@ -59,7 +59,7 @@ static onyx_status *out_shape(cpu_ctx *c, int rank, const int64_t *dims) {
   return NULL;
 }
 
-static int threads(const cpu_ctx *c) { return c->pool ? c->pool->nthreads : 1; }
+static int threads(const onyx_kernel_ctx *c) { return c->pool ? c->pool->nthreads : 1; }
 
 /* ---- lines of transforms (DFT and STFT) -------------------------------------------- */
 
@@ -117,7 +117,7 @@ static void fft_lines(void *arg, size_t begin, size_t end, int tid) {
 }
 
 /* Runs job j over n_lines lines with a plan of length n_fft. */
-static onyx_status *run_lines(cpu_ctx *c, fft_job *j, int64_t n_fft, int64_t n_lines) {
+static onyx_status *run_lines(onyx_kernel_ctx *c, fft_job *j, int64_t n_fft, int64_t n_lines) {
   cpu_fft plan;
   ONYX_TRY(cpu_fft_init(&plan, (size_t)n_fft));
   onyx_status *s = NULL;
@@ -139,7 +139,7 @@ done:
 
 /* ---- DFT ------------------------------------------------------------------------ */
 
-static onyx_status *dft_run(cpu_ctx *c) {
+static onyx_status *dft_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   ONYX_TRY(need_real(n, x, "input"));
@@ -168,7 +168,7 @@ static onyx_status *dft_run(cpu_ctx *c) {
 
 /* ---- STFT ----------------------------------------------------------------------- */
 
-static onyx_status *stft_run(cpu_ctx *c) {
+static onyx_status *stft_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0], *w = c->n_in > 2 ? c->in[2] : NULL;
   ONYX_TRY(need_real(n, x, "signal"));
@@ -201,7 +201,7 @@ static onyx_status *stft_run(cpu_ctx *c) {
 
 /* Generalised cosine window a0 - a1 cos(x) + a2 cos(2x), x = 2 pi k / N with
  * N = size (periodic) or size - 1 (symmetric). */
-static onyx_status *cosine_window(cpu_ctx *c, double a0, double a1, double a2) {
+static onyx_status *cosine_window(onyx_kernel_ctx *c, double a0, double a1, double a2) {
   const onyx_node *n = c->node;
   int64_t size;
   ONYX_TRY(onyx_signal_scalar(n, c->in[0], "size", 0, &size));
@@ -218,9 +218,9 @@ static onyx_status *cosine_window(cpu_ctx *c, double a0, double a1, double a2) {
   return NULL;
 }
 
-static onyx_status *hann_run(cpu_ctx *c) { return cosine_window(c, 0.5, 0.5, 0.0); }
-static onyx_status *hamming_run(cpu_ctx *c) { return cosine_window(c, 25.0 / 46.0, 21.0 / 46.0, 0.0); }
-static onyx_status *blackman_run(cpu_ctx *c) { return cosine_window(c, 0.42, 0.5, 0.08); }
+static onyx_status *hann_run(onyx_kernel_ctx *c) { return cosine_window(c, 0.5, 0.5, 0.0); }
+static onyx_status *hamming_run(onyx_kernel_ctx *c) { return cosine_window(c, 25.0 / 46.0, 21.0 / 46.0, 0.0); }
+static onyx_status *blackman_run(onyx_kernel_ctx *c) { return cosine_window(c, 0.42, 0.5, 0.08); }
 
 /* ---- MelWeightMatrix ------------------------------------------------------------------ */
 
@@ -231,7 +231,7 @@ static double mel_to_hz(double mel) { return 700.0 * (pow(10.0, mel / 2595.0) - 
  * edges spread evenly on the mel scale (the step divides by num_mel_bins + 2),
  * each edge mapped to the spectrogram bin floor((dft_length + 1) hz / rate);
  * filter i rises from edge i to i + 1 and falls to edge i + 2, peaking at 1. */
-static onyx_status *mel_run(cpu_ctx *c) {
+static onyx_status *mel_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   int64_t mel, dft, rate;
   ONYX_TRY(onyx_signal_scalar(n, c->in[0], "num_mel_bins", 1, &mel));
@@ -274,12 +274,12 @@ done:
   return s;
 }
 
-const cpu_kernel cpu_kernels_signal[] = {
-    {onyx_op_DFT, NULL, dft_run, NULL},
-    {onyx_op_STFT, NULL, stft_run, NULL},
-    {onyx_op_HannWindow, NULL, hann_run, NULL},
-    {onyx_op_HammingWindow, NULL, hamming_run, NULL},
-    {onyx_op_BlackmanWindow, NULL, blackman_run, NULL},
-    {onyx_op_MelWeightMatrix, NULL, mel_run, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_signal[] = {
+    {.op = onyx_op_DFT, .run = dft_run},
+    {.op = onyx_op_STFT, .run = stft_run},
+    {.op = onyx_op_HannWindow, .run = hann_run},
+    {.op = onyx_op_HammingWindow, .run = hamming_run},
+    {.op = onyx_op_BlackmanWindow, .run = blackman_run},
+    {.op = onyx_op_MelWeightMatrix, .run = mel_run},
+    {.op = -1},
 };

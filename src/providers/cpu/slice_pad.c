@@ -9,7 +9,7 @@
 #include "ops/tensor_params.h"
 #include "tensor_kernels.h"
 
-onyx_status *cpu_slice_run(cpu_ctx *c) {
+onyx_status *cpu_slice_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -29,7 +29,7 @@ onyx_status *cpu_slice_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-onyx_status *cpu_expand_run(cpu_ctx *c) {
+onyx_status *cpu_expand_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -46,7 +46,7 @@ onyx_status *cpu_expand_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-onyx_status *cpu_tile_run(cpu_ctx *c) {
+onyx_status *cpu_tile_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -150,7 +150,7 @@ static bool write_value(onyx_dtype dt, double v, void *p) {
 }
 
 /* Pads x into o with pads[0..2r) (begin then end; negative crops). */
-static onyx_status *pad_apply(cpu_ctx *c, pad_mode mode, const int64_t *pads, const char *value) {
+static onyx_status *pad_apply(onyx_kernel_ctx *c, pad_mode mode, const int64_t *pads, const char *value) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   pad_job j = {x, o, 0, value, {NULL}, {0}};
@@ -183,7 +183,7 @@ done:
   return s;
 }
 
-onyx_status *cpu_pad_run(cpu_ctx *c) {
+onyx_status *cpu_pad_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   const char *ms = onyx_attr_string(n, "mode", "constant");
@@ -210,7 +210,7 @@ onyx_status *cpu_pad_run(cpu_ctx *c) {
   return pad_apply(c, mode, pads, value);
 }
 
-onyx_status *cpu_center_crop_pad_run(cpu_ctx *c) {
+onyx_status *cpu_center_crop_pad_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   const onyx_tensor *o = c->out[0];
   int64_t pads[2 * ONYX_MAX_RANK];

@@ -126,7 +126,7 @@ static void sm_cols(void *arg, size_t begin, size_t end, int tid) {
   }
 }
 
-static onyx_status *sm_run(cpu_ctx *c, int mode) {
+static onyx_status *sm_run(onyx_kernel_ctx *c, int mode) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   bool old = n->opset < 13;
@@ -151,10 +151,10 @@ static onyx_status *sm_run(cpu_ctx *c, int mode) {
   return NULL;
 }
 
-static onyx_status *softmax_f32(cpu_ctx *c) { return sm_run(c, SM_SOFTMAX); }
-static onyx_status *log_softmax_f32(cpu_ctx *c) { return sm_run(c, SM_LOG); }
-static onyx_status *hardmax_f32(cpu_ctx *c) { return sm_run(c, SM_HARD); }
+static onyx_status *softmax_f32(onyx_kernel_ctx *c) { return sm_run(c, SM_SOFTMAX); }
+static onyx_status *log_softmax_f32(onyx_kernel_ctx *c) { return sm_run(c, SM_LOG); }
+static onyx_status *hardmax_f32(onyx_kernel_ctx *c) { return sm_run(c, SM_HARD); }
 
-onyx_status *cpu_softmax(cpu_ctx *c) { return nn_dispatch(c, softmax_f32, false); }
-onyx_status *cpu_log_softmax(cpu_ctx *c) { return nn_dispatch(c, log_softmax_f32, false); }
-onyx_status *cpu_hardmax(cpu_ctx *c) { return nn_dispatch(c, hardmax_f32, false); }
+onyx_status *cpu_softmax(onyx_kernel_ctx *c) { return nn_dispatch(c, softmax_f32, false); }
+onyx_status *cpu_log_softmax(onyx_kernel_ctx *c) { return nn_dispatch(c, log_softmax_f32, false); }
+onyx_status *cpu_hardmax(onyx_kernel_ctx *c) { return nn_dispatch(c, hardmax_f32, false); }

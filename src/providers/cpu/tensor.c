@@ -8,7 +8,7 @@
 #include "base/half.h"
 #include "tensor_kernels.h"
 
-static onyx_status *identity_run(cpu_ctx *c) {
+static onyx_status *identity_run(onyx_kernel_ctx *c) {
   onyx_tensor *o = c->out[0];
   if (c->in[0]->kind != ONYX_KIND_TENSOR || c->in[0]->dtype == ONYX_DTYPE_STRING) {
     onyx_tensor *cl;
@@ -25,7 +25,7 @@ static onyx_status *identity_run(cpu_ctx *c) {
 
 /* Reshape, Flatten, Squeeze, Unsqueeze: same elements in the same order;
  * the output shape came from the infer function. */
-static onyx_status *copy_run(cpu_ctx *c) {
+static onyx_status *copy_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   int64_t n = onyx_numel(x->rank, x->dims);
@@ -38,7 +38,7 @@ static onyx_status *copy_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-static onyx_status *shape_run(cpu_ctx *c) {
+static onyx_status *shape_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   int64_t *o = c->out[0]->data;
   int64_t r = x->rank, s = 0;
@@ -51,12 +51,12 @@ static onyx_status *shape_run(cpu_ctx *c) {
   return NULL;
 }
 
-static onyx_status *size_run(cpu_ctx *c) {
+static onyx_status *size_run(onyx_kernel_ctx *c) {
   *(int64_t *)c->out[0]->data = onyx_numel(c->in[0]->rank, c->in[0]->dims);
   return NULL;
 }
 
-static onyx_status *constant_run(cpu_ctx *c) {
+static onyx_status *constant_run(onyx_kernel_ctx *c) {
   const onyx_attr *a = &c->node->attrs[0];
   onyx_tensor *o = c->out[0];
   int64_t n = onyx_numel(o->rank, o->dims);
@@ -93,7 +93,7 @@ static void fill(void *dst, const void *v, size_t esz, int64_t n) {
   }
 }
 
-static onyx_status *constant_of_shape_run(cpu_ctx *c) {
+static onyx_status *constant_of_shape_run(onyx_kernel_ctx *c) {
   onyx_tensor *o = c->out[0];
   const onyx_attr *a = onyx_node_attr(c->node, "value");
   float zero = 0.0f;
@@ -104,7 +104,7 @@ static onyx_status *constant_of_shape_run(cpu_ctx *c) {
   return cpu_strings_own(o);
 }
 
-static onyx_status *range_run(cpu_ctx *c) {
+static onyx_status *range_run(onyx_kernel_ctx *c) {
   onyx_tensor *o = c->out[0];
   int64_t n = o->dims[0];
   const onyx_tensor *s = c->in[0], *d = c->in[2];
@@ -142,7 +142,7 @@ static bool write_one(onyx_dtype dt, void *p) {
   }
 }
 
-static onyx_status *eye_like_run(cpu_ctx *c) {
+static onyx_status *eye_like_run(onyx_kernel_ctx *c) {
   onyx_tensor *o = c->out[0];
   size_t esz = onyx_dtype_size(o->dtype);
   char one[16];
@@ -155,42 +155,42 @@ static onyx_status *eye_like_run(cpu_ctx *c) {
   return NULL;
 }
 
-const cpu_kernel cpu_kernels_tensor[] = {
-    {onyx_op_Identity, NULL, identity_run, NULL},
-    {onyx_op_Reshape, NULL, copy_run, NULL},
-    {onyx_op_Flatten, NULL, copy_run, NULL},
-    {onyx_op_Squeeze, NULL, copy_run, NULL},
-    {onyx_op_Unsqueeze, NULL, copy_run, NULL},
-    {onyx_op_Shape, NULL, shape_run, NULL},
-    {onyx_op_Size, NULL, size_run, NULL},
-    {onyx_op_Constant, NULL, constant_run, NULL},
-    {onyx_op_ConstantOfShape, NULL, constant_of_shape_run, NULL},
-    {onyx_op_Range, NULL, range_run, NULL},
-    {onyx_op_EyeLike, NULL, eye_like_run, NULL},
-    {onyx_op_Transpose, NULL, cpu_transpose_run, NULL},
-    {onyx_op_DepthToSpace, NULL, cpu_depth_to_space_run, NULL},
-    {onyx_op_SpaceToDepth, NULL, cpu_space_to_depth_run, NULL},
-    {onyx_op_Concat, NULL, cpu_concat_run, NULL},
-    {onyx_op_Split, NULL, cpu_split_run, NULL},
-    {onyx_op_Slice, NULL, cpu_slice_run, NULL},
-    {onyx_op_Expand, NULL, cpu_expand_run, NULL},
-    {onyx_op_Tile, NULL, cpu_tile_run, NULL},
-    {onyx_op_Pad, NULL, cpu_pad_run, NULL},
-    {onyx_op_CenterCropPad, NULL, cpu_center_crop_pad_run, NULL},
-    {onyx_op_Gather, NULL, cpu_gather_run, NULL},
-    {onyx_op_GatherElements, NULL, cpu_gather_elements_run, NULL},
-    {onyx_op_GatherND, NULL, cpu_gather_nd_run, NULL},
-    {onyx_op_Scatter, NULL, cpu_scatter_elements_run, NULL},
-    {onyx_op_ScatterElements, NULL, cpu_scatter_elements_run, NULL},
-    {onyx_op_ScatterND, NULL, cpu_scatter_nd_run, NULL},
-    {onyx_op_OneHot, NULL, cpu_one_hot_run, NULL},
-    {onyx_op_NonZero, NULL, cpu_non_zero_run, NULL},
-    {onyx_op_Compress, NULL, cpu_compress_run, NULL},
-    {onyx_op_Unique, NULL, cpu_unique_run, NULL},
-    {onyx_op_Trilu, NULL, cpu_trilu_run, NULL},
-    {onyx_op_ReverseSequence, NULL, cpu_reverse_sequence_run, NULL},
-    {onyx_op_Resize, NULL, cpu_resize_run, NULL},
-    {onyx_op_Upsample, NULL, cpu_resize_run, NULL},
-    {onyx_op_Col2Im, NULL, cpu_col2im_run, NULL},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_tensor[] = {
+    {.op = onyx_op_Identity, .run = identity_run},
+    {.op = onyx_op_Reshape, .run = copy_run},
+    {.op = onyx_op_Flatten, .run = copy_run},
+    {.op = onyx_op_Squeeze, .run = copy_run},
+    {.op = onyx_op_Unsqueeze, .run = copy_run},
+    {.op = onyx_op_Shape, .run = shape_run},
+    {.op = onyx_op_Size, .run = size_run},
+    {.op = onyx_op_Constant, .run = constant_run},
+    {.op = onyx_op_ConstantOfShape, .run = constant_of_shape_run},
+    {.op = onyx_op_Range, .run = range_run},
+    {.op = onyx_op_EyeLike, .run = eye_like_run},
+    {.op = onyx_op_Transpose, .run = cpu_transpose_run},
+    {.op = onyx_op_DepthToSpace, .run = cpu_depth_to_space_run},
+    {.op = onyx_op_SpaceToDepth, .run = cpu_space_to_depth_run},
+    {.op = onyx_op_Concat, .run = cpu_concat_run},
+    {.op = onyx_op_Split, .run = cpu_split_run},
+    {.op = onyx_op_Slice, .run = cpu_slice_run},
+    {.op = onyx_op_Expand, .run = cpu_expand_run},
+    {.op = onyx_op_Tile, .run = cpu_tile_run},
+    {.op = onyx_op_Pad, .run = cpu_pad_run},
+    {.op = onyx_op_CenterCropPad, .run = cpu_center_crop_pad_run},
+    {.op = onyx_op_Gather, .run = cpu_gather_run},
+    {.op = onyx_op_GatherElements, .run = cpu_gather_elements_run},
+    {.op = onyx_op_GatherND, .run = cpu_gather_nd_run},
+    {.op = onyx_op_Scatter, .run = cpu_scatter_elements_run},
+    {.op = onyx_op_ScatterElements, .run = cpu_scatter_elements_run},
+    {.op = onyx_op_ScatterND, .run = cpu_scatter_nd_run},
+    {.op = onyx_op_OneHot, .run = cpu_one_hot_run},
+    {.op = onyx_op_NonZero, .run = cpu_non_zero_run},
+    {.op = onyx_op_Compress, .run = cpu_compress_run},
+    {.op = onyx_op_Unique, .run = cpu_unique_run},
+    {.op = onyx_op_Trilu, .run = cpu_trilu_run},
+    {.op = onyx_op_ReverseSequence, .run = cpu_reverse_sequence_run},
+    {.op = onyx_op_Resize, .run = cpu_resize_run},
+    {.op = onyx_op_Upsample, .run = cpu_resize_run},
+    {.op = onyx_op_Col2Im, .run = cpu_col2im_run},
+    {.op = -1},
 };

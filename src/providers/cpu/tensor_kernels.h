@@ -44,28 +44,28 @@ static inline int64_t cpu_index_at(const onyx_tensor *t, int64_t i) {
 /* ---- kernels, by file ---------------------------------------------------- */
 
 /* tensor.c: Reshape, Flatten, Squeeze, Unsqueeze share one copy kernel */
-onyx_status *cpu_transpose_run(cpu_ctx *c);        /* transpose.c */
-onyx_status *cpu_depth_to_space_run(cpu_ctx *c);
-onyx_status *cpu_space_to_depth_run(cpu_ctx *c);
-onyx_status *cpu_concat_run(cpu_ctx *c);           /* concat_split.c */
-onyx_status *cpu_split_run(cpu_ctx *c);
-onyx_status *cpu_slice_run(cpu_ctx *c);            /* slice_pad.c */
-onyx_status *cpu_expand_run(cpu_ctx *c);
-onyx_status *cpu_tile_run(cpu_ctx *c);
-onyx_status *cpu_pad_run(cpu_ctx *c);
-onyx_status *cpu_center_crop_pad_run(cpu_ctx *c);
-onyx_status *cpu_gather_run(cpu_ctx *c);           /* gather.c */
-onyx_status *cpu_gather_elements_run(cpu_ctx *c);
-onyx_status *cpu_gather_nd_run(cpu_ctx *c);
-onyx_status *cpu_scatter_elements_run(cpu_ctx *c);
-onyx_status *cpu_scatter_nd_run(cpu_ctx *c);
-onyx_status *cpu_one_hot_run(cpu_ctx *c);
-onyx_status *cpu_non_zero_run(cpu_ctx *c);         /* select.c */
-onyx_status *cpu_compress_run(cpu_ctx *c);
-onyx_status *cpu_unique_run(cpu_ctx *c);
-onyx_status *cpu_trilu_run(cpu_ctx *c);
-onyx_status *cpu_reverse_sequence_run(cpu_ctx *c);
-onyx_status *cpu_resize_run(cpu_ctx *c);           /* resize.c */
-onyx_status *cpu_col2im_run(cpu_ctx *c);           /* col2im.c */
+onyx_status *cpu_transpose_run(onyx_kernel_ctx *c);        /* transpose.c */
+onyx_status *cpu_depth_to_space_run(onyx_kernel_ctx *c);
+onyx_status *cpu_space_to_depth_run(onyx_kernel_ctx *c);
+onyx_status *cpu_concat_run(onyx_kernel_ctx *c);           /* concat_split.c */
+onyx_status *cpu_split_run(onyx_kernel_ctx *c);
+onyx_status *cpu_slice_run(onyx_kernel_ctx *c);            /* slice_pad.c */
+onyx_status *cpu_expand_run(onyx_kernel_ctx *c);
+onyx_status *cpu_tile_run(onyx_kernel_ctx *c);
+onyx_status *cpu_pad_run(onyx_kernel_ctx *c);
+onyx_status *cpu_center_crop_pad_run(onyx_kernel_ctx *c);
+onyx_status *cpu_gather_run(onyx_kernel_ctx *c);           /* gather.c */
+onyx_status *cpu_gather_elements_run(onyx_kernel_ctx *c);
+onyx_status *cpu_gather_nd_run(onyx_kernel_ctx *c);
+onyx_status *cpu_scatter_elements_run(onyx_kernel_ctx *c);
+onyx_status *cpu_scatter_nd_run(onyx_kernel_ctx *c);
+onyx_status *cpu_one_hot_run(onyx_kernel_ctx *c);
+onyx_status *cpu_non_zero_run(onyx_kernel_ctx *c);         /* select.c */
+onyx_status *cpu_compress_run(onyx_kernel_ctx *c);
+onyx_status *cpu_unique_run(onyx_kernel_ctx *c);
+onyx_status *cpu_trilu_run(onyx_kernel_ctx *c);
+onyx_status *cpu_reverse_sequence_run(onyx_kernel_ctx *c);
+onyx_status *cpu_resize_run(onyx_kernel_ctx *c);           /* resize.c */
+onyx_status *cpu_col2im_run(onyx_kernel_ctx *c);           /* col2im.c */
 
 #endif

@@ -29,7 +29,7 @@ static bool same_word(const char *a, const char *b, bool case_sensitive) {
   return *a == *b;
 }
 
-static onyx_status *string_normalizer_run(cpu_ctx *c) {
+static onyx_status *string_normalizer_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const onyx_tensor *x = c->in[0];
   if (x->dtype != ONYX_DTYPE_STRING)
@@ -128,7 +128,8 @@ static void tfidf_release(void *state) {
   onyx_free(st);
 }
 
-static onyx_status *tfidf_prepare(const onyx_node *n, const onyx_graph *g, void **state) {
+static onyx_status *tfidf_prepare(onyx_provider *prov, const onyx_node *n, const onyx_graph *g, void **state) {
+  (void)prov;
   (void)g;
   tfidf_state *st = onyx_calloc(1, sizeof *st);
   if (!st) return onyx_error_oom();
@@ -198,7 +199,7 @@ static int find(const onyx_tfidf *p, const tfidf_level *lv, int len, const onyx_
   return -1;
 }
 
-static onyx_status *tfidf_run(cpu_ctx *c) {
+static onyx_status *tfidf_run(onyx_kernel_ctx *c) {
   const onyx_node *n = c->node;
   const tfidf_state *st = c->state;
   const onyx_tfidf *p = &st->p;
@@ -240,8 +241,8 @@ static onyx_status *tfidf_run(cpu_ctx *c) {
   return NULL;
 }
 
-const cpu_kernel cpu_kernels_text[] = {
-    {onyx_op_StringNormalizer, NULL, string_normalizer_run, NULL},
-    {onyx_op_TfIdfVectorizer, tfidf_prepare, tfidf_run, tfidf_release},
-    {-1, NULL, NULL, NULL},
+const onyx_kernel cpu_kernels_text[] = {
+    {.op = onyx_op_StringNormalizer, .run = string_normalizer_run},
+    {.op = onyx_op_TfIdfVectorizer, .prepare = tfidf_prepare, .run = tfidf_run, .release = tfidf_release},
+    {.op = -1},
 };

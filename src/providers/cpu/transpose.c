@@ -7,7 +7,7 @@
 #include "ops/tensor_params.h"
 #include "tensor_kernels.h"
 
-onyx_status *cpu_transpose_run(cpu_ctx *c) {
+onyx_status *cpu_transpose_run(onyx_kernel_ctx *c) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -24,7 +24,7 @@ onyx_status *cpu_transpose_run(cpu_ctx *c) {
 
 /* DepthToSpace / SpaceToDepth as a 6-D view: `dims` of the output in the
  * order it is written, `src` the input strides for each of them. */
-static onyx_status *space_depth_run(cpu_ctx *c, bool to_space) {
+static onyx_status *space_depth_run(onyx_kernel_ctx *c, bool to_space) {
   const onyx_tensor *x = c->in[0];
   onyx_tensor *o = c->out[0];
   size_t esz;
@@ -57,5 +57,5 @@ static onyx_status *space_depth_run(cpu_ctx *c, bool to_space) {
   return cpu_strings_own(o);
 }
 
-onyx_status *cpu_depth_to_space_run(cpu_ctx *c) { return space_depth_run(c, true); }
-onyx_status *cpu_space_to_depth_run(cpu_ctx *c) { return space_depth_run(c, false); }
+onyx_status *cpu_depth_to_space_run(onyx_kernel_ctx *c) { return space_depth_run(c, true); }
+onyx_status *cpu_space_to_depth_run(onyx_kernel_ctx *c) { return space_depth_run(c, false); }

@@ -20,12 +20,13 @@
  * work: compile builds a program for the default thread count with the
  * load-time shapes (symbolic dims bound to 1), which also proves oneDNN
  * takes the partition (else it falls back); a run with other input shapes
- * or another thread count builds its own once and caches it (under the
- * state's mutex; past DN_MAX_PROGS programs a run builds a throwaway one).
- * Runs may be concurrent: a program is read-only after its build, each run
- * has its own stream, memory objects, arena and scratchpad, and sets the
- * calling thread's OpenMP thread count (a per-thread setting) to its pool's
- * for the primitives it executes. */
+ * or another thread count builds its own once and caches it (in the
+ * partition's program cache, under its mutex; past DN_MAX_PROGS programs a
+ * run builds a throwaway one). Runs may be concurrent: a program is
+ * read-only after its build, each run has its own run state (stream, memory
+ * objects, arena and scratchpad: dn_run_state, pooled by the provider), and
+ * sets the calling thread's OpenMP thread count (a per-thread setting) to
+ * its pool's for the primitives it executes. */
 #include <omp.h>
 #include <string.h>
 
@@ -60,13 +61,19 @@ typedef struct dn_prog {
   void **consts;          /* owned (onyx_malloc_aligned) */
 } dn_prog;
 
+/* Programs built for the shapes and thread counts runs met: the one part
+ * of a compiled partition that changes after compile, behind its lock. */
+typedef struct dn_cache {
+  pthread_mutex_t lock;
+  int n_progs;
+  dn_prog *progs[DN_MAX_PROGS];
+} dn_cache;
+
 typedef struct dn_state {
   dn_provider *prov;
   const onyx_graph *g;
   onyx_partition part;     /* arrays owned */
-  pthread_mutex_t lock;
-  int n_progs;
-  dn_prog *progs[DN_MAX_PROGS];
+  dn_cache *cache;         /* owned */
 } dn_state;
 
 /* one layout of one value; the first entry of a value is where it was made */
@@ -574,7 +581,7 @@ static onyx_status *infer_shapes(const dn_state *st, onyx_tensor *const *in, ony
 
 /* Builds the program for partition inputs `in` (NULL: load-time shapes).
  * *shape_err (may be NULL) tells a failure of shape inference apart. */
-static onyx_status *build_prog(dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out,
+static onyx_status *build_prog(const dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out,
                                bool *shape_err) {
   const onyx_graph *g0 = st->g;
   dn_prog *p = onyx_calloc(1, sizeof *p);
@@ -653,8 +660,11 @@ static onyx_status *build_prog(dn_state *st, int nthreads, onyx_tensor *const *i
 static void state_free(void *state) {
   dn_state *st = state;
   if (!st) return;
-  for (int i = 0; i < st->n_progs; i++) prog_free(st->progs[i]);
-  pthread_mutex_destroy(&st->lock);
+  if (st->cache) {
+    for (int i = 0; i < st->cache->n_progs; i++) prog_free(st->cache->progs[i]);
+    pthread_mutex_destroy(&st->cache->lock);
+    onyx_free(st->cache);
+  }
   onyx_free((void *)st->part.nodes);
   onyx_free((void *)st->part.in);
   onyx_free((void *)st->part.out);
@@ -675,18 +685,19 @@ static bool sig_matches(const dn_state *st, const dn_prog *p, onyx_tensor *const
 
 /* The program for these inputs and thread count, built on first use. When
  * the cache is full, *temp is set: the caller frees the program after use. */
-static onyx_status *prog_for(dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out, bool *temp) {
+static onyx_status *prog_for(const dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out, bool *temp) {
   onyx_status *s = NULL;
+  dn_cache *c = st->cache;
   *temp = false;
-  pthread_mutex_lock(&st->lock);
+  pthread_mutex_lock(&c->lock);
   dn_prog *p = NULL;
-  for (int i = 0; i < st->n_progs && !p; i++)
-    if (st->progs[i]->nthreads == nthreads && sig_matches(st, st->progs[i], in)) p = st->progs[i];
+  for (int i = 0; i < c->n_progs && !p; i++)
+    if (c->progs[i]->nthreads == nthreads && sig_matches(st, c->progs[i], in)) p = c->progs[i];
   if (!p && !(s = build_prog(st, nthreads, in, &p, NULL))) {
-    if (st->n_progs < DN_MAX_PROGS) st->progs[st->n_progs++] = p;
+    if (c->n_progs < DN_MAX_PROGS) c->progs[c->n_progs++] = p;
     else *temp = true;
   }
-  pthread_mutex_unlock(&st->lock);
+  pthread_mutex_unlock(&c->lock);
   *out = p;
   return s;
 }
@@ -701,11 +712,82 @@ static void *buf_ptr(const dn_prog *p, const dn_buf *b, onyx_tensor *const *in, 
   }
 }
 
-static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tensor **out,
-                           const onyx_threadpool *pool) {
-  dn_state *st = (dn_state *)state;   /* only the program cache changes, under its lock */
+/* ---- run states ---------------------------------------------------------------------- */
+
+onyx_status *dn_run_begin(onyx_provider *p, const onyx_run_config *rc, void **state) {
+  (void)rc;
+  dn_provider *c = p->ctx;
+  pthread_mutex_lock(&c->pool_lock);
+  dn_run_state *r = c->pool;
+  if (r) c->pool = r->next;
+  pthread_mutex_unlock(&c->pool_lock);
+  if (!r) {
+    if (!(r = onyx_calloc(1, sizeof *r))) return onyx_error_oom();
+    dnnl_status_t ds = dnnl_stream_create(&r->stream, c->engine, dnnl_stream_default_flags);
+    if (ds != dnnl_success) {
+      onyx_free(r);
+      return dn_error(NULL, ds, "stream creation");
+    }
+  }
+  *state = r;
+  return NULL;
+}
+
+void dn_run_end(onyx_provider *p, void *state) {
+  dn_provider *c = p->ctx;
+  dn_run_state *r = state;
+  if (!r) return;
+  pthread_mutex_lock(&c->pool_lock);
+  r->next = c->pool;
+  c->pool = r;
+  pthread_mutex_unlock(&c->pool_lock);
+}
+
+void dn_run_pool_free(dn_provider *c) {
+  while (c->pool) {
+    dn_run_state *r = c->pool;
+    c->pool = r->next;
+    dnnl_stream_destroy(r->stream);
+    onyx_free_aligned(r->arena);
+    onyx_free(r->mems);
+    onyx_free(r->args);
+    onyx_free(r);
+  }
+}
+
+/* Grows the run state to hold a program's arena and arguments. */
+static onyx_status *fit_run_state(dn_run_state *r, const dn_prog *p) {
+  if (p->arena_bytes + 1 > r->arena_cap) {
+    char *a = onyx_malloc_aligned(p->arena_bytes + 1);
+    if (!a) return onyx_error_oom();
+    onyx_free_aligned(r->arena);
+    r->arena = a;
+    r->arena_cap = p->arena_bytes + 1;
+  }
+  if (p->max_args > r->cap_args) {
+    dnnl_memory_t *m = onyx_calloc((size_t)p->max_args, sizeof *m);
+    dnnl_exec_arg_t *a = onyx_calloc((size_t)p->max_args, sizeof *a);
+    if (!m || !a) {
+      onyx_free(m);
+      onyx_free(a);
+      return onyx_error_oom();
+    }
+    onyx_free(r->mems);
+    onyx_free(r->args);
+    r->mems = m;
+    r->args = a;
+    r->cap_args = p->max_args;
+  }
+  return NULL;
+}
+
+static onyx_status *dn_run(onyx_kernel_ctx *c) {
+  const dn_state *st = c->state;
+  dn_run_state *r = c->run_state;
+  onyx_tensor *const *in = c->in;
+  onyx_tensor **out = c->out;
   const onyx_graph *g = st->g;
-  int nt = pool && pool->nthreads > 0 ? pool->nthreads : 1;
+  int nt = c->pool && c->pool->nthreads > 0 ? c->pool->nthreads : 1;
   for (int k = 0; k < st->part.n_in; k++) {
     const onyx_value *v = &g->values[st->part.in[k]];
     if (is_fed(v) && (!in[k] || in[k]->kind != ONYX_KIND_TENSOR || in[k]->dtype != v->dtype))
@@ -714,61 +796,37 @@ static onyx_status *dn_run(const void *state, onyx_tensor *const *in, onyx_tenso
   dn_prog *p;
   bool temp;
   ONYX_TRY(prog_for(st, nt, in, &p, &temp));
-  onyx_status *s = NULL;
-  dnnl_stream_t stream = NULL;
-  dnnl_memory_t *mems = onyx_calloc((size_t)p->max_args + 1, sizeof *mems);
-  dnnl_exec_arg_t *args = onyx_calloc((size_t)p->max_args + 1, sizeof *args);
-  char *arena = onyx_malloc_aligned(p->arena_bytes + 1);
-  if (!mems || !args || !arena) {
-    s = onyx_error_oom();
-    goto done;
-  }
-  for (int k = 0; k < st->part.n_out && !s; k++)
-    if (!(s = onyx_tensor_new_empty(g->values[st->part.out[k]].dtype, p->out_rank[k], p->out_dims[k], &out[k])))
-      s = onyx_tensor_alloc(out[k], p->out_rank[k], NULL);
+  onyx_status *s = fit_run_state(r, p);
+  for (int k = 0; k < st->part.n_out && !s; k++) s = onyx_kernel_alloc_output(c, k, p->out_rank[k], p->out_dims[k]);
   if (s) goto done;
-  dnnl_status_t ds = dnnl_stream_create(&stream, st->prov->engine, dnnl_stream_default_flags);
-  if (ds != dnnl_success) {
-    stream = NULL;
-    s = dn_error(NULL, ds, "stream creation");
-    goto done;
-  }
   int prev = omp_get_max_threads();
   omp_set_num_threads(nt);
+  dnnl_status_t ds = dnnl_success;
   for (int i = 0; i < p->n_steps && !s; i++) {
     const dn_step *stp = &p->steps[i];
     int made = 0;
     for (; made < stp->n_args; made++) {
       const dn_arg *a = &stp->args[made];
-      ds = dnnl_memory_create(&mems[made], &a->md, st->prov->engine, buf_ptr(p, &a->b, in, out, arena));
+      ds = dnnl_memory_create(&r->mems[made], &a->md, st->prov->engine, buf_ptr(p, &a->b, in, out, r->arena));
       if (ds != dnnl_success) break;
-      args[made] = (dnnl_exec_arg_t){a->arg, mems[made]};
+      r->args[made] = (dnnl_exec_arg_t){a->arg, r->mems[made]};
     }
-    if (ds == dnnl_success) ds = dnnl_primitive_execute(stp->prim, stream, stp->n_args, args);
+    if (ds == dnnl_success) ds = dnnl_primitive_execute(stp->prim, r->stream, stp->n_args, r->args);
     if (ds != dnnl_success) s = dn_error(NULL, ds, "execute");
-    for (int k = 0; k < made; k++) dnnl_memory_destroy(mems[k]);
+    for (int k = 0; k < made; k++) dnnl_memory_destroy(r->mems[k]);
   }
-  if (!s && (ds = dnnl_stream_wait(stream)) != dnnl_success) s = dn_error(NULL, ds, "stream wait");
+  if (!s && (ds = dnnl_stream_wait(r->stream)) != dnnl_success) s = dn_error(NULL, ds, "stream wait");
   omp_set_num_threads(prev);
 done:
-  if (stream) dnnl_stream_destroy(stream);
   if (temp) prog_free(p);
-  onyx_free_aligned(arena);
-  onyx_free(mems);
-  onyx_free(args);
-  if (s)
-    for (int k = 0; k < st->part.n_out; k++) {
-      onyx_tensor_free(out[k]);
-      out[k] = NULL;
-    }
   return s;
 }
 
 void dn_fused_describe(const void *state, dn_fused_info *out) {
   const dn_state *st = state;
   memset(out, 0, sizeof *out);
-  if (!st->n_progs) return;   /* a dynamic partition builds its programs per run */
-  const dn_prog *p = st->progs[0];
+  if (!st->cache->n_progs) return;   /* a dynamic partition builds its programs per run */
+  const dn_prog *p = st->cache->progs[0];
   out->n_prims = p->n_steps;
   out->arena_bytes = p->arena_bytes;
   for (int i = 0; i < p->n_steps; i++) {
@@ -789,7 +847,11 @@ static int *copy_ints(const int *v, int n) {
 onyx_status *dn_compile(onyx_provider *pr, const onyx_graph *g, const onyx_partition *part, onyx_fused *out) {
   dn_state *st = onyx_calloc(1, sizeof *st);
   if (!st) return onyx_error_oom();
-  pthread_mutex_init(&st->lock, NULL);
+  if (!(st->cache = onyx_calloc(1, sizeof *st->cache))) {
+    onyx_free(st);
+    return onyx_error_oom();
+  }
+  pthread_mutex_init(&st->cache->lock, NULL);
   st->prov = pr->ctx;
   st->g = g;
   st->part = *part;
@@ -808,7 +870,7 @@ onyx_status *dn_compile(onyx_provider *pr, const onyx_graph *g, const onyx_parti
     const onyx_value *v = &g->values[part->in[k]];
     for (int d = 0; is_fed(v) && d < v->rank; d++) dynamic |= v->dims[d] < 0;
   }
-  if (!s && !(s = build_prog(st, onyx_available_cores(), NULL, &p, &shape_err))) st->progs[st->n_progs++] = p;
+  if (!s && !(s = build_prog(st, onyx_available_cores(), NULL, &p, &shape_err))) st->cache->progs[st->cache->n_progs++] = p;
   if (s && dynamic && shape_err) {
     onyx_status_free(s);
     s = NULL;
@@ -823,6 +885,6 @@ onyx_status *dn_compile(onyx_provider *pr, const onyx_graph *g, const onyx_parti
     onyx_log(ONYX_LOG_DEBUG, "dnnl: partition at '%s' (%d nodes, level %d): %d primitives (%d reorders), arena %zu bytes",
              g->nodes[part->nodes[0]].name, part->n_nodes, part->opt_level, fi.n_prims, fi.n_reorders, fi.arena_bytes);
   }
-  *out = (onyx_fused){dn_run, state_free, st};
+  *out = (onyx_fused){dn_run, state_free, st, false};
   return NULL;
 }

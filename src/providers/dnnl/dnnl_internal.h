@@ -18,12 +18,29 @@
 /* conv_algorithm option: which oneDNN algorithm float32 3x3 convolutions try first. */
 typedef enum dn_conv_algo { DN_CONV_AUTO, DN_CONV_DIRECT, DN_CONV_WINOGRAD } dn_conv_algo;
 
-/* The provider's context: one engine for the process-wide CPU, and the
- * precision and convolution algorithm chosen by options. */
+/* What one run needs to execute programs (run_begin/run_end): a oneDNN
+ * stream, a growing arena for intermediates and scratchpads, and room for
+ * the memory objects of a primitive's arguments. Kept in a pool across
+ * runs, so steady-state runs allocate nothing. */
+typedef struct dn_run_state {
+  dnnl_stream_t stream;
+  char *arena;
+  size_t arena_cap;
+  int cap_args;
+  dnnl_memory_t *mems;
+  dnnl_exec_arg_t *args;
+  struct dn_run_state *next;   /* in the pool */
+} dn_run_state;
+
+/* The provider's context: one engine for the process-wide CPU, the
+ * precision and convolution algorithm chosen by options, and the pool of
+ * run states. */
 typedef struct dn_provider {
   dnnl_engine_t engine;
   bool bf16;   /* precision=bf16: Conv/ConvTranspose/MatMul/Gemm read bf16 */
   dn_conv_algo conv_algo;
+  pthread_mutex_t pool_lock;
+  dn_run_state *pool;
 } dn_provider;
 
 /* An activation as oneDNN eltwise steps applied in order: Relu is one step,
@@ -100,6 +117,11 @@ onyx_status *dn_node_supported(const onyx_graph *g, const onyx_node *n);
 /* Lowers a partition to primitives (see dnnl_compile.c). */
 onyx_status *dn_compile(onyx_provider *p, const onyx_graph *g, const onyx_partition *part,
                         onyx_fused *out);
+/* The provider's run lifecycle (dnnl_compile.c): a run state from the pool. */
+onyx_status *dn_run_begin(onyx_provider *p, const onyx_run_config *rc, void **state);
+void dn_run_end(onyx_provider *p, void *state);
+/* Frees the pooled run states (provider teardown). */
+void dn_run_pool_free(dn_provider *c);
 
 /* What the program of a compiled partition (the `state` of the onyx_fused
  * dn_compile made) holds for the load-time shapes: primitives, of which

@@ -427,7 +427,11 @@ static onyx_status *dn_supports(onyx_provider *p, const onyx_graph *g, const ony
 
 static void dn_destroy(onyx_provider *p) {
   dn_provider *c = p->ctx;
-  if (c && c->engine) dnnl_engine_destroy(c->engine);
+  if (c) {
+    dn_run_pool_free(c);
+    pthread_mutex_destroy(&c->pool_lock);
+    if (c->engine) dnnl_engine_destroy(c->engine);
+  }
   onyx_free(c);
   onyx_free(p);
 }
@@ -436,6 +440,8 @@ static const onyx_provider_iface dn_iface = {
     .version = ONYX_PROVIDER_IFACE_VERSION,
     .supports = dn_supports,
     .compile = dn_compile,
+    .run_begin = dn_run_begin,
+    .run_end = dn_run_end,
     .destroy = dn_destroy,
 };
 
@@ -473,8 +479,8 @@ static onyx_status *dn_create(int n_opts, const char *const *keys, const char *c
   }
   p->iface = &dn_iface;
   p->name = "dnnl";
-  p->device = ONYX_DEVICE_HOST;
   p->ctx = c;
+  pthread_mutex_init(&c->pool_lock, NULL);
   c->bf16 = bf16;
   c->conv_algo = algo;
   dnnl_status_t st = dnnl_engine_create(&c->engine, dnnl_cpu, 0);
