@@ -94,10 +94,11 @@ onyx_status *plan_cache_take_arenas(const onyx_plan *p, uint64_t sig, frame_aren
   fa->entry = e;
   for (int s = 0; e && s < p->n_spaces; s++) {
     if (!fa->layout[s] || fa->arena[s]) continue;
-    if (!(fa->arena[s] = onyx_allocator_alloc(p->spaces[s], (size_t)fa->layout[s]->arena_bytes))) {
+    int64_t bytes = fa->layout[s]->arena_bytes;
+    if (!(fa->arena[s] = onyx_allocator_alloc(p->spaces[s], (size_t)bytes))) {
       plan_cache_give_arenas(p, fa);
       return onyx_error(ONYX_ERR_OUT_OF_MEMORY, "%s: out of memory allocating a %lld-byte activation arena",
-                        p->spaces[s]->name, (long long)fa->layout[s]->arena_bytes);
+                        p->spaces[s]->name, (long long)bytes);
     }
   }
   return NULL;

@@ -28,7 +28,7 @@ onyx_status *plan_assign(onyx_plan *p, const uint64_t *excluded) {
     for (int k = 0; k < p->n_providers && p->assign[i] < 0; k++) {
       onyx_provider *pr = p->providers[k];
       onyx_status *s = excluded[i] >> k & 1
-                           ? onyx_error(ONYX_ERR_RUNTIME, "compile failed: %s", p->fail_msg[i] ? p->fail_msg[i] : "?")
+                           ? onyx_error(ONYX_ERR_RUNTIME, "%s", p->fail_msg[i] ? p->fail_msg[i] : "failed")
                            : can_take(p, pr, n);
       if (!s) {
         p->assign[i] = k;

@@ -161,8 +161,9 @@ static onyx_status *rebuild(copier *c, step *old, int n_old) {
   return s;
 }
 
-/* Copies of initializers are made once, here; their steps are dropped. */
-static onyx_status *precopy_constants(onyx_plan *p) {
+/* Copies of initializers are made once, here; their steps are dropped.
+ * On failure *failed is the slot that could not be filled. */
+static onyx_status *precopy_constants(onyx_plan *p, int *failed) {
   const onyx_graph *g = p->g;
   p->const_slots = onyx_calloc((size_t)p->n_slots + 1, sizeof *p->const_slots);
   if (!p->const_slots) return onyx_error_oom();
@@ -171,8 +172,15 @@ static onyx_status *precopy_constants(onyx_plan *p) {
     step *st = &p->steps[i];
     if (st->kind == STEP_COPY && g->values[st->in[0]].init) {
       int to = p->slot_space[st->out[0]];
-      ONYX_TRY(onyx_tensor_clone_to(g->values[st->in[0]].init, to ? p->spaces[to] : NULL,
-                                    &p->const_slots[st->out[0]]));
+      onyx_status *s = onyx_tensor_clone_to(g->values[st->in[0]].init, to ? p->spaces[to] : NULL,
+                                            &p->const_slots[st->out[0]]);
+      if (s) {
+        *failed = st->out[0];
+        /* the rest of the list is still valid for free_steps */
+        for (int j = i; j < p->n_steps; j++) p->steps[w++] = p->steps[j];
+        p->n_steps = w;
+        return s;
+      }
       p->producer[st->out[0]] = -1;
       onyx_free(st->in);
       onyx_free(st->out);
@@ -184,7 +192,7 @@ static onyx_status *precopy_constants(onyx_plan *p) {
   return NULL;
 }
 
-onyx_status *plan_insert_copies(onyx_plan *p) {
+onyx_status *plan_insert_copies(onyx_plan *p, int *failed_slot) {
   const onyx_graph *g = p->g;
   int nv = g->n_values;
   copier c = {p, NULL, 0, 0, NULL, nv, nv + 16, NULL, NULL, NULL};
@@ -240,7 +248,7 @@ onyx_status *plan_insert_copies(onyx_plan *p) {
         if (g->inputs[j] == slot) p->input_host_read[j] = true;
     }
   }
-  s = precopy_constants(p);
+  s = precopy_constants(p, failed_slot);
 done:
   onyx_free(c.dev);
   onyx_free(c.sh);

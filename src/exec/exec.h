@@ -99,8 +99,10 @@ onyx_status *onyx_plan_run(const onyx_plan *p, onyx_run_ctx *rc, onyx_tensor *co
  * onyx_plan_create) and, in *why (borrowed, may be NULL), why providers of
  * higher priority did not take it. */
 int onyx_plan_node_provider(const onyx_plan *p, int node, const char **why);
-/* The compile error of the partition node i fell back from, or NULL. */
-const char *onyx_plan_node_compile_error(const onyx_plan *p, int node);
+/* Why node i fell back from a provider that took it at first (its
+ * partition did not compile, or its weights could not be copied into the
+ * provider's memory), or NULL. */
+const char *onyx_plan_node_fallback(const onyx_plan *p, int node);
 /* Largest activation arena planned so far over all spaces (bytes; 0 before
  * the first run of a static-shape signature). The first run of each
  * input-shape signature records sizes; later runs place every statically

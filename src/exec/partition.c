@@ -5,6 +5,7 @@
  * onyx_session_set_providers) keeps the ones whose nodes and provider did
  * not change instead of compiling them again. Each partition carries a
  * stable hash of what its compile depends on, for providers' caches. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,7 +281,9 @@ static onyx_status *add_fused_step(onyx_plan *p, const int *nodes, int cnt, uint
       /* out of memory included: the partition falls back, the reason is kept */
       onyx_log(ONYX_LOG_INFO, "provider %s: partition of %d nodes starting at '%s' did not compile (%s); falling back",
                pr->name, cnt, g->nodes[nodes[0]].name, onyx_status_message(cs));
-      s = exclude(p, nodes, cnt, prov, onyx_status_message(cs), excluded);
+      char msg[512];
+      snprintf(msg, sizeof msg, "compile failed: %s", onyx_status_message(cs));
+      s = exclude(p, nodes, cnt, prov, msg, excluded);
       onyx_status_free(cs);
       *failed = true;
       goto done;

@@ -132,7 +132,33 @@ static onyx_status *add_subplans(onyx_plan *p, int ni, const onyx_plan *donor) {
 
 /* ---- building ------------------------------------------------------------------------ */
 
-/* One planning attempt under `excluded`; *retry when a compile failed. */
+/* A device space ran out of memory copying an initializer into slot
+ * `slot`: the nodes reading that copy fall back from their provider. */
+static onyx_status *exclude_readers(onyx_plan *p, int slot, onyx_status *why, uint64_t *excluded) {
+  const onyx_graph *g = p->g;
+  char msg[512];
+  snprintf(msg, sizeof msg, "copying initializer '%s' to %s failed: %s", g->values[p->slot_value[slot]].name,
+           p->spaces[p->slot_space[slot]]->name, onyx_status_message(why));
+  onyx_status_free(why);
+  for (int i = 0; i < p->n_steps; i++) {
+    const step *st = &p->steps[i];
+    bool reads = false;
+    for (int k = 0; k < st->n_in; k++) reads |= st->in[k] == slot;
+    if (!reads || st->kind == STEP_COPY) continue;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+      bool member = st->kind == STEP_NODE ? ni == st->node : false;
+      for (int k = 0; st->kind == STEP_FUSED && k < st->part->n_nodes && !member; k++) member = st->part->nodes[k] == ni;
+      if (!member) continue;
+      excluded[ni] |= (uint64_t)1 << st->prov;
+      onyx_free(p->fail_msg[ni]);
+      if (!(p->fail_msg[ni] = onyx_strdup(msg))) return onyx_error_oom();
+    }
+  }
+  return NULL;
+}
+
+/* One planning attempt under `excluded`; *retry when a compile (or a copy
+ * of weights into a device) failed and nodes fell back. */
 static onyx_status *attempt(onyx_plan *p, uint64_t *excluded, compiled_set *reuse, bool *retry) {
   int nn = p->g->n_nodes;
   ONYX_TRY(plan_assign(p, excluded));
@@ -141,8 +167,14 @@ static onyx_status *attempt(onyx_plan *p, uint64_t *excluded, compiled_set *reus
   onyx_status *s = plan_order(p, order);
   if (!s) s = plan_build_steps(p, order, excluded, reuse, retry);
   onyx_free(order);
-  if (!s && !*retry && !(s = plan_insert_copies(p))) s = count_uses(p);
-  return s;
+  if (s || *retry) return s;
+  int failed = -1;
+  if ((s = plan_insert_copies(p, &failed))) {
+    if (onyx_status_code(s) != ONYX_ERR_OUT_OF_MEMORY || failed < 0 || !p->slot_space[failed]) return s;
+    *retry = true;
+    return exclude_readers(p, failed, s, excluded);
+  }
+  return count_uses(p);
 }
 
 /* The error when compiles kept failing: names a node of a partition that
@@ -150,7 +182,7 @@ static onyx_status *attempt(onyx_plan *p, uint64_t *excluded, compiled_set *reus
 static onyx_status *exhausted(const onyx_plan *p) {
   for (int i = 0; i < p->g->n_nodes; i++)
     if (p->fail_msg[i])
-      return onyx_error(ONYX_ERR_RUNTIME, "partition at node '%s' (%s): no provider could compile it (last: %s)",
+      return onyx_error(ONYX_ERR_RUNTIME, "partition at node '%s' (%s): no provider could take it (last: %s)",
                         p->g->nodes[i].name, p->g->nodes[i].op_type, p->fail_msg[i]);
   return onyx_error(ONYX_ERR_RUNTIME, "planning did not settle after every provider fallback");
 }
@@ -209,7 +241,7 @@ int onyx_plan_node_provider(const onyx_plan *p, int node, const char **why) {
   return p->assign[node];
 }
 
-const char *onyx_plan_node_compile_error(const onyx_plan *p, int node) { return p->fail_msg[node]; }
+const char *onyx_plan_node_fallback(const onyx_plan *p, int node) { return p->fail_msg[node]; }
 
 int64_t onyx_plan_arena_bytes(const onyx_plan *p) {
   int64_t m = 0;

@@ -118,9 +118,9 @@ uint64_t partition_hash(const onyx_graph *g, const onyx_partition *part);
 /* copies.c: memory spaces from the providers; then each step's inputs are
  * rewritten to read a slot in the space the step wants (its provider's, or
  * the host for host-placed inputs), adding copy steps; initializer copies
- * are made once here. */
+ * are made once here (on failure *failed_slot names the copy that failed). */
 onyx_status *plan_spaces(onyx_plan *p);
-onyx_status *plan_insert_copies(onyx_plan *p);
+onyx_status *plan_insert_copies(onyx_plan *p, int *failed_slot);
 /* The memory space input k (output k when `output`) of step st lives in. */
 int step_space(const onyx_plan *p, const step *st, int k, bool output);
 

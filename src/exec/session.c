@@ -153,19 +153,22 @@ void session_log_fallback(onyx_session *s, const char *fmt, ...) {
   pthread_mutex_unlock(&s->lock);
 }
 
-/* Logs the partitions of a new plan whose compile failed, once each. */
-static void log_compile_fallbacks(onyx_session *s, const plan_ref *r) {
+/* Logs the nodes of a new plan that fell back from a provider (a compile
+ * or a copy of weights into its device failed), once per reason. */
+static void log_plan_fallbacks(onyx_session *s, const plan_ref *r) {
   const onyx_graph *g = s->model->graph;
   for (int i = 0; i < g->n_nodes; i++) {
-    const char *e = onyx_plan_node_compile_error(r->plan, i);
+    const char *e = onyx_plan_node_fallback(r->plan, i);
     bool seen = false;
     for (int j = 0; e && j < i && !seen; j++) {
-      const char *f = onyx_plan_node_compile_error(r->plan, j);
+      const char *f = onyx_plan_node_fallback(r->plan, j);
       seen = f && !strcmp(e, f);
     }
     if (!e || seen) continue;
-    session_log_fallback(s, "partition at node '%s' (%s) did not compile (%s); it runs on %s", g->nodes[i].name,
-                         g->nodes[i].op_type, e, r->prov[onyx_plan_node_provider(r->plan, i, NULL)]->name);
+    const char *why;
+    int k = onyx_plan_node_provider(r->plan, i, &why);
+    session_log_fallback(s, "node '%s' (%s) and the nodes sharing its reason fell back (%s); they run on %s",
+                         g->nodes[i].name, g->nodes[i].op_type, why ? why : e, r->prov[k]->name);
   }
 }
 
@@ -189,7 +192,7 @@ static onyx_status *make_plan(onyx_session *s, onyx_provider *const *prov, int n
     onyx_free(r);
     return st;
   }
-  log_compile_fallbacks(s, r);
+  log_plan_fallbacks(s, r);
   *out = r;
   return NULL;
 }

@@ -17,7 +17,10 @@
  *
  * --providers LIST runs every session on that provider list (e.g.
  * "dnnl,cpu"); passing tests then say how many of their nodes ran on a
- * provider other than cpu, so a provider's coverage of the suite shows. */
+ * provider other than cpu, so a provider's coverage of the suite shows.
+ * "simdev" in the list is the simulated device of tests/simdev (a session
+ * makes its own), so mixed device+cpu graphs are checked against the
+ * suite's expected outputs. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -33,8 +36,10 @@
 
 #include "base/half.h"
 #include "base/tensor.h"
+#include "exec/session_internal.h"
 #include "ir/ir.h"
 #include "onyx.h"
+#include "simdev.h"
 
 #define RTOL 1e-3
 #define ATOL 1e-7
@@ -351,15 +356,23 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
     return status_verdict(s, "options", why, wn);
   }
   onyx_options_set_intra_op_threads(opts, o->threads);
-  if (o->providers && (s = onyx_options_set_providers(opts, o->providers))) {
+  onyx_provider *sim = NULL;
+  if (o->providers && strstr(o->providers, "simdev") && !(s = simdev_create(0, &sim)))
+    s = onyx_options_add_provider(opts, sim);
+  if (!s && o->providers) s = onyx_options_set_providers(opts, o->providers);
+  if (s) {
     onyx_options_destroy(opts);
     onyx_model_destroy(m);
+    simdev_destroy(sim);
     return status_verdict(s, "options", why, wn);
   }
   onyx_session *sess;
   s = onyx_session_create_from_model(m, opts, &sess);
   onyx_options_destroy(opts);
-  if (s) return status_verdict(s, "session", why, wn);
+  if (s) {
+    simdev_destroy(sim);
+    return status_verdict(s, "session", why, wn);
+  }
   /* placement note for a passing test: nodes that did not run on cpu */
   char placed[256] = "";
   int off_cpu = 0, n_nodes = onyx_session_node_count(sess);
@@ -386,6 +399,7 @@ static verdict run_test(const char *test_dir, const options *o, char *why, size_
   }
   free_list(sets, n);
   onyx_session_destroy(sess);
+  simdev_destroy(sim);
   if (v == R_PASS) fmt(why, wn, "%s", placed);
   return v;
 }

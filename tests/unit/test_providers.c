@@ -314,7 +314,7 @@ int main(void) {
     onyx_node_info ni;
     CHECK_OK(onyx_session_node_info(s, 0, &ni));
     CHECK(ni.fallback_reason && strstr(ni.fallback_reason, "fake compile refused"));
-    CHECK(fallback_has(s, "did not compile (fake compile refused); it runs on cpu"));
+    CHECK(fallback_has(s, "(fake: compile failed: fake compile refused); they run on cpu"));
     CHECK(onyx_session_copy_count(s) == 0);
     CHECK(run_check(s) == 0);
     onyx_session_destroy(s);
