@@ -31,9 +31,12 @@ static const char usage[] =
     "              creates a session and lists every node of its graph with\n"
     "              the provider that runs it and, when a provider listed\n"
     "              before it declined the node, why (unsupported op, dtype,\n"
-    "              attribute, shape); then nodes per provider. With --json:\n"
-    "              {\"model\", \"providers\": {name: nodes}, \"nodes\": [{name,\n"
-    "              op_type, domain, provider, fallback_reason}]}\n"
+    "              attribute, shape); then nodes per provider, and the copies\n"
+    "              between memory spaces (value, from, to, bytes; weights are\n"
+    "              copied once, the rest every run). With --json: {\"model\",\n"
+    "              \"providers\": {name: nodes}, \"nodes\": [{name, op_type,\n"
+    "              domain, provider, fallback_reason}], \"copies\": [{value,\n"
+    "              from, to, bytes}]}\n"
     "  -O N        optimization level for --stage optimized/partitioned\n"
     "              (default 3)\n"
     "  --providers LIST  providers for --stage optimized/partitioned, in\n"
@@ -245,7 +248,7 @@ static void print_text(const char *path, const onyx_model *m, const op_table *t)
   printf("%s\n", n_bad ? "" : " none");
 }
 
-/* ---- partitioned: a session's node placement ------------------------------------- */
+/* ---- partitioned: a session's node placement and copies ------------------------------- */
 
 static int print_partitioned(const char *path, const char *providers, int level, bool json) {
   onyx_options *o = NULL;
@@ -301,7 +304,28 @@ static int print_partitioned(const char *path, const char *providers, int level,
       printf(" %s %d node%s%s", pn.name[k], pn.nodes[k], pn.nodes[k] == 1 ? "" : "s", k + 1 < pn.n ? "," : "");
     }
   }
-  printf(json ? "}}\n" : "\n");
+  /* copies between memory spaces: per run, or once for weights */
+  int nc = onyx_session_copy_count(sess);
+  if (json) printf("}, \"copies\": [");
+  else printf("\ncopies: %d%s\n", nc, nc ? "" : " (one memory space)");
+  for (int i = 0; i < nc; i++) {
+    onyx_copy_info ci;
+    onyx_status_free(onyx_session_copy_info(sess, i, &ci));   /* i is in range */
+    if (json) {
+      printf("%s{\"value\": ", i ? ", " : "");
+      cli_json_string(stdout, ci.value);
+      printf(", \"from\": ");
+      cli_json_string(stdout, ci.from);
+      printf(", \"to\": ");
+      cli_json_string(stdout, ci.to);
+      printf(", \"bytes\": %lld}", (long long)ci.bytes);
+    } else if (ci.bytes >= 0) {
+      printf("  '%s' %s -> %s, %lld bytes\n", ci.value, ci.from, ci.to, (long long)ci.bytes);
+    } else {
+      printf("  '%s' %s -> %s, bytes depend on the input shapes\n", ci.value, ci.from, ci.to);
+    }
+  }
+  printf(json ? "]}\n" : "");
   onyx_session_destroy(sess);
   return 0;
 }

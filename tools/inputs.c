@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/base/half.h" /* header-only fp16/bf16 conversion, shared with the library */
 #include "cli.h"
 #include "npy.h"
 
@@ -233,8 +232,8 @@ static bool fill_random(onyx_tensor *t, uint64_t *rng) {
     switch (onyx_tensor_dtype(t)) {
       case ONYX_DTYPE_FLOAT: ((float *)p)[i] = (float)(r >> 40) * 0x1p-24f; break;
       case ONYX_DTYPE_DOUBLE: ((double *)p)[i] = (double)(r >> 11) * 0x1p-53; break;
-      case ONYX_DTYPE_FLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_f16((float)(r >> 53) * 0x1p-11f); break;
-      case ONYX_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)(r >> 56) * 0x1p-8f); break;
+      case ONYX_DTYPE_FLOAT16: onyx_tensor_set_f64(t, i, (double)(r >> 53) * 0x1p-11); break;
+      case ONYX_DTYPE_BFLOAT16: onyx_tensor_set_f64(t, i, (double)(r >> 56) * 0x1p-8); break;
       case ONYX_DTYPE_INT8: case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)small; break;
       case ONYX_DTYPE_INT16: case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)small; break;
       case ONYX_DTYPE_INT32: case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)small; break;

@@ -278,7 +278,7 @@ onyx_status *onyx_plan_copy_info(const onyx_plan *p, int i, onyx_plan_copy *out)
   for (int s = 0; p->const_slots && s < p->n_slots; s++) {
     if (!p->const_slots[s] || k++ != i) continue;
     const onyx_value *v = &g->values[p->slot_value[s]];
-    *out = (onyx_plan_copy){v->name, "cpu", p->spaces[p->slot_space[s]]->name, (int64_t)v->init->nbytes};
+    *out = (onyx_plan_copy){v->name, p->spaces[0]->name, p->spaces[p->slot_space[s]]->name, (int64_t)v->init->nbytes};
     return NULL;
   }
   return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "copy %d out of range (%d)", i, k);

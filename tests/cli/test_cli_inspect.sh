@@ -2,7 +2,8 @@
 # test_cli_inspect.sh — `onyx inspect` text and --json: header, opsets,
 # inputs/outputs with symbolic and unknown dims, op histogram, initializers,
 # unsupported ops (subgraphs included), JSON escaping, errors, and
-# --stage partitioned (where a session runs each node, and why).
+# --stage partitioned (where a session runs each node, and why; the copies
+# between memory spaces: test_simdev checks a plan with copies).
 source "$(dirname "$0")/lib.sh" "$1" test_cli_inspect
 m=$tmp/m
 
@@ -80,10 +81,12 @@ j = json.load(open('$tmp/out'))
 ops = [n['op_type'] for n in j['nodes']]
 assert ops == ['Conv', 'MaxPool', 'Conv', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax'], ops
 assert all(n['provider'] == 'cpu' and n['fallback_reason'] is None for n in j['nodes']), j['nodes']
-assert j['providers'] == {'cpu': 7}, j['providers']"
+assert j['providers'] == {'cpu': 7}, j['providers']
+assert j['copies'] == [], j['copies']"
 run_ok "partitioned text" inspect "$m/cnn.onnx" --stage partitioned --providers cpu
 check "text: one line per node" grep -qE "^  cpu +ai.onyx:FusedGemm|^  cpu +Gemm" "$tmp/out"
 check "text: per provider" grep -qE "^per provider: cpu [0-9]+ nodes$" "$tmp/out"
+check "text: no copies" grep -qx "copies: 0 (one memory space)" "$tmp/out"
 if has_provider dnnl; then
   run_ok "partitioned dnnl,cpu" inspect "$m/cnn.onnx" --stage partitioned --providers dnnl,cpu --json
   pycheck "Flatten falls back with dnnl's reason" "

@@ -2,7 +2,7 @@
 # test_cli_run.sh — `onyx run`: .npy in and out for every dtype (numpy writes,
 # onyx reads, and back), .pb in and out (tensors, sequences), random inputs
 # (ranges, --dim, --seed, symbols bound by given inputs), --labels,
-# --repeat, output file names, and every error path: one line, no crash.
+# --repeat, --io-binding, output file names, and every error path: one line, no crash.
 source "$(dirname "$0")/lib.sh" "$1" test_cli_run
 m=$tmp/m
 
@@ -109,6 +109,15 @@ run_err "label count" "3 labels" run "$m/id_float32.onnx" -i "x=$tmp/logits.npy"
 # --repeat
 run_ok "repeat" run "$m/id_float32.onnx" --repeat 3 --threads 1
 check "latency line" grep -q "^latency: mean .* over 3 runs$" "$tmp/out"
+
+# --io-binding: the bundled CNN through a binding gives the outputs a plain run does
+d=models
+run_ok "plain run" run "$d/digits_cnn.onnx" -i "input=$d/digits_test_x.npy" -o "$tmp/plain"
+run_ok "io-binding run" run "$d/digits_cnn.onnx" -i "input=$d/digits_test_x.npy" -o "$tmp/bound" --io-binding --repeat 3
+check "io-binding outputs equal" cmp -s "$tmp/plain/logits.npy" "$tmp/bound/logits.npy"
+run_ok "io-binding on cpu" run "$d/digits_cnn.onnx" --bind-device cpu --labels "$d/digits_test_y.npy" -i "input=$d/digits_test_x.npy"
+check "io-binding accuracy" grep -q "^accuracy: 99.26% (536/540)$" "$tmp/out"
+run_err "io-binding unknown device" "no memory space 'gpu:7'" run "$d/digits_cnn.onnx" --bind-device gpu:7
 
 # session options
 run_ok "providers and opt level" run "$m/id_float32.onnx" --providers cpu --opt-level 0

@@ -13,27 +13,6 @@
 
 /* ---- tensors and running ------------------------------------------------------- */
 
-/* Stores double v into element i of t (numeric dtypes). */
-static void set_f64(onyx_tensor *t, int64_t i, double v) {
-  void *p = t->data;
-  switch (t->dtype) {
-    case ONYX_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case ONYX_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
-    case ONYX_DTYPE_FLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v); break;
-    case ONYX_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)v); break;
-    case ONYX_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case ONYX_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
-    case ONYX_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case ONYX_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
-    case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-    case ONYX_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
-    case ONYX_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    default: break;
-  }
-}
-
 static bool is_int(onyx_dtype dt) {
   return dt != ONYX_DTYPE_FLOAT && dt != ONYX_DTYPE_DOUBLE && dt != ONYX_DTYPE_FLOAT16 &&
          dt != ONYX_DTYPE_BFLOAT16;
@@ -48,7 +27,7 @@ static onyx_tensor *rnd(onyx_dtype dt, int rank, const int64_t *dims, unsigned s
   tu_fill_random(f, (size_t)n, seed);
   for (int64_t i = 0; i < n; i++) {
     double v = lo + (f[i] + 1.0) / 2.0 * (hi - lo);
-    set_f64(t, i, is_int(dt) ? floor(v) : v);
+    onyx_tensor_set_f64(t, i, is_int(dt) ? floor(v) : v);
   }
   free(f);
   return t;
@@ -57,7 +36,7 @@ static onyx_tensor *rnd(onyx_dtype dt, int rank, const int64_t *dims, unsigned s
 static onyx_tensor *vals(onyx_dtype dt, int rank, const int64_t *dims, const double *v) {
   onyx_tensor *t;
   onyx_tensor_create(dt, rank, dims, &t);
-  for (int64_t i = 0; i < onyx_numel(rank, dims); i++) set_f64(t, i, v[i]);
+  for (int64_t i = 0; i < onyx_numel(rank, dims); i++) onyx_tensor_set_f64(t, i, v[i]);
   return t;
 }
 
@@ -690,7 +669,7 @@ static void test_cast(void) {
     bool to_unsigned = cc->to == ONYX_DTYPE_UINT64;
     onyx_tensor *x = rnd(cc->from, 2, d, 40 + (unsigned)k, to_unsigned || cc->from == ONYX_DTYPE_UINT8 ? 0 : -100,
                          100), *y;
-    if (cc->to == ONYX_DTYPE_BOOL) set_f64(x, 0, 0.0);
+    if (cc->to == ONYX_DTYPE_BOOL) onyx_tensor_set_f64(x, 0, 0.0);
     tu_node t = tu_node_new("Cast", 13, 1, 1);
     tu_attr_int(&t, "to", cc->to);
     CHECK_OK(run_node(&t, 1, 1, &x, &y));
@@ -764,7 +743,7 @@ static void test_pow(void) {
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     pow_case *pc = &cases[k];
     onyx_tensor *in[2] = {rnd(pc->base, 2, a, 3, is_int(pc->base) ? 0 : 0.5, 5), rnd(pc->exp, pc->br, pc->bd, 4, 0, 4)};
-    if (k == 0) set_f64(in[1], 0, 2.0); /* the x*x path */
+    if (k == 0) onyx_tensor_set_f64(in[1], 0, 2.0); /* the x*x path */
     onyx_tensor *y;
     tu_node t = tu_node_new("Pow", 15, 2, 1);
     CHECK_OK(run_node(&t, 1, 2, in, &y));

@@ -126,6 +126,35 @@ static bool same(const onyx_tensor *a, const onyx_tensor *b) {
          !strcmp(onyx_tensor_device(a), "cpu") && !memcmp(a->data, b->data, a->nbytes);
 }
 
+/* The mixed model on simdev,cpu and on cpu alone, one input and the cpu
+ * session's output for it. */
+typedef struct fixture {
+  onyx_provider *sim;
+  onyx_session *cpu, *s;
+  onyx_tensor *x, *ref;
+} fixture;
+
+/* fail_alloc_at > 0 fails that device allocation while the session is made. */
+static fixture fixture_new(int delay_us, int fail_alloc_at, bool profile, unsigned seed) {
+  fixture f = {0};
+  CHECK_OK(simdev_create(64, &f.sim));
+  simdev_set_kernel_delay(f.sim, delay_us);
+  simdev_fail_alloc_at(f.sim, fail_alloc_at);
+  f.cpu = session(mixed_model(), NULL, "cpu", 0, false);
+  f.s = session(mixed_model(), f.sim, "simdev,cpu", 0, profile);
+  f.x = rand_input(2, (int64_t[]){2, IN}, seed);
+  f.ref = run1(f.cpu, f.x, NULL, NULL);
+  return f;
+}
+
+static void fixture_free(fixture *f) {
+  onyx_tensor_free(f->x);
+  onyx_tensor_free(f->ref);
+  onyx_session_destroy(f->cpu);
+  onyx_session_destroy(f->s);
+  simdev_destroy(f->sim);
+}
+
 static int count_on(onyx_session *s, const char *prov) {
   int n = 0;
   for (int i = 0; i < onyx_session_node_count(s); i++) {
@@ -137,10 +166,10 @@ static int count_on(onyx_session *s, const char *prov) {
 
 /* mixed graphs: same outputs as cpu, planned copies only, shape on host */
 static void test_mixed(void) {
-  onyx_provider *sim;
-  CHECK_OK(simdev_create(64, &sim));
-  onyx_session *cpu = session(mixed_model(), NULL, "cpu", 0, false);
-  onyx_session *s = session(mixed_model(), sim, "simdev,cpu", 0, true);
+  fixture f = fixture_new(0, 0, true, 11);
+  onyx_provider *sim = f.sim;
+  onyx_session *s = f.s;
+  onyx_tensor *x = f.x, *ref = f.ref;
   CHECK(count_on(s, "simdev") == 5 && count_on(s, "cpu") == 1);
   /* copies: x in, r out (to Sigmoid), s in (to Mul); w and bias once; the
    * shape stays on the host; y goes out when delivered */
@@ -156,8 +185,6 @@ static void test_mixed(void) {
     if (!ok) fprintf(stderr, "copy %d: %s %s -> %s %lld bytes\n", i, ci.value, ci.from, ci.to, (long long)ci.bytes);
     CHECK(ok);
   }
-  onyx_tensor *x = rand_input(2, (int64_t[]){2, IN}, 11);
-  onyx_tensor *ref = run1(cpu, x, NULL, NULL);
   simdev_counts c0, c1;
   for (int delay = 0; delay <= 300; delay += 300) {
     simdev_set_kernel_delay(sim, delay);   /* slow kernels: a missing sync reads stale data */
@@ -202,11 +229,7 @@ static void test_mixed(void) {
   onyx_memory_info mi;
   CHECK_OK(onyx_session_memory_info(s, 1, &mi));
   CHECK(!strcmp(mi.device, "simdev:0") && mi.peak > 0);
-  onyx_tensor_free(x);
-  onyx_tensor_free(ref);
-  onyx_session_destroy(cpu);
-  onyx_session_destroy(s);
-  simdev_destroy(sim);
+  fixture_free(&f);
 }
 
 /* If branches on simdev reading a value the device made in the parent */
@@ -326,11 +349,8 @@ static void test_binding(void) {
 /* device memory exhausted while planning: the nodes reading the weights
  * that did not fit fall back to cpu, with the reason recorded */
 static void test_plan_oom(void) {
-  onyx_provider *sim;
-  CHECK_OK(simdev_create(64, &sim));
-  simdev_fail_alloc_at(sim, 2);   /* w fits, bias does not */
-  onyx_session *cpu = session(mixed_model(), NULL, "cpu", 0, false);
-  onyx_session *s = session(mixed_model(), sim, "simdev,cpu", 0, false);
+  fixture f = fixture_new(0, 2, false, 12);   /* w fits, bias does not */
+  onyx_session *s = f.s;
   onyx_node_info ni;
   CHECK_OK(onyx_session_node_info(s, 1, &ni));   /* Add(mm, bias) */
   CHECK(!strcmp(ni.op_type, "Add") && !strcmp(ni.provider, "cpu") && ni.fallback_reason &&
@@ -339,23 +359,18 @@ static void test_plan_oom(void) {
   char line[512];
   CHECK(onyx_session_fallback_count(s) == 1 && !onyx_session_fallback_entry(s, 0, line, sizeof line) &&
         strstr(line, "bias"));
-  onyx_tensor *x = rand_input(2, (int64_t[]){2, IN}, 12);
-  onyx_tensor *ref = run1(cpu, x, NULL, NULL), *y = run1(s, x, NULL, NULL);
-  CHECK(same(y, ref));
+  onyx_tensor *y = run1(s, f.x, NULL, NULL);
+  CHECK(same(y, f.ref));
   onyx_tensor_free(y);
   /* device memory exhausted during a run: that run fails, the next works */
-  simdev_fail_alloc_at(sim, 1);
+  simdev_fail_alloc_at(f.sim, 1);
   int code = 0;
-  y = run1(s, x, NULL, &code);
+  y = run1(s, f.x, NULL, &code);
   CHECK(!y && code == ONYX_ERR_OUT_OF_MEMORY);
-  y = run1(s, x, NULL, NULL);
-  CHECK(same(y, ref));
+  y = run1(s, f.x, NULL, NULL);
+  CHECK(same(y, f.ref));
   onyx_tensor_free(y);
-  onyx_tensor_free(x);
-  onyx_tensor_free(ref);
-  onyx_session_destroy(cpu);
-  onyx_session_destroy(s);
-  simdev_destroy(sim);
+  fixture_free(&f);
 }
 
 /* ---- a device lost while 8 threads run --------------------------------------------- */
@@ -382,54 +397,36 @@ static void *worker(void *p) {
 }
 
 static void test_device_lost(void) {
-  onyx_provider *sim;
-  CHECK_OK(simdev_create(64, &sim));
-  simdev_set_kernel_delay(sim, 50);
-  onyx_session *cpu = session(mixed_model(), NULL, "cpu", 0, false);
-  onyx_session *s = session(mixed_model(), sim, "simdev,cpu", 0, false);
-  onyx_tensor *x = rand_input(2, (int64_t[]){2, IN}, 13), *ref = run1(cpu, x, NULL, NULL);
-  simdev_lose_device_at(sim, 4 * 20);   /* about the 20th run: 4 kernels each */
+  fixture f = fixture_new(50, 0, false, 13);
+  simdev_lose_device_at(f.sim, 4 * 20);   /* about the 20th run: 4 kernels each */
   atomic_int ok = 0, lost = 0, bad = 0;
   pthread_t th[8];
-  worker_arg wa = {s, x, ref, 25, &ok, &lost, &bad};
+  worker_arg wa = {f.s, f.x, f.ref, 25, &ok, &lost, &bad};
   for (int t = 0; t < 8; t++) pthread_create(&th[t], NULL, worker, &wa);
   for (int t = 0; t < 8; t++) pthread_join(th[t], NULL);
   fprintf(stderr, "device lost: %d runs ok, %d lost with the device, %d wrong\n", ok, lost, bad);
   CHECK(lost >= 1 && bad == 0 && ok + lost == 8 * 25);
-  CHECK(count_on(s, "simdev") == 0);
+  CHECK(count_on(f.s, "simdev") == 0);
   char line[512];
-  CHECK(onyx_session_fallback_count(s) == 1 && !onyx_session_fallback_entry(s, 0, line, sizeof line) &&
+  CHECK(onyx_session_fallback_count(f.s) == 1 && !onyx_session_fallback_entry(f.s, 0, line, sizeof line) &&
         strstr(line, "provider simdev lost its device"));
-  onyx_tensor *y = run1(s, x, NULL, NULL);
-  CHECK(same(y, ref));
+  onyx_tensor *y = run1(f.s, f.x, NULL, NULL);
+  CHECK(same(y, f.ref));
   onyx_tensor_free(y);
-  onyx_tensor_free(x);
-  onyx_tensor_free(ref);
-  onyx_session_destroy(cpu);
-  onyx_session_destroy(s);
-  simdev_destroy(sim);
+  fixture_free(&f);
 }
 
 /* set_providers while 4 threads run: each run uses the plan it started with */
 static void test_switch_under_load(void) {
-  onyx_provider *sim;
-  CHECK_OK(simdev_create(64, &sim));
-  simdev_set_kernel_delay(sim, 20);
-  onyx_session *cpu = session(mixed_model(), NULL, "cpu", 0, false);
-  onyx_session *s = session(mixed_model(), sim, "simdev,cpu", 0, false);
-  onyx_tensor *x = rand_input(2, (int64_t[]){2, IN}, 14), *ref = run1(cpu, x, NULL, NULL);
+  fixture f = fixture_new(20, 0, false, 14);
   atomic_int ok = 0, lost = 0, bad = 0;
   pthread_t th[4];
-  worker_arg wa = {s, x, ref, 30, &ok, &lost, &bad};
+  worker_arg wa = {f.s, f.x, f.ref, 30, &ok, &lost, &bad};
   for (int t = 0; t < 4; t++) pthread_create(&th[t], NULL, worker, &wa);
-  for (int i = 0; i < 10; i++) CHECK_OK(onyx_session_set_providers(s, i % 2 ? "simdev,cpu" : "cpu"));
+  for (int i = 0; i < 10; i++) CHECK_OK(onyx_session_set_providers(f.s, i % 2 ? "simdev,cpu" : "cpu"));
   for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
   CHECK(ok == 4 * 30 && lost == 0 && bad == 0);
-  onyx_tensor_free(x);
-  onyx_tensor_free(ref);
-  onyx_session_destroy(cpu);
-  onyx_session_destroy(s);
-  simdev_destroy(sim);
+  fixture_free(&f);
 }
 
 /* host code reading device memory faults: what makes the tests above able

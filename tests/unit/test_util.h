@@ -211,13 +211,7 @@ static inline onyx_tensor *tu_f32(int rank, const int64_t *dims, const float *v)
 static inline onyx_tensor *tu_from_f64(onyx_dtype dt, int rank, const int64_t *dims, const double *v) {
   onyx_tensor *t;
   onyx_tensor_create(dt, rank, dims, &t);
-  void *p = onyx_tensor_data(t);
-  for (int64_t i = 0; i < onyx_tensor_numel(t); i++) {
-    if (dt == ONYX_DTYPE_DOUBLE) ((double *)p)[i] = v[i];
-    else if (dt == ONYX_DTYPE_FLOAT) ((float *)p)[i] = (float)v[i];
-    else if (dt == ONYX_DTYPE_BFLOAT16) ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)v[i]);
-    else ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v[i]);
-  }
+  for (int64_t i = 0; i < onyx_tensor_numel(t); i++) onyx_tensor_set_f64(t, i, v[i]);
   return t;
 }
 
