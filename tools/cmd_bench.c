@@ -510,7 +510,8 @@ static int timed_runs(const bench_args *a, onyx_session *sess, point *p) {
   }
   n = 0;
   for (int k = 0; k < a->concurrency; k++) {
-    memcpy(all + n, w[k].lat, (size_t)w[k].n * sizeof *all);
+    /* a caller thread may get no run when the others took all --iters */
+    if (w[k].n) memcpy(all + n, w[k].lat, (size_t)w[k].n * sizeof *all);
     n += w[k].n;
   }
   qsort(all, (size_t)n, sizeof *all, cmp_double);
