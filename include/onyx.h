@@ -632,6 +632,25 @@ const char *onyx_available_providers(void);
  * string). */
 const char *onyx_compiled_providers(void);
 
+/* Why execution provider `name` cannot be used on this machine (static
+ * string), or NULL when it can, or when no such provider is compiled in. */
+const char *onyx_provider_unusable_reason(const char *name);
+
+/* The NVIDIA GPUs the cuda provider sees (0 without the provider, a
+ * driver or a GPU), and what each is. */
+typedef struct onyx_gpu_info {
+  int index;                  /* the device_id provider option that selects it */
+  char name[128];
+  int sm_count;
+  int cc_major, cc_minor;     /* compute capability */
+  int64_t total_memory, free_memory;   /* bytes */
+  int driver_version, runtime_version; /* CUDA's encoding: 1000 * major + 10 * minor */
+  int cublas_version, cudnn_version;   /* 0: the library could not be loaded */
+  char usable[128];           /* "" when onyx can run on it, else why not */
+} onyx_gpu_info;
+int onyx_gpu_count(void);
+onyx_status *onyx_gpu_info_get(int i, onyx_gpu_info *out);
+
 /* The libraries this build runs on and their versions, as "name version"
  * items joined by ", ", e.g. "oneDNN 3.5.3 (OpenMP), OpenMP 201511,
  * protobuf-c 1.4.1" (static string). Versions come from the libraries at run

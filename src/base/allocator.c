@@ -25,12 +25,14 @@ static onyx_status *host_copy(onyx_allocator *a, void *dst, const void *src, siz
   return NULL;
 }
 
-static const onyx_allocator_iface host_iface = {host_alloc, host_release, NULL, host_copy, NULL};
+static const onyx_allocator_iface host_iface = {host_alloc, host_release, NULL, host_copy, NULL, NULL};
 
 onyx_allocator onyx_host_allocator = {&host_iface, "cpu", true, NULL, 0, 0, 0, 0};
 
-void *onyx_allocator_alloc(onyx_allocator *a, size_t n) {
-  void *p = a->iface->alloc(a, n);
+void *onyx_allocator_alloc(onyx_allocator *a, size_t n) { return onyx_allocator_alloc_async(a, n, NULL); }
+
+void *onyx_allocator_alloc_async(onyx_allocator *a, size_t n, void *run_state) {
+  void *p = run_state && a->iface->alloc_async ? a->iface->alloc_async(a, n, run_state) : a->iface->alloc(a, n);
   if (!p) return NULL;
   int64_t now = atomic_fetch_add(&a->in_use, (int64_t)n) + (int64_t)n;
   int64_t peak = atomic_load(&a->peak);

@@ -55,6 +55,10 @@ typedef struct onyx_allocator_iface {
   /* (optional) bytes the space holds from the system beyond what is in use
    * (pools); 0 when not offered. */
   int64_t (*reserved)(onyx_allocator *a);
+  /* (optional) alloc ordered on run_state's queue (a stream-ordered
+   * allocation, like cudaMallocAsync): the memory may be used by work
+   * queued there after the call. Without it, alloc serves. */
+  void *(*alloc_async)(onyx_allocator *a, size_t n, void *run_state);
 } onyx_allocator_iface;
 
 struct onyx_allocator {
@@ -69,8 +73,10 @@ struct onyx_allocator {
 /* The host space (aligned heap; counted like every other space). */
 extern onyx_allocator onyx_host_allocator;
 
-/* Allocates n bytes in a's space (NULL: out of memory there). */
+/* Allocates n bytes in a's space (NULL: out of memory there); with a
+ * run_state, ordered on its queue where the space offers that. */
 void *onyx_allocator_alloc(onyx_allocator *a, size_t n);
+void *onyx_allocator_alloc_async(onyx_allocator *a, size_t n, void *run_state);
 /* Frees p (may be NULL) of size n now; run_state non-NULL and a stream-
  * ordered release offered: ordered after the work queued on run_state. */
 void onyx_allocator_free(onyx_allocator *a, void *p, size_t n, void *run_state);

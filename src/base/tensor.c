@@ -68,6 +68,10 @@ onyx_status *onyx_tensor_new_empty(onyx_dtype dtype, int rank, const int64_t *di
 }
 
 onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims) {
+  return onyx_tensor_alloc_async(t, rank, dims, NULL);
+}
+
+onyx_status *onyx_tensor_alloc_async(onyx_tensor *t, int rank, const int64_t *dims, void *run_state) {
   if (t->data) return onyx_error(ONYX_ERR_RUNTIME, "tensor already has data");
   if (dims) {
     ONYX_TRY(check_shape(rank, dims));
@@ -78,7 +82,7 @@ onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims) {
   onyx_allocator *a = onyx_tensor_allocator(t);
   if (t->dtype == ONYX_DTYPE_STRING && !a->host)
     return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "string tensors live on the host, not on %s", a->name);
-  t->data = t->dtype == ONYX_DTYPE_STRING ? onyx_calloc(1, n) : onyx_allocator_alloc(a, n);
+  t->data = t->dtype == ONYX_DTYPE_STRING ? onyx_calloc(1, n) : onyx_allocator_alloc_async(a, n, run_state);
   if (!t->data)
     return a->host ? onyx_error(ONYX_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes", n)
                    : onyx_error(ONYX_ERR_OUT_OF_MEMORY, "%s: out of memory allocating %zu bytes", a->name, n);

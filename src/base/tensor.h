@@ -73,6 +73,8 @@ onyx_status *onyx_tensor_new_empty(onyx_dtype dtype, int rank, const int64_t *di
  * optionally setting a new shape (dims may be NULL to keep the shape).
  * Fails if the tensor already has data. */
 onyx_status *onyx_tensor_alloc(onyx_tensor *t, int rank, const int64_t *dims);
+/* onyx_tensor_alloc ordered on a provider's run state (allocator.h). */
+onyx_status *onyx_tensor_alloc_async(onyx_tensor *t, int rank, const int64_t *dims, void *run_state);
 /* Releases t's data and elements, leaving an empty header of the same
  * dtype, kind and memory space (for headers the executor reuses). */
 void onyx_tensor_clear(onyx_tensor *t);

@@ -211,7 +211,10 @@ static onyx_status *place(frame *f, int slot, onyx_tensor *t, int rank, const in
     return NULL;
   }
   if (f->rec) f->rec[slot] = (int64_t)need;
-  return onyx_tensor_alloc(t, rank, NULL);
+  /* ordered on the queue of the step that fills it, where the space allows */
+  int k = f->cur ? f->cur->prov : -1;
+  void *rs = k >= 0 && f->plan->prov_space[k] == s && f->sh->begun[k] ? f->sh->rs[k] : NULL;
+  return onyx_tensor_alloc_async(t, rank, NULL, rs);
 }
 
 /* ---- profiling ---------------------------------------------------------------------------- */

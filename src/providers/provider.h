@@ -136,12 +136,14 @@ struct onyx_provider {
 onyx_allocator *onyx_provider_allocator(onyx_provider *p);
 
 /* A provider onyx knows by name. `available` says whether it is compiled in
- * and usable on this machine; `create` parses "key=value" options (n pairs). */
+ * and usable on this machine; `create` parses "key=value" options (n pairs);
+ * `unusable` (optional) says why it is not usable here (static string). */
 typedef struct onyx_provider_factory {
   const char *name;
   bool (*available)(void);
   onyx_status *(*create)(int n_opts, const char *const *keys, const char *const *values,
                          onyx_provider **out);
+  const char *(*unusable)(void);
 } onyx_provider_factory;
 
 /* The built-in factories, in default priority order, NULL-terminated. */

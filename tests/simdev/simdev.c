@@ -347,7 +347,7 @@ static void sd_release_async(onyx_allocator *a, void *p, size_t n, void *rs) {
   push(rs);
 }
 
-static const onyx_allocator_iface sd_alloc_iface = {sd_alloc, sd_release, sd_release_async, sd_copy, NULL};
+static const onyx_allocator_iface sd_alloc_iface = {sd_alloc, sd_release, sd_release_async, sd_copy, NULL, NULL};
 
 /* ---- kernels -------------------------------------------------------------------------- */
 

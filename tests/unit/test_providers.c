@@ -46,7 +46,7 @@ static onyx_status *fake_copy(onyx_allocator *a, void *dst, const void *src, siz
   memcpy(dst, src, n);
   return NULL;
 }
-static const onyx_allocator_iface fake_alloc_iface = {fake_alloc, fake_release, NULL, fake_copy, NULL};
+static const onyx_allocator_iface fake_alloc_iface = {fake_alloc, fake_release, NULL, fake_copy, NULL, NULL};
 static onyx_allocator fake_space = {&fake_alloc_iface, "fake:0", false, NULL, 0, 0, 0, 0};
 
 static onyx_status *fake_supports(onyx_provider *p, const onyx_graph *g, const onyx_node *n) {

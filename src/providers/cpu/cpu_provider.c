@@ -43,4 +43,4 @@ static onyx_status *cpu_create(int n_opts, const char *const *keys, const char *
   return NULL;
 }
 
-const onyx_provider_factory onyx_cpu_provider_factory = {"cpu", cpu_available, cpu_create};
+const onyx_provider_factory onyx_cpu_provider_factory = {"cpu", cpu_available, cpu_create, NULL};

@@ -493,4 +493,4 @@ static onyx_status *dn_create(int n_opts, const char *const *keys, const char *c
   return NULL;
 }
 
-const onyx_provider_factory onyx_dnnl_provider_factory = {"dnnl", dn_available, dn_create};
+const onyx_provider_factory onyx_dnnl_provider_factory = {"dnnl", dn_available, dn_create, NULL};
