@@ -1,6 +1,7 @@
 /* test_cuda.c — the cuda provider on an NVIDIA GPU, checked against the cpu
  * provider: every kernel on random data (float32 with TF32 off at 1e-5,
- * float16 at 1e-2, TF32 MatMul at 1e-2), placement on cuda, copies, I/O
+ * float16 at 1e-2, TF32 MatMul at 1e-2; Conv at 1e-4 with TF32 off),
+ * placement on cuda (and on cpu for what cuda declines), copies, I/O
  * binding without copies, concurrent runs on one session, device profiling,
  * and the failures: an invalid device_id, device memory exhausted during a
  * run, a model over gpu_mem_limit, a lost device while 4 threads run,
@@ -303,6 +304,58 @@ static void test_gemm(void) {
   }
 }
 
+static void test_conv(void) {
+  struct { int64_t x[5]; int64_t w[5]; int rank, group; int64_t stride, pad, dil; bool bias; } cv[] = {
+      {{2, 3, 12, 12}, {8, 3, 3, 3}, 4, 1, 1, 1, 1, true}, {{1, 8, 9, 9}, {8, 1, 3, 3}, 4, 8, 2, 1, 1, false},
+      {{1, 4, 10, 10}, {6, 4, 1, 1}, 4, 1, 1, 0, 1, true}, {{1, 4, 11, 11}, {4, 2, 3, 3}, 4, 2, 1, 2, 2, true},
+      {{2, 3, 20}, {5, 3, 5}, 3, 1, 2, 2, 1, true}, {{1, 2, 6, 6, 6}, {3, 2, 3, 3, 3}, 5, 1, 1, 1, 1, false}};
+  for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++) {
+    int nsp = cv[i].rank - 2;
+    tu_node t = tu_node_new("Conv", 13, cv[i].bias ? 3 : 2, 1);
+    tu_input(&t, 0, F, cv[i].rank, cv[i].x);
+    int64_t nw = onyx_numel(cv[i].rank, cv[i].w);
+    float *w = malloc((size_t)nw * sizeof *w), b[8];
+    tu_fill_random(w, (size_t)nw, seed++);
+    tu_fill_random(b, 8, seed++);
+    tu_const(&t, 1, F, cv[i].rank, cv[i].w, w);
+    if (cv[i].bias) tu_const(&t, 2, F, 1, D(cv[i].w[0]), b);
+    free(w);
+    int64_t st[3] = {cv[i].stride, cv[i].stride, cv[i].stride}, pd[6], dl[3] = {cv[i].dil, cv[i].dil, cv[i].dil};
+    for (int k = 0; k < 2 * nsp; k++) pd[k] = cv[i].pad;
+    tu_attr_ints(&t, "strides", nsp, st);
+    tu_attr_ints(&t, "pads", 2 * nsp, pd);
+    tu_attr_ints(&t, "dilations", nsp, dl);
+    tu_attr_int(&t, "group", cv[i].group);
+    compare("Conv", &t, 1e-4, 1, false, false, NULL);
+  }
+  /* asymmetric pads: declined, runs on cpu */
+  tu_node t = tu_node_new("Conv", 13, 2, 1);
+  tu_input(&t, 0, F, 4, D(1, 2, 6, 6));
+  float w[2 * 2 * 9];
+  tu_fill_random(w, 36, seed++);
+  tu_const(&t, 1, F, 4, D(2, 2, 3, 3), w);
+  tu_attr_ints(&t, "pads", 4, D(0, 1, 1, 0));
+  compare("Conv asymmetric", &t, 1e-5, 0, false, false, NULL);
+  for (int avg = 0; avg < 2; avg++)
+    for (int inc = 0; inc < 2; inc++) {
+      t = unary(avg ? "AveragePool" : "MaxPool", 13, F, 4, D(2, 3, 9, 9));
+      tu_attr_ints(&t, "kernel_shape", 2, D(3, 3));
+      tu_attr_ints(&t, "strides", 2, D(2, 2));
+      tu_attr_ints(&t, "pads", 4, D(1, 1, 1, 1));
+      if (avg) tu_attr_int(&t, "count_include_pad", inc);
+      compare(avg ? "AveragePool" : "MaxPool", &t, 1e-5, 1, false, false, NULL);
+    }
+  t = unary("GlobalAveragePool", 13, F, 4, D(2, 64, 7, 7));
+  compare("GlobalAveragePool", &t, 1e-5, 1, false, false, NULL);
+  t = unary("GlobalMaxPool", 13, F, 4, D(2, 3, 100, 3));
+  compare("GlobalMaxPool", &t, 0, 1, false, false, NULL);
+  float bn[4][5] = {{1, 2, 0.5f, -1, 3}, {0, 1, -1, 2, 0.5f}, {0.1f, -0.2f, 0.3f, 0, 1}, {1, 2, 3, 0.5f, 0.25f}};
+  t = tu_node_new("BatchNormalization", 15, 5, 1);
+  tu_input(&t, 0, F, 4, D(2, 5, 3, 3));
+  for (int k = 0; k < 4; k++) tu_const(&t, 1 + k, F, 1, D(5), bn[k]);
+  compare("BatchNormalization", &t, 1e-5, 1, false, false, NULL);
+}
+
 /* ---- sessions on the device ------------------------------------------------------ */
 
 /* y = Relu(MatMul(x[64,128], w[128,256]) + b): 128 KiB of weights. */
@@ -484,6 +537,7 @@ int main(void) {
   test_rows();
   test_movement();
   test_gemm();
+  test_conv();
   test_sessions();
   return tu_done("test_cuda");
 }

@@ -35,6 +35,7 @@ typedef struct cu_run {
   bool own_stream;            /* false: the caller's (onyx_run_options_set_stream) */
   cudaStream_t pooled;        /* this state's own stream, kept while a caller's is used */
   cublasLtHandle_t lt;
+  cudnnHandle_t dnn;          /* NULL without cuDNN */
   void *lt_ws;                /* cuBLASLt workspace (device) */
   size_t lt_ws_size;
   int n_marks;
@@ -53,6 +54,7 @@ typedef struct cu_provider {
   cudaStream_t side;          /* allocations and frees outside runs */
   int64_t mem_limit;          /* gpu_mem_limit, bytes; 0: none */
   bool tf32;                  /* use_tf32 */
+  enum { CU_SEARCH_EXHAUSTIVE, CU_SEARCH_HEURISTIC, CU_SEARCH_DEFAULT } conv_search;   /* cudnn_conv_algo_search */
   atomic_bool lost;
   _Atomic int64_t fault_alloc_at, fault_lose_at;   /* test hooks (provider options) */
   pthread_mutex_t lock;
@@ -97,6 +99,10 @@ static inline void cu_bcast_input(cu_bcast *bc, int k, const onyx_tensor *t) {
                       (c)->node->op_type, cp->device);                                                     \
   cudaStream_t stream = run->stream;                                                                       \
   (void)stream
+
+/* Conv and pooling on cuDNN (cuda_dnn.c): the kernels and what they take. */
+const onyx_kernel *cu_dnn_kernel_find(const onyx_node *n);
+onyx_status *cu_dnn_supported(const onyx_graph *g, const onyx_node *n);
 
 /* MatMul / Gemm on cuBLASLt (cuda_blas.c). */
 onyx_status *cu_matmul_run(onyx_kernel_ctx *c);

@@ -352,6 +352,16 @@ __global__ void reduce_cols_k(int op, const T *x, T *y, int64_t outer, int64_t l
   }
 }
 
+template <typename T>
+__global__ void batch_norm_k(const T *x, const T *scale, const T *bias, const T *mean, const T *var, T *y, int64_t n,
+                             int64_t channels, int64_t inner, float eps) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t c = (i / inner) % channels;
+    float k = ld(scale, c) * rsqrtf(ld(var, c) + eps);
+    st(y, i, (ld(x, i) - ld(mean, c)) * k + ld(bias, c));
+  }
+}
+
 __global__ void trap_k() { __trap(); }
 
 }  // namespace
@@ -519,6 +529,17 @@ extern "C" cudaError_t cu_reduce(int op, cu_dt dt, const void *x, void *y, int64
     DISPATCH_DT(dt, T, reduce_cols_k<<<blocks_for(outer * inner), kThreads, 0, s>>>(op, (const T *)x, (T *)y, outer, len,
                                                                                     inner))
   }
+  return cudaGetLastError();
+}
+
+extern "C" cudaError_t cu_batch_norm(cu_dt dt, const void *x, const void *scale, const void *bias, const void *mean,
+                                     const void *var, void *y, int64_t outer, int64_t channels, int64_t inner, float eps,
+                                     cudaStream_t s) {
+  int64_t n = outer * channels * inner;
+  if (n <= 0) return cudaSuccess;
+  DISPATCH_DT(dt, T, batch_norm_k<<<blocks_for(n), kThreads, 0, s>>>((const T *)x, (const T *)scale, (const T *)bias,
+                                                                     (const T *)mean, (const T *)var, (T *)y, n,
+                                                                     channels, inner, eps))
   return cudaGetLastError();
 }
 

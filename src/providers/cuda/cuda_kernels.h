@@ -82,6 +82,11 @@ cudaError_t cu_cast(int from, int to, const void *x, void *y, int64_t n, cudaStr
  * 3 min, 4 sum of squares, 5 log-sum-exp. */
 cudaError_t cu_reduce(int op, cu_dt dt, const void *x, void *y, int64_t outer, int64_t len, int64_t inner,
                       cudaStream_t s);
+/* BatchNormalization (inference) of x viewed as [outer, channels, inner]:
+ * y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]. */
+cudaError_t cu_batch_norm(cu_dt dt, const void *x, const void *scale, const void *bias, const void *mean,
+                          const void *var, void *y, int64_t outer, int64_t channels, int64_t inner, float eps,
+                          cudaStream_t s);
 /* A kernel that traps (device-side assertion): tests make the device lost. */
 cudaError_t cu_trap(cudaStream_t s);
 

@@ -254,6 +254,32 @@ static onyx_status *reduce_run(onyx_kernel_ctx *c) {
   return NULL;
 }
 
+/* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial dims. */
+static onyx_status *global_pool_run(onyx_kernel_ctx *c) {
+  CU_BEGIN(c);
+  ONYX_TRY(out_ready(c, 0));
+  const onyx_tensor *x = c->in[0];
+  int64_t rows = x->rank >= 2 ? x->dims[0] * x->dims[1] : 1, len = onyx_numel(x->rank - 2, x->dims + 2);
+  LAUNCH(c, cu_reduce(c->node->op == onyx_op_GlobalMaxPool ? 2 : 1, dt_of(x->dtype), x->data, c->out[0]->data, rows,
+                      len, 1, stream));
+  return NULL;
+}
+
+static onyx_status *batch_norm_run(onyx_kernel_ctx *c) {
+  CU_BEGIN(c);
+  ONYX_TRY(out_ready(c, 0));
+  const onyx_tensor *x = c->in[0];
+  int64_t ch = x->rank >= 2 ? x->dims[1] : 1;
+  for (int i = 1; i < 5; i++)
+    if (numel(c->in[i]) != ch)
+      return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input %d has %lld elements, expected %lld", i,
+                             (long long)numel(c->in[i]), (long long)ch);
+  LAUNCH(c, cu_batch_norm(dt_of(x->dtype), x->data, c->in[1]->data, c->in[2]->data, c->in[3]->data, c->in[4]->data,
+                          c->out[0]->data, x->dims[0], ch, x->rank > 2 ? onyx_numel(x->rank - 2, x->dims + 2) : 1,
+                          onyx_attr_float(c->node, "epsilon", 1e-5f), stream));
+  return NULL;
+}
+
 /* ---- data movement -------------------------------------------------------------------------- */
 
 /* Reshape, Flatten, Squeeze, Unsqueeze: the bytes as they are. */
@@ -410,6 +436,9 @@ static const onyx_kernel kernels[] = {
     {.op = onyx_op_Gather, .run = gather_run, .dtypes = ALLD},
     {.op = onyx_op_Slice, .run = slice_run, .dtypes = ALLD | ONYX_DT(INT32) | ONYX_DT(INT64), .host_in = 30u},
     {.op = onyx_op_Expand, .run = expand_run, .dtypes = ALLD, .host_in = 2u},
+    {.op = onyx_op_GlobalAveragePool, .run = global_pool_run, .dtypes = FLOATS},
+    {.op = onyx_op_GlobalMaxPool, .run = global_pool_run, .dtypes = FLOATS},
+    {.op = onyx_op_BatchNormalization, .run = batch_norm_run, .dtypes = FLOATS},
     {.op = onyx_op_MatMul, .run = cu_matmul_run, .dtypes = FLOATS},
     {.op = onyx_op_Gemm, .run = cu_gemm_run, .dtypes = FLOATS},
     {.op = -1},
@@ -419,7 +448,7 @@ const onyx_kernel *cu_kernel_find(const onyx_node *n) {
   if (n->op < 0) return NULL;
   for (const onyx_kernel *k = kernels; k->op >= 0; k++)
     if (k->op == n->op) return k;
-  return NULL;
+  return cu_dnn_kernel_find(n);
 }
 
 /* ---- what the kernels take -------------------------------------------------------------------- */
@@ -449,6 +478,16 @@ onyx_status *cu_node_supported(const onyx_graph *g, const onyx_node *n) {
       return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: rank above %d", CU_MAX_RANK);
   int op = n->op;
   onyx_dtype t0 = in_dtype(g, n, 0);
+  if (cu_dnn_kernel_find(n) == k) return cu_dnn_supported(g, n);
+  if (op == onyx_op_BatchNormalization) {
+    if (n->n_out > 1) return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: BatchNormalization in training mode");
+    if (onyx_attr_int(n, "training_mode", 0)) return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: BatchNormalization training_mode");
+    for (int i = 1; i < 5; i++)
+      if (in_dtype(g, n, i) != t0)
+        return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: BatchNormalization with mixed dtypes");
+  }
+  if ((op == onyx_op_GlobalAveragePool || op == onyx_op_GlobalMaxPool) && val(g, n, 0)->rank < 3)
+    return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: %s of rank < 3", n->op_type);
   if (binop_of(op) >= 0) {
     if (n->n_in != 2) return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: %s of %d inputs", n->op_type, n->n_in);
     if (!is_float(t0)) return onyx_error(ONYX_ERR_NOT_IMPLEMENTED, "cuda: %s on %s", n->op_type, onyx_dtype_name(t0));

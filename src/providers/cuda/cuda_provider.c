@@ -11,7 +11,11 @@
  *                               reuse; kSameAsRequested returns it to the driver at each sync
  *   share_memory_pool=0|1       1: use the device's default pool, shared by every session
  *                               on the device (and other CUDA code in the process)
- *   use_tf32=0|1                float32 MatMul/Gemm on TF32 tensor cores (default 1, as ORT)
+ *   use_tf32=0|1                float32 MatMul/Gemm/Conv on TF32 tensor cores (default 1, as ORT)
+ *   cudnn_conv_algo_search=EXHAUSTIVE|HEURISTIC|DEFAULT
+ *                               how a Conv's algorithm is chosen, once per input shape:
+ *                               timing every candidate (default, as ORT), cuDNN's first
+ *                               suggestion, or implicit-precomputed GEMM
  *   fault_alloc_at=N            test hook: the N-th device allocation fails, once
  *   fault_lose_device_at=N      test hook: the N-th kernel reports the device lost */
 #include <stdio.h>
@@ -157,6 +161,7 @@ static void run_free(cu_provider *cp, cu_run *r) {
   if (r->base) cudaEventDestroy(r->base);
   if (r->lt_ws) cudaFreeAsync(r->lt_ws, r->pooled), cudaStreamSynchronize(r->pooled);
   if (r->lt) cu_lt(NULL)->destroy(r->lt);
+  if (r->dnn) cu_dnn(NULL)->destroy(r->dnn);
   if (r->pooled) cudaStreamDestroy(r->pooled);
   cudaGetLastError();
   onyx_free(r);
@@ -171,6 +176,11 @@ static onyx_status *run_new(cu_provider *cp, cu_run **out) {
   if (!s && cu_lt(NULL)->create(&r->lt) != CUBLAS_STATUS_SUCCESS) {
     r->lt = NULL;
     s = onyx_error(ONYX_ERR_DEVICE, "cuda:%d: cublasLtCreate failed", cp->device);
+  }
+  const cu_dnn_api *dnn = cu_dnn(NULL);
+  if (!s && dnn && dnn->create(&r->dnn) != CUDNN_STATUS_SUCCESS) {
+    r->dnn = NULL;
+    s = onyx_error(ONYX_ERR_DEVICE, "cuda:%d: cudnnCreate failed", cp->device);
   }
   if (!s) s = cu_check(cp, cudaMallocFromPoolAsync(&r->lt_ws, LT_WORKSPACE, cp->pool, r->pooled), "cudaMallocAsync", NULL);
   if (!s) r->lt_ws_size = LT_WORKSPACE;
@@ -196,6 +206,8 @@ static onyx_status *cu_run_begin(onyx_provider *p, const onyx_run_config *rc, vo
   r->stream = r->own_stream ? r->pooled : (cudaStream_t)rc->stream;
   r->n_marks = 0;
   onyx_status *s = cu_check(cp, cudaEventRecord(r->base, r->stream), "cudaEventRecord", NULL);
+  if (!s && r->dnn && cu_dnn(NULL)->set_stream(r->dnn, r->stream) != CUDNN_STATUS_SUCCESS)
+    s = onyx_error(ONYX_ERR_RUNTIME, "cuda:%d: cudnnSetStream failed", cp->device);
   r->base_ns = onyx_now_ns();
   if (s) {
     pthread_mutex_lock(&cp->lock);
@@ -371,6 +383,8 @@ onyx_status *onyx_gpu_info_get(int i, onyx_gpu_info *out) {
   const char *why = NULL;
   const cu_lt_api *lt = cu_lt(&why);
   if (lt) out->cublas_version = (int)lt->get_version();
+  const cu_dnn_api *dnn = cu_dnn(NULL);
+  if (dnn) out->cudnn_version = (int)dnn->get_version();
   if (prop.major < 7) snprintf(out->usable, sizeof out->usable, "compute capability %d.%d is below 7.0", prop.major, prop.minor);
   else if (!lt) snprintf(out->usable, sizeof out->usable, "%.120s", why);
   return NULL;
@@ -398,6 +412,7 @@ static onyx_status *parse_bool(const char *key, const char *v, bool *out) {
 static onyx_status *cu_create(int n_opts, const char *const *keys, const char *const *values, onyx_provider **out) {
   int64_t device = 0, limit = 0, fault_alloc = 0, fault_lose = 0;
   bool tf32 = true, share = false, keep_memory = true;
+  int search = CU_SEARCH_EXHAUSTIVE;
   for (int i = 0; i < n_opts; i++) {
     const char *k = keys[i], *v = values[i];
     if (!strcmp(k, "device_id")) ONYX_TRY(parse_i64(k, v, 0, &device));
@@ -406,7 +421,15 @@ static onyx_status *cu_create(int n_opts, const char *const *keys, const char *c
     else if (!strcmp(k, "share_memory_pool")) ONYX_TRY(parse_bool(k, v, &share));
     else if (!strcmp(k, "fault_alloc_at")) ONYX_TRY(parse_i64(k, v, 0, &fault_alloc));
     else if (!strcmp(k, "fault_lose_device_at")) ONYX_TRY(parse_i64(k, v, 0, &fault_lose));
-    else if (!strcmp(k, "arena_extend_strategy")) {
+    else if (!strcmp(k, "cudnn_conv_algo_search")) {
+      static const char *const names[] = {"EXHAUSTIVE", "HEURISTIC", "DEFAULT"};   /* CU_SEARCH_* order */
+      search = -1;
+      for (int j = 0; j < 3 && search < 0; j++)
+        if (!strcmp(v, names[j])) search = j;
+      if (search < 0)
+        return onyx_error(ONYX_ERR_INVALID_ARGUMENT,
+                          "provider 'cuda': cudnn_conv_algo_search '%s' is not EXHAUSTIVE, HEURISTIC or DEFAULT", v);
+    } else if (!strcmp(k, "arena_extend_strategy")) {
       if (!strcmp(v, "kNextPowerOfTwo") || !strcmp(v, "0")) keep_memory = true;
       else if (!strcmp(v, "kSameAsRequested") || !strcmp(v, "1")) keep_memory = false;
       else
@@ -415,7 +438,7 @@ static onyx_status *cu_create(int n_opts, const char *const *keys, const char *c
     } else {
       return onyx_error(ONYX_ERR_INVALID_ARGUMENT,
                         "provider 'cuda' has no option '%s' (it has: device_id, gpu_mem_limit, arena_extend_strategy, "
-                        "share_memory_pool, use_tf32, fault_alloc_at, fault_lose_device_at)",
+                        "share_memory_pool, use_tf32, cudnn_conv_algo_search, fault_alloc_at, fault_lose_device_at)",
                         k);
     }
   }
@@ -430,6 +453,7 @@ static onyx_status *cu_create(int n_opts, const char *const *keys, const char *c
   cp->device = (int)device;
   cp->mem_limit = limit;
   cp->tf32 = tf32;
+  cp->conv_search = search;
   atomic_init(&cp->fault_alloc_at, fault_alloc);
   atomic_init(&cp->fault_lose_at, fault_lose);
   pthread_mutex_init(&cp->lock, NULL);
