@@ -57,7 +57,8 @@ static const char usage[] =
     "  --json FILE            write the figures as JSON (keys: creation_ms,\n"
     "                         latency_ms{min,p50,p90,p99,max,mean},\n"
     "                         throughput_per_s, samples_per_s, peak_rss_bytes,\n"
-    "                         arena_bytes, threads, cpu_efficiency, providers, ...);\n"
+    "                         arena_bytes, device_memory, threads,\n"
+    "                         cpu_efficiency, providers, ...);\n"
     "                         with --sweep an object {\"points\": [...]}\n"
     "  --profile FILE         per-node timings of the timed runs as Chrome trace\n"
     "                         JSON (chrome://tracing, Perfetto); prints the time\n"
@@ -74,7 +75,8 @@ static const char usage[] =
     "throughput in runs/s, and samples/s when the batch is known (the first\n"
     "dim of the first input, when the model leaves it open); peak RSS of the\n"
     "process during the measurement and the session's planned activation\n"
-    "arena; CPU time / wall time / (threads x concurrency) = cpu efficiency.\n"
+    "arena; the peak of each device memory space (GPU providers); CPU time /\n"
+    "wall time / (threads x concurrency) = cpu efficiency.\n"
     "A progress line goes to stderr when it is a terminal and the timed runs\n"
     "last over 3 s. On a busy machine, compare figures from the same run only.\n";
 
@@ -112,6 +114,8 @@ typedef struct point {
   cli_provider_nodes prov;
   int n_inputs;
   input_desc *inputs;
+  int n_spaces;                  /* device memory spaces the session uses (cpu excluded) */
+  struct { char name[32]; int64_t peak, in_use; } spaces[4];
 } point;
 
 static const char *const lat_names[6] = {"min", "p50", "p90", "p99", "max", "mean"};
@@ -660,6 +664,17 @@ static int measure(bench_args *a, int64_t threads, int64_t batch, bool first, bo
   cli_count_providers(sess, &p->prov);
   if ((rc = timed_runs(a, sess, p))) goto done;
   onyx_session_stats_get(sess, &p->stats);
+  for (int i = 1; i < onyx_session_memory_count(sess) && p->n_spaces < 4; i++) {
+    onyx_memory_info mi;
+    onyx_status *st = onyx_session_memory_info(sess, i, &mi);
+    if (st) {
+      onyx_status_free(st);
+      continue;
+    }
+    snprintf(p->spaces[p->n_spaces].name, sizeof p->spaces[0].name, "%s", mi.device);
+    p->spaces[p->n_spaces].peak = mi.peak;
+    p->spaces[p->n_spaces++].in_use = mi.in_use;
+  }
   p->peak_rss = p->rss_from_hwm ? vm_hwm() : -1;
   if (p->peak_rss < 0) {
     p->rss_from_hwm = false;
@@ -726,6 +741,9 @@ static void print_point(const bench_args *a, const point *p) {
          "weights %.3f MiB)\n",
          mib(p->peak_rss), p->rss_from_hwm ? "" : " (ru_maxrss)", mib(p->stats.arena_bytes),
          mib(p->stats.peak_activation_bytes), mib(p->stats.naive_activation_bytes), mib(p->stats.weight_bytes));
+  for (int i = 0; i < p->n_spaces; i++)
+    printf("device:     %s peak %.3f MiB, in use after the runs %.3f MiB\n", p->spaces[i].name, mib(p->spaces[i].peak),
+           mib(p->spaces[i].in_use));
   printf("cpu:        %.3f s cpu / %.3f s wall / %lld threads = %.0f%% efficiency\n", p->cpu_s, p->wall_s,
          (long long)(p->threads * a->concurrency), 100 * cpu_efficiency(p, a->concurrency));
   if (a->check)
@@ -800,6 +818,14 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
              "%s  \"weight_bytes\": %lld,\n",
           ind, (long long)p->stats.arena_bytes, ind, (long long)p->stats.peak_activation_bytes, ind,
           (long long)p->stats.naive_activation_bytes, ind, (long long)p->stats.weight_bytes);
+  fprintf(f, "%s  \"device_memory\": {", ind);
+  for (int i = 0; i < p->n_spaces; i++) {
+    fprintf(f, "%s", i ? ", " : "");
+    cli_json_string(f, p->spaces[i].name);
+    fprintf(f, ": {\"peak_bytes\": %lld, \"in_use_bytes\": %lld}", (long long)p->spaces[i].peak,
+            (long long)p->spaces[i].in_use);
+  }
+  fprintf(f, "},\n");
   fprintf(f, "%s  \"cpu_efficiency\": %.6g,\n%s  \"check\": %s\n%s}", ind, cpu_efficiency(p, a->concurrency),
           ind, a->check ? "true" : "false", ind);
 }
