@@ -71,6 +71,7 @@ static onyx_status *begin(run_shared *sh, int k) {
   sh->rs[k] = NULL;
   if (pr->iface->run_begin) {
     onyx_status *s = pr->iface->run_begin(pr, sh->rc->run_cfg, &sh->rs[k]);
+    if (s && onyx_status_code(s) == ONYX_ERR_DEVICE && sh->rc->failed_provider < 0) sh->rc->failed_provider = k;
     if (s) return onyx_error_wrap(s, "provider %s: run_begin", pr->name);
   }
   sh->begun[k] = true;
