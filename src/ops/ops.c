@@ -96,7 +96,9 @@ static onyx_status *infer_bcast(onyx_infer_ctx *c, onyx_dtype dt) {
   int64_t dims[ONYX_MAX_RANK];
   for (int i = 0; i < c->node->n_in; i++) {
     const onyx_vinfo *v = &c->in[i];
-    if (v->dtype == ONYX_DTYPE_UNDEFINED && v->rank < 0) continue;
+    if (c->node->in[i] < 0) continue;   /* omitted */
+    /* unknown rank (a subgraph's outer-scope value before run time):
+     * the result's rank is unknown too, not that of the other inputs */
     if (v->rank < 0) {
       c->out[0].dtype = dt;
       c->out[0].rank = -1;

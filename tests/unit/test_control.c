@@ -1,8 +1,9 @@
 /* test_control.c — subgraph ops of the control family built as small IR
  * models with bodies: SequenceMap over sequences of different element shapes
  * with tensor and sequence additional inputs, and the batched Scan of opset 8
- * with sequence_lens and a reversed scan input. Results are checked against
- * loops written here over the same random data. */
+ * with sequence_lens and a reversed scan input, and If branches computing on
+ * an outer-scope value whose shape is unknown at load. Results are checked
+ * against loops written here over the same random data. */
 #include "test_util.h"
 
 static unsigned long long rng = 3;
@@ -204,8 +205,68 @@ static void test_scan8(void) {
   for (int i = 0; i < 4; i++) onyx_tensor_free(in[i]);
 }
 
+/* If whose branches compute on an outer-scope value of unknown shape at
+ * load (as loaded models' branches declare nothing): then = ReduceMean(x^2,
+ * axes=[-1]), else = ReduceMax(x, axes=[-1]). Shape inference must keep
+ * the Pow's rank unknown rather than take the exponent's (rank 0). */
+static onyx_model *if_reduce_model(void) {
+  onyx_model *m = tu_model_new(17);
+  onyx_graph *g = m->graph;
+  int x = val(g, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 2, (int64_t[]){2, 5});
+  int c = val(g, "c", ONYX_KIND_TENSOR, ONYX_DTYPE_BOOL, 0, NULL);
+  int y = val(g, "y", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, -1, NULL);
+  onyx_graph_set_inputs(g, 2, (int[]){x, c});
+  node(g, "If", 1, &c, 1, &y);
+  onyx_graph_set_outputs(g, 1, &y);
+  for (int k = 0; k < 2; k++) {
+    onyx_graph *b;
+    onyx_graph_new(m, g, &b);
+    int bx = val(b, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+    b->values[bx].is_outer = true;
+    int out = val(b, k ? "e" : "t", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+    if (!k) {
+      int two = val(b, "two", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 0, NULL), p2 = val(b, "p", ONYX_KIND_TENSOR, 0, -1, NULL);
+      onyx_tensor_create(ONYX_DTYPE_FLOAT, 0, NULL, &b->values[two].init);
+      *(float *)onyx_tensor_data(b->values[two].init) = 2;
+      node(b, "Pow", 2, (int[]){bx, two}, 1, &p2);
+      node(b, "ReduceMean", 1, &p2, 1, &out);
+    } else {
+      node(b, "ReduceMax", 1, &bx, 1, &out);
+    }
+    tu_set_ints(&b->nodes[b->n_nodes - 1], "axes", 1, (int64_t[]){-1});
+    onyx_graph_set_outputs(b, 1, &out);
+    set_body(g, k ? "else_branch" : "then_branch", b);
+  }
+  return m;
+}
+
+static void test_if_outer_shapes(void) {
+  for (int k = 0; k < 2; k++) {
+    onyx_tensor *x = f32(2, (int64_t[]){2, 5}), *c, *y = NULL;
+    onyx_tensor_create(ONYX_DTYPE_BOOL, 0, NULL, &c);
+    *(uint8_t *)onyx_tensor_data(c) = (uint8_t)(k == 0);
+    onyx_tensor *in[2] = {x, c};
+    CHECK_OK(run_model(if_reduce_model(), 2, in, 1, &y));
+    const float *xv = onyx_tensor_data(x);
+    bool ok = y && onyx_tensor_rank(y) == 2 && onyx_tensor_dims(y)[0] == 2 && onyx_tensor_dims(y)[1] == 1;
+    for (int r = 0; ok && r < 2; r++) {
+      double want = k ? -INFINITY : 0;
+      for (int j = 0; j < 5; j++) {
+        double v = xv[r * 5 + j];
+        want = k ? fmax(want, v) : want + v * v / 5;
+      }
+      ok = fabs(((float *)onyx_tensor_data(y))[r] - want) < 1e-5;
+    }
+    CHECK(ok);
+    onyx_tensor_free(x);
+    onyx_tensor_free(c);
+    onyx_tensor_free(y);
+  }
+}
+
 int main(void) {
   test_sequence_map();
   test_scan8();
+  test_if_outer_shapes();
   return tu_done("test_control");
 }
