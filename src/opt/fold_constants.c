@@ -13,6 +13,10 @@
  * when optimizing for level 1: at level 2 the QDQ fusion wants the 8-bit
  * weights, and dequantize_folding (level 2, after it) folds what it left.
  *
+ * Subgraph constants: the Constant nodes inside If/Loop/Scan bodies (any
+ * depth) become initializers of their subgraph, so a branch or loop body
+ * does not rebuild them on every call.
+ *
  * Shape folding turns Shape and Size of a value whose shape is fully static
  * into constants, and Gather(Shape(x), i) into one when the selected dims
  * are static even if others are not, so the shape arithmetic exported
@@ -21,6 +25,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "ops/ops.h"
 #include "opt.h"
 
 #define FOLD_ABS_CAP ((size_t)1 << 20)
@@ -225,6 +230,54 @@ onyx_status *opt_fold_shapes(onyx_graph *g, opt_ctx *c, int *changed) {
       c->folded++;
       (*changed)++;
     }
+  }
+  return NULL;
+}
+
+/* Folds the Constant nodes of subgraph g and of the subgraphs inside it. */
+static onyx_status *fold_sub_constants(onyx_graph *g, const opt_ctx *c, int *changed) {
+  bool *remove = NULL;
+  onyx_status *s = NULL;
+  for (int i = 0; i < g->n_nodes && !s; i++) {
+    onyx_node *n = &g->nodes[i];
+    for (int a = 0; a < n->n_attrs && !s; a++)
+      if (n->attrs[a].g) s = fold_sub_constants(n->attrs[a].g, c, changed);
+    int v = n->n_out == 1 ? n->out[0] : -1;
+    if (s || n->op != onyx_op_Constant || v < 0 || g->values[v].is_output) continue;
+    onyx_tensor *t = NULL;
+    onyx_status *e = c->cfg->eval(g, n, NULL, &t, c->pool);
+    if (e) {   /* an invalid Constant: the run reports it */
+      bool oom = onyx_status_code(e) == ONYX_ERR_OUT_OF_MEMORY;
+      onyx_status_free(e);
+      if (oom) s = onyx_error_oom();
+      continue;
+    }
+    if (!remove && !(remove = onyx_calloc((size_t)g->n_nodes, sizeof *remove))) {
+      onyx_tensor_free(t);
+      s = onyx_error_oom();
+      break;
+    }
+    onyx_value *val = &g->values[v];
+    val->init = t;
+    val->dtype = t->dtype;
+    val->rank = t->rank;
+    memcpy(val->dims, t->dims, (size_t)t->rank * sizeof t->dims[0]);
+    remove[i] = true;
+    (*changed)++;
+  }
+  if (remove) onyx_graph_remove_nodes(g, remove);
+  onyx_free(remove);
+  return s;
+}
+
+onyx_status *opt_fold_subgraph_constants(onyx_graph *g, opt_ctx *c, int *changed) {
+  *changed = 0;
+  if (!c->cfg || !c->cfg->eval) return NULL;
+  for (int i = 0; i < g->n_nodes; i++) {
+    onyx_node *n = &g->nodes[i];
+    if (opt_is_dead(c, i)) continue;
+    for (int a = 0; a < n->n_attrs; a++)
+      if (n->attrs[a].g) ONYX_TRY(fold_sub_constants(n->attrs[a].g, c, changed));
   }
   return NULL;
 }

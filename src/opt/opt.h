@@ -96,6 +96,7 @@ const opt_pass *opt_builtin_passes(int *n);
 /* Built-in pass functions (one file each). */
 onyx_status *opt_fold_constants(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_fold_shapes(onyx_graph *g, opt_ctx *c, int *changed);
+onyx_status *opt_fold_subgraph_constants(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_eliminate_dead(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_eliminate_common(onyx_graph *g, opt_ctx *c, int *changed);
 onyx_status *opt_eliminate_noop(onyx_graph *g, opt_ctx *c, int *changed);

@@ -33,11 +33,13 @@ static const char *const ops_gemm[] = {"Gemm", NULL};
 static const char *const ops_dq[] = {"DequantizeLinear", NULL};
 static const char *const ops_qdq[] = {"DequantizeLinear", "QuantizeLinear", NULL};
 static const char *const ops_mmi[] = {"MatMulInteger", NULL};
+static const char *const ops_sub[] = {"If", "Loop", "Scan", "SequenceMap", NULL};
 
 static const opt_pass builtin[] = {
     /* level 1: standard ONNX in, standard ONNX out */
     {"constant_folding", 1, NULL, opt_fold_constants, NULL, NULL},
     {"shape_folding", 1, ops_shape, opt_fold_shapes, NULL, NULL},
+    {"subgraph_constants", 1, ops_sub, opt_fold_subgraph_constants, NULL, NULL},
     {"noop_elimination", 1, ops_noop, opt_eliminate_noop, NULL, NULL},
     {"common_subexpression", 1, NULL, opt_eliminate_common, NULL, NULL},
     {"conv_bn_folding", 1, ops_bn, opt_fold_conv_bn, NULL, NULL},
@@ -72,7 +74,7 @@ const opt_pass *opt_builtin_passes(int *n) {
 }
 
 const char *onyx_optimizer_passes(void) {
-  return "constant_folding,shape_folding,noop_elimination,common_subexpression,conv_bn_folding,"
+  return "constant_folding,shape_folding,subgraph_constants,noop_elimination,common_subexpression,conv_bn_folding,"
          "conv_mul_add_folding,matmul_add_to_gemm,dead_code,qdq_fusion,dynamic_quant_matmul_fusion,"
          "dequantize_folding,gelu_fusion,layer_norm_fusion,"
          "skip_layer_norm_fusion,attention_fusion,conv_activation_fusion,gemm_activation_fusion,"

@@ -4,6 +4,7 @@
  * with sequence_lens and a reversed scan input, and If branches computing on
  * an outer-scope value whose shape is unknown at load. Results are checked
  * against loops written here over the same random data. */
+#include "exec/session_internal.h"
 #include "test_util.h"
 
 static unsigned long long rng = 3;
@@ -264,9 +265,81 @@ static void test_if_outer_shapes(void) {
   }
 }
 
+/* If whose branches build constants: then = x + Constant([1, 2, 3]),
+ * else = x * Constant(value_float 5). */
+static onyx_model *if_const_model(void) {
+  onyx_model *m = tu_model_new(13);
+  onyx_graph *g = m->graph;
+  int x = val(g, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 1, (int64_t[]){3});
+  int c = val(g, "c", ONYX_KIND_TENSOR, ONYX_DTYPE_BOOL, 0, NULL);
+  int y = val(g, "y", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, -1, NULL);
+  onyx_graph_set_inputs(g, 2, (int[]){x, c});
+  node(g, "If", 1, &c, 1, &y);
+  onyx_graph_set_outputs(g, 1, &y);
+  for (int k = 0; k < 2; k++) {
+    onyx_graph *b;
+    onyx_graph_new(m, g, &b);
+    int bx = val(b, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+    b->values[bx].is_outer = true;
+    int kv = val(b, "k", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+    int out = val(b, "r", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+    node(b, "Constant", 0, NULL, 1, &kv);
+    if (k) {
+      tu_set_float(&b->nodes[0], "value_float", 5);
+    } else {
+      onyx_tensor *t;
+      onyx_tensor_create(ONYX_DTYPE_FLOAT, 1, (int64_t[]){3}, &t);
+      float *p = onyx_tensor_data(t);
+      p[0] = 1, p[1] = 2, p[2] = 3;
+      tu_set(&b->nodes[0], "value", ONYX_ATTR_TENSOR)->t = t;
+    }
+    node(b, k ? "Mul" : "Add", 2, (int[]){bx, kv}, 1, &out);
+    onyx_graph_set_outputs(b, 1, &out);
+    set_body(g, k ? "else_branch" : "then_branch", b);
+  }
+  return m;
+}
+
+/* At level 1 the branches' Constant nodes become initializers (they ran on
+ * every call before); the numbers stay. */
+static void test_subgraph_constants(void) {
+  for (int level = 0; level <= 1; level++)
+    for (int k = 0; k < 2; k++) {
+      onyx_options *o;
+      onyx_options_create(&o);
+      onyx_options_set_optimization_level(o, level);
+      onyx_session *s = NULL;
+      CHECK_OK(onyx_session_create_from_model(if_const_model(), o, &s));
+      onyx_options_destroy(o);
+      if (!s) continue;
+      const onyx_graph *g = onyx_session_graph(s);
+      int sub_nodes = 0;
+      for (int a = 0; a < g->nodes[0].n_attrs; a++)
+        if (g->nodes[0].attrs[a].g) sub_nodes += g->nodes[0].attrs[a].g->n_nodes;
+      CHECK(sub_nodes == (level ? 2 : 4));
+      onyx_tensor *x = f32(1, (int64_t[]){3}), *c, *y = NULL;
+      onyx_tensor_create(ONYX_DTYPE_BOOL, 0, NULL, &c);
+      *(uint8_t *)onyx_tensor_data(c) = (uint8_t)(k == 0);
+      const char *names[2] = {"x", "c"};
+      onyx_tensor *in[2] = {x, c};
+      CHECK_OK(onyx_session_run(s, 2, names, in, 1, NULL, &y));
+      bool ok = y && onyx_tensor_numel(y) == 3;
+      for (int i = 0; ok && i < 3; i++) {
+        float xv = ((float *)onyx_tensor_data(x))[i], yv = ((float *)onyx_tensor_data(y))[i];
+        ok = yv == (k ? xv * 5 : xv + (float)(i + 1));
+      }
+      CHECK(ok);
+      onyx_tensor_free(x);
+      onyx_tensor_free(c);
+      onyx_tensor_free(y);
+      onyx_session_destroy(s);
+    }
+}
+
 int main(void) {
   test_sequence_map();
   test_scan8();
   test_if_outer_shapes();
+  test_subgraph_constants();
   return tu_done("test_control");
 }
