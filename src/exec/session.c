@@ -258,6 +258,21 @@ static bool claimed_off_host(void *arg, const onyx_graph *g, const onyx_node *n)
   return p && !onyx_provider_allocator(p)->host;
 }
 
+/* The fallback provider computes n in float32 but not in n's dtypes. */
+static bool fallback_float_only(void *arg, const onyx_graph *g, const onyx_node *n) {
+  const claim_ctx *c = arg;
+  for (int i = 0; i < c->n; i++) {
+    onyx_provider *p = c->prov[i];
+    if (!p->fallback || !p->iface->kernel_for) continue;
+    const onyx_kernel *k = p->iface->kernel_for(p, g, n);
+    if (!k || !(k->dtypes & ONYX_DT(FLOAT))) return false;
+    onyx_status *s = onyx_kernel_check_dtypes(k, g, n);
+    onyx_status_free(s);
+    return s != NULL;
+  }
+  return false;
+}
+
 /* Runs the optimizer over m's (sorted, inferred) graph as the options say;
  * the ai.onyx fusions leave alone the nodes providers[0..n) put elsewhere
  * than on the fallback provider. */
@@ -278,7 +293,7 @@ static onyx_status *optimize_model(onyx_model *m, const onyx_options *o, const o
   }
   claim_ctx cc = {providers, n_providers};
   opt_config cfg = {o->opt_level, o->passes_only, o->passes_disabled, o->n_user_passes, custom, pool,
-                    claimed_elsewhere, &cc, claimed_off_host, onyx_exec_node};
+                    claimed_elsewhere, &cc, claimed_off_host, onyx_exec_node, fallback_float_only};
   return opt_run(m->graph, &cfg, stats);
 }
 

@@ -78,7 +78,16 @@ typedef struct opt_config {
    * the layer above it); NULL: constant folding is off */
   onyx_status *(*eval)(const onyx_graph *g, const onyx_node *n, onyx_tensor *const *in, onyx_tensor **out,
                        const onyx_threadpool *pool);
+  /* may be NULL: node n, on the fallback provider, has a kernel for
+   * float32 but not for n's dtypes (float16/bfloat16 inputs); same
+   * claim_arg. Such nodes run in float32 between casts (insert_casts.c). */
+  bool (*fallback_float_only)(void *arg, const onyx_graph *g, const onyx_node *n);
 } opt_config;
+
+/* Casts around the float16/bfloat16 nodes the fallback provider computes
+ * in float32 only (see opt_config.fallback_float_only); *inserted counts
+ * the nodes so wrapped. Run by opt_run at every level. */
+onyx_status *opt_insert_float_casts(onyx_graph *g, const opt_config *cfg, int *inserted);
 
 /* Optimizes g (a sorted, inferred main graph) in place. stats may be NULL. */
 onyx_status *opt_run(onyx_graph *g, const opt_config *cfg, onyx_optimize_stats *stats);

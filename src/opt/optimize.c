@@ -189,7 +189,13 @@ onyx_status *opt_run(onyx_graph *g, const opt_config *cfg, onyx_optimize_stats *
   stats->nodes_before = stats->nodes_after = g->n_nodes;
   ONYX_TRY(check_names(cfg->only, cfg, "passes"));
   ONYX_TRY(check_names(cfg->disable, cfg, "disabled passes"));
-  if (cfg->level <= 0) return NULL;
+  int cast = 0;
+  ONYX_TRY(opt_insert_float_casts(g, cfg, &cast));   /* not optional: without it such nodes cannot run */
+  stats->nodes_before = g->n_nodes;
+  if (cfg->level <= 0) {
+    stats->nodes_after = g->n_nodes;
+    return NULL;
+  }
   bool validate = validate_enabled();
   /* the passes of each level in run order: built-ins, then user passes */
   const opt_pass *order[ONYX_MAX_PASS_STATS];

@@ -137,7 +137,7 @@ static void test_validation_names_pass(void) {
   CHECK_OK(onyx_graph_toposort(b.g));
   CHECK_OK(onyx_graph_infer(b.g));
   opt_pass bad = {"breaks_graph", 1, NULL, breaks_graph, NULL, NULL};
-  opt_config cfg = {1, "breaks_graph", NULL, 1, &bad, NULL, NULL, NULL, NULL, onyx_exec_node};
+  opt_config cfg = {1, "breaks_graph", NULL, 1, &bad, NULL, NULL, NULL, NULL, onyx_exec_node, NULL};
   onyx_status *s = opt_run(b.g, &cfg, NULL);
   CHECK(s && strstr(onyx_status_message(s), "breaks_graph") && strstr(onyx_status_message(s), "dangling"));
   if (s) printf("  validation: %s\n", onyx_status_message(s));
@@ -241,7 +241,7 @@ static void test_claimed_nodes(void) {
   gb_output(&b, "z");
   CHECK_OK(onyx_graph_toposort(b.g));
   CHECK_OK(onyx_graph_infer(b.g));
-  opt_config cfg = {2, NULL, NULL, 0, NULL, NULL, claims_conv, NULL, NULL, onyx_exec_node};
+  opt_config cfg = {2, NULL, NULL, 0, NULL, NULL, claims_conv, NULL, NULL, onyx_exec_node, NULL};
   CHECK_OK(opt_run(b.g, &cfg, NULL));
   CHECK(gb_count(b.m, "Conv") == 1 && gb_count(b.m, "FusedConv") == 0);
   CHECK(gb_count(b.m, "FusedMatMul") == 1 && gb_count(b.m, "Relu") == 1);

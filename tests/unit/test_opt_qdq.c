@@ -479,7 +479,7 @@ static void test_claimed(void) {
     CHECK_OK(onyx_graph_toposort(b.g));
     CHECK_OK(onyx_graph_infer(b.g));
     opt_config cfg = {2, NULL, NULL, 0, NULL, NULL, claims_listed, (void *)cases[k].list,
-                      cases[k].gpu ? off_host : NULL, onyx_exec_node};
+                      cases[k].gpu ? off_host : NULL, onyx_exec_node, NULL};
     CHECK_OK(opt_run(b.g, &cfg, NULL));
     CHECK(gb_count(b.m, "QLinearConv") == (cases[k].fires ? 1 : 0));
     CHECK(gb_count(b.m, "Conv") == (cases[k].fires ? 0 : 1));

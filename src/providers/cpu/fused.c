@@ -329,9 +329,12 @@ static onyx_status *attention_run(onyx_kernel_ctx *c) {
 }
 
 const onyx_kernel cpu_kernels_fused[] = {
-    {.op = onyx_op_FusedConv, .prepare = cpu_conv_prepare, .run = fused_conv_run, .release = cpu_conv_release},
-    {.op = onyx_op_FusedGemm, .prepare = cpu_gemm_prepare, .run = fused_gemm_run, .release = cpu_matmul_release},
-    {.op = onyx_op_FusedMatMul, .prepare = cpu_matmul_prepare, .run = fused_matmul_run, .release = cpu_matmul_release},
+    {.op = onyx_op_FusedConv, .prepare = cpu_conv_prepare, .run = fused_conv_run, .release = cpu_conv_release,
+     .dtypes = ONYX_DT(FLOAT)},
+    {.op = onyx_op_FusedGemm, .prepare = cpu_gemm_prepare, .run = fused_gemm_run, .release = cpu_matmul_release,
+     .dtypes = ONYX_DT(FLOAT)},
+    {.op = onyx_op_FusedMatMul, .prepare = cpu_matmul_prepare, .run = fused_matmul_run, .release = cpu_matmul_release,
+     .dtypes = ONYX_DT(FLOAT)},
     {.op = onyx_op_BiasGelu, .run = bias_gelu_run},
     {.op = onyx_op_SkipLayerNormalization, .run = skip_layer_norm_run},
     {.op = onyx_op_Attention, .run = attention_run},
