@@ -503,6 +503,7 @@ static void test_sessions(void) {
   s = session_of(buf, len, "cuda,cpu", "device_id=64", &err);
   CHECK(!s && onyx_status_code(err) == ONYX_ERR_INVALID_ARGUMENT && tu_msg_has(err, "device_id 64 does not exist"));
   onyx_status_free(err);
+  onyx_session_destroy(s);
   /* device memory exhausted during a run: that run fails, the next works */
   s = session_of(buf, len, "cuda,cpu", "use_tf32=0,fault_alloc_at=6", NULL);
   int code = 0, fails = 0;
