@@ -101,10 +101,12 @@ static uint64_t mix_attr(uint64_t h, const onyx_attr *a) {
 
 /* Values are numbered by first appearance inside the partition, so the hash
  * does not depend on the graph's value indices or names. */
-uint64_t partition_hash(const onyx_graph *g, const onyx_partition *part) {
+onyx_status *partition_hash(const onyx_graph *g, const onyx_partition *part, uint64_t *out) {
+  int *id = onyx_malloc((size_t)g->n_values * sizeof *id + 1);   /* value -> local number, -1 */
+  if (!id) return onyx_error_oom();
+  for (int v = 0; v < g->n_values; v++) id[v] = -1;
   uint64_t h = FNV_OFFSET;
-  int seen_cap = 64, n_seen = 0;
-  int *seen = onyx_malloc((size_t)seen_cap * sizeof *seen);
+  int n_seen = 0;
   for (int i = 0; i < part->n_nodes; i++) {
     const onyx_node *n = &g->nodes[part->nodes[i]];
     h = mix_str(mix_str(h, n->op_type), n->domain);
@@ -112,26 +114,11 @@ uint64_t partition_hash(const onyx_graph *g, const onyx_partition *part) {
     for (int k = 0; k < n->n_attrs; k++) h = mix_attr(h, &n->attrs[k]);
     for (int k = 0; k < n->n_in + n->n_out; k++) {
       int v = k < n->n_in ? n->in[k] : n->out[k - n->n_in];
-      int id = -1;
-      for (int j = 0; seen && j < n_seen && id < 0; j++)
-        if (seen[j] == v) id = j;
-      if (id < 0 && v >= 0 && seen) {
-        if (n_seen == seen_cap) {
-          int *t = onyx_realloc(seen, (size_t)seen_cap * 2 * sizeof *t);
-          if (t) {
-            seen = t;
-            seen_cap *= 2;
-          }
-        }
-        if (n_seen < seen_cap) {
-          seen[n_seen] = v;
-          id = n_seen++;
-        }
-      }
-      h = mix_i64(h, v < 0 ? -1 : id);
+      if (v >= 0 && id[v] < 0) id[v] = n_seen++;
+      h = mix_i64(h, v < 0 ? -1 : id[v]);
     }
   }
-  onyx_free(seen);
+  onyx_free(id);
   for (int k = 0; k < part->n_in; k++) {
     const onyx_value *v = &g->values[part->in[k]];
     if (v->init) {
@@ -141,7 +128,8 @@ uint64_t partition_hash(const onyx_graph *g, const onyx_partition *part) {
     h = mix_i64(mix_i64(mix_i64(h, v->kind), v->dtype), v->rank);
     if (v->rank > 0) h = mix(h, v->dims, (size_t)v->rank * sizeof v->dims[0]);
   }
-  return mix_i64(mix_i64(h, part->n_out), part->opt_level);
+  *out = mix_i64(mix_i64(h, part->n_out), part->opt_level);
+  return NULL;
 }
 
 /* ---- steps ------------------------------------------------------------------------- */
@@ -274,7 +262,7 @@ static onyx_status *add_fused_step(onyx_plan *p, const int *nodes, int cnt, uint
     atomic_fetch_add(&c->refs, 1);
   } else {
     onyx_partition part = {cnt, nodes, n_in, ins, n_out, outs, p->cfg.opt_level, 0};
-    part.hash = partition_hash(g, &part);
+    if ((s = partition_hash(g, &part, &part.hash))) goto done;
     onyx_fused fused = {0};
     onyx_status *cs = pr->iface->compile(pr, g, &part, &fused);
     if (cs) {

@@ -113,7 +113,7 @@ void compiled_set_clear(compiled_set *set);
 step *plan_new_step(onyx_plan *p);
 onyx_status *plan_set_slots(int **dst, int n, const int *src);
 /* The stable hash of a partition (see onyx_partition.hash). */
-uint64_t partition_hash(const onyx_graph *g, const onyx_partition *part);
+onyx_status *partition_hash(const onyx_graph *g, const onyx_partition *part, uint64_t *out);
 
 /* copies.c: memory spaces from the providers; then each step's inputs are
  * rewritten to read a slot in the space the step wants (its provider's, or
