@@ -14,13 +14,17 @@ static bool lt_ok;
 static pthread_once_t lt_once = PTHREAD_ONCE_INIT;
 static char lt_msg[256];
 
-static void *open_lib(const char *soname) {
+/* Opens soname, or records in msg/why that it cannot be loaded. */
+static void *open_lib(const char *soname, char *msg, size_t cap, const char **why) {
   void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
   if (h) return h;
   const char *home = getenv("CUDA_HOME");
   char path[512];
   snprintf(path, sizeof path, "%s/lib64/%s", home && *home ? home : "/usr/local/cuda", soname);
-  return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) return h;
+  snprintf(msg, cap, "cannot load %s (%s)", soname, dlerror());
+  *why = msg;
+  return NULL;
 }
 
 /* Resolves table.field from h, or records why not and returns. */
@@ -34,12 +38,8 @@ static void *open_lib(const char *soname) {
 #define LSYM(field, name) SYM(lt, field, name, "libcublasLt.so.13", lt_why, lt_msg)
 
 static void load_lt(void) {
-  void *h = open_lib("libcublasLt.so.13");
-  if (!h) {
-    snprintf(lt_msg, sizeof lt_msg, "cannot load libcublasLt.so.13 (%s)", dlerror());
-    lt_why = lt_msg;
-    return;
-  }
+  void *h = open_lib("libcublasLt.so.13", lt_msg, sizeof lt_msg, &lt_why);
+  if (!h) return;
   LSYM(create, cublasLtCreate)
   LSYM(destroy, cublasLtDestroy)
   LSYM(get_version, cublasLtGetVersion)
@@ -72,12 +72,8 @@ static char dnn_msg[256];
 #define DSYM(field, name) SYM(dnn, field, name, "libcudnn.so.9", dnn_why, dnn_msg)
 
 static void load_dnn(void) {
-  void *h = open_lib("libcudnn.so.9");
-  if (!h) {
-    snprintf(dnn_msg, sizeof dnn_msg, "cannot load libcudnn.so.9 (%s)", dlerror());
-    dnn_why = dnn_msg;
-    return;
-  }
+  void *h = open_lib("libcudnn.so.9", dnn_msg, sizeof dnn_msg, &dnn_why);
+  if (!h) return;
   DSYM(get_version, cudnnGetVersion)
   DSYM(error_string, cudnnGetErrorString)
   DSYM(create, cudnnCreate)

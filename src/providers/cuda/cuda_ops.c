@@ -16,7 +16,6 @@
 
 #define FLOATS (ONYX_DT(FLOAT) | ONYX_DT(FLOAT16) | ONYX_DT(BFLOAT16))
 
-#define dt_of cu_dt_of
 #define LAUNCH(c, call) ONYX_TRY(cu_check(cp, (call), #call, (c)->node))
 
 /* Output i with its data (sized by the executor from the op's infer). */
@@ -28,6 +27,15 @@ static onyx_status *out_ready(onyx_kernel_ctx *c, int i) {
 
 static int64_t numel(const onyx_tensor *t) { return onyx_numel(t->rank, t->dims); }
 
+
+/* The broadcast of inputs in[0..n) to output y's dims. */
+static onyx_status *bcast_of(onyx_kernel_ctx *c, const onyx_tensor *y, int n, onyx_tensor *const *in, cu_bcast *bc) {
+  if (y->rank > CU_MAX_RANK) return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "cuda: rank %d", y->rank);
+  *bc = (cu_bcast){.rank = y->rank};
+  memcpy(bc->dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
+  for (int k = 0; k < n; k++) cu_bcast_input(bc, k, in[k]);
+  return NULL;
+}
 
 static bool same_dims(const onyx_tensor *a, const onyx_tensor *b) {
   return a->rank == b->rank && !memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0]);
@@ -58,16 +66,10 @@ static onyx_status *binary_run(onyx_kernel_ctx *c) {
   const onyx_tensor *a = c->in[0], *b = c->in[1];
   onyx_tensor *y = c->out[0];
   int64_t n = numel(y);
-  cu_bcast bc = {0};
+  cu_bcast bc;
   bool plain = same_dims(a, y) && same_dims(b, y);
-  if (!plain) {
-    if (y->rank > CU_MAX_RANK) return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "cuda: rank %d", y->rank);
-    bc.rank = y->rank;
-    memcpy(bc.dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
-    cu_bcast_input(&bc, 0, a);
-    cu_bcast_input(&bc, 1, b);
-  }
-  LAUNCH(c, cu_binary((cu_binop)binop_of(c->node->op), dt_of(a->dtype), a->data, b->data, y->data, n,
+  if (!plain) ONYX_TRY(bcast_of(c, y, 2, c->in, &bc));
+  LAUNCH(c, cu_binary((cu_binop)binop_of(c->node->op), cu_dt_of(a->dtype), a->data, b->data, y->data, n,
                       plain ? NULL : &bc, stream));
   return NULL;
 }
@@ -116,7 +118,7 @@ static onyx_status *unary_run(onyx_kernel_ctx *c) {
     if (y->data != x->data) LAUNCH(c, cudaMemcpyAsync(y->data, x->data, x->nbytes, cudaMemcpyDeviceToDevice, stream));
     return NULL;
   }
-  LAUNCH(c, cu_unary(u, dt_of(x->dtype), x->data, y->data, numel(y), alpha, beta, stream));
+  LAUNCH(c, cu_unary(u, cu_dt_of(x->dtype), x->data, y->data, numel(y), alpha, beta, stream));
   return NULL;
 }
 
@@ -124,10 +126,8 @@ static onyx_status *where_run(onyx_kernel_ctx *c) {
   CU_BEGIN(c);
   ONYX_TRY(out_ready(c, 0));
   onyx_tensor *y = c->out[0];
-  if (y->rank > CU_MAX_RANK) return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "cuda: rank %d", y->rank);
-  cu_bcast bc = {.rank = y->rank};
-  memcpy(bc.dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
-  for (int k = 0; k < 3; k++) cu_bcast_input(&bc, k, c->in[k]);
+  cu_bcast bc;
+  ONYX_TRY(bcast_of(c, y, 3, c->in, &bc));
   LAUNCH(c, cu_where((int)onyx_dtype_size(y->dtype), c->in[0]->data, c->in[1]->data, c->in[2]->data, y->data,
                      numel(y), &bc, stream));
   return NULL;
@@ -164,7 +164,7 @@ static onyx_status *softmax_run(onyx_kernel_ctx *c) {
     len = onyx_numel(rank - axis, x->dims + axis);
     inner = 1;
   }
-  LAUNCH(c, cu_softmax(dt_of(x->dtype), x->data, c->out[0]->data, outer, len, inner, n->op == onyx_op_LogSoftmax,
+  LAUNCH(c, cu_softmax(cu_dt_of(x->dtype), x->data, c->out[0]->data, outer, len, inner, n->op == onyx_op_LogSoftmax,
                        stream));
   return NULL;
 }
@@ -179,7 +179,7 @@ static onyx_status *layer_norm_run(onyx_kernel_ctx *c) {
   if (numel(c->in[1]) != cols || (c->n_in > 2 && c->in[2] && numel(c->in[2]) != cols))
     return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "scale/bias must have the normalized shape (%lld elements)",
                            (long long)cols);
-  LAUNCH(c, cu_layer_norm(dt_of(x->dtype), x->data, NULL, NULL, c->in[1]->data,
+  LAUNCH(c, cu_layer_norm(cu_dt_of(x->dtype), x->data, NULL, NULL, c->in[1]->data,
                           c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data, NULL, rows, cols,
                           onyx_attr_float(c->node, "epsilon", 1e-5f), stream));
   return NULL;
@@ -250,7 +250,7 @@ static onyx_status *reduce_run(onyx_kernel_ctx *c) {
   int64_t outer, len, inner;
   if (!reduce_shape(c->node, x->dims, x->rank, c->n_in > 1 ? c->in[1] : NULL, &outer, &len, &inner))
     return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "cuda: reduced axes are not contiguous");
-  LAUNCH(c, cu_reduce(reduce_op(c->node->op), dt_of(x->dtype), x->data, c->out[0]->data, outer, len, inner, stream));
+  LAUNCH(c, cu_reduce(reduce_op(c->node->op), cu_dt_of(x->dtype), x->data, c->out[0]->data, outer, len, inner, stream));
   return NULL;
 }
 
@@ -260,7 +260,7 @@ static onyx_status *global_pool_run(onyx_kernel_ctx *c) {
   ONYX_TRY(out_ready(c, 0));
   const onyx_tensor *x = c->in[0];
   int64_t rows = x->rank >= 2 ? x->dims[0] * x->dims[1] : 1, len = onyx_numel(x->rank - 2, x->dims + 2);
-  LAUNCH(c, cu_reduce(c->node->op == onyx_op_GlobalMaxPool ? 2 : 1, dt_of(x->dtype), x->data, c->out[0]->data, rows,
+  LAUNCH(c, cu_reduce(c->node->op == onyx_op_GlobalMaxPool ? 2 : 1, cu_dt_of(x->dtype), x->data, c->out[0]->data, rows,
                       len, 1, stream));
   return NULL;
 }
@@ -274,7 +274,7 @@ static onyx_status *batch_norm_run(onyx_kernel_ctx *c) {
     if (numel(c->in[i]) != ch)
       return onyx_node_error(c->node, ONYX_ERR_INVALID_ARGUMENT, "input %d has %lld elements, expected %lld", i,
                              (long long)numel(c->in[i]), (long long)ch);
-  LAUNCH(c, cu_batch_norm(dt_of(x->dtype), x->data, c->in[1]->data, c->in[2]->data, c->in[3]->data, c->in[4]->data,
+  LAUNCH(c, cu_batch_norm(cu_dt_of(x->dtype), x->data, c->in[1]->data, c->in[2]->data, c->in[3]->data, c->in[4]->data,
                           c->out[0]->data, x->dims[0], ch, x->rank > 2 ? onyx_numel(x->rank - 2, x->dims + 2) : 1,
                           onyx_attr_float(c->node, "epsilon", 1e-5f), stream));
   return NULL;
@@ -392,10 +392,8 @@ static onyx_status *expand_run(onyx_kernel_ctx *c) {
   CU_BEGIN(c);
   ONYX_TRY(out_ready(c, 0));
   onyx_tensor *y = c->out[0];
-  if (y->rank > CU_MAX_RANK) return onyx_node_error(c->node, ONYX_ERR_RUNTIME, "cuda: rank %d", y->rank);
-  cu_bcast bc = {.rank = y->rank};
-  memcpy(bc.dims, y->dims, (size_t)y->rank * sizeof y->dims[0]);
-  cu_bcast_input(&bc, 0, c->in[0]);
+  cu_bcast bc;
+  ONYX_TRY(bcast_of(c, y, 1, c->in, &bc));
   LAUNCH(c, cu_expand((int)onyx_dtype_size(y->dtype), c->in[0]->data, y->data, numel(y), &bc, stream));
   return NULL;
 }
