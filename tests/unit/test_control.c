@@ -210,20 +210,35 @@ static void test_scan8(void) {
  * load (as loaded models' branches declare nothing): then = ReduceMean(x^2,
  * axes=[-1]), else = ReduceMax(x, axes=[-1]). Shape inference must keep
  * the Pow's rank unknown rather than take the exponent's (rank 0). */
-static onyx_model *if_reduce_model(void) {
-  onyx_model *m = tu_model_new(17);
+/* y = If(c) over float input x[dims]; the branches are the caller's. */
+static onyx_model *if_shell(int opset, int rank, const int64_t *dims) {
+  onyx_model *m = tu_model_new(opset);
   onyx_graph *g = m->graph;
-  int x = val(g, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 2, (int64_t[]){2, 5});
+  int x = val(g, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, rank, dims);
   int c = val(g, "c", ONYX_KIND_TENSOR, ONYX_DTYPE_BOOL, 0, NULL);
   int y = val(g, "y", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, -1, NULL);
   onyx_graph_set_inputs(g, 2, (int[]){x, c});
   node(g, "If", 1, &c, 1, &y);
   onyx_graph_set_outputs(g, 1, &y);
+  return m;
+}
+
+/* A new branch graph of m's If that reads the outer x (value *bx), its
+ * type unknown as in a loaded model's branch. */
+static onyx_graph *if_branch(onyx_model *m, int *bx) {
+  onyx_graph *b;
+  onyx_graph_new(m, m->graph, &b);
+  *bx = val(b, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
+  b->values[*bx].is_outer = true;
+  return b;
+}
+
+static onyx_model *if_reduce_model(void) {
+  onyx_model *m = if_shell(17, 2, (int64_t[]){2, 5});
+  onyx_graph *g = m->graph;
   for (int k = 0; k < 2; k++) {
-    onyx_graph *b;
-    onyx_graph_new(m, g, &b);
-    int bx = val(b, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
-    b->values[bx].is_outer = true;
+    int bx;
+    onyx_graph *b = if_branch(m, &bx);
     int out = val(b, k ? "e" : "t", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
     if (!k) {
       int two = val(b, "two", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 0, NULL), p2 = val(b, "p", ONYX_KIND_TENSOR, 0, -1, NULL);
@@ -268,19 +283,11 @@ static void test_if_outer_shapes(void) {
 /* If whose branches build constants: then = x + Constant([1, 2, 3]),
  * else = x * Constant(value_float 5). */
 static onyx_model *if_const_model(void) {
-  onyx_model *m = tu_model_new(13);
+  onyx_model *m = if_shell(13, 1, (int64_t[]){3});
   onyx_graph *g = m->graph;
-  int x = val(g, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, 1, (int64_t[]){3});
-  int c = val(g, "c", ONYX_KIND_TENSOR, ONYX_DTYPE_BOOL, 0, NULL);
-  int y = val(g, "y", ONYX_KIND_TENSOR, ONYX_DTYPE_FLOAT, -1, NULL);
-  onyx_graph_set_inputs(g, 2, (int[]){x, c});
-  node(g, "If", 1, &c, 1, &y);
-  onyx_graph_set_outputs(g, 1, &y);
   for (int k = 0; k < 2; k++) {
-    onyx_graph *b;
-    onyx_graph_new(m, g, &b);
-    int bx = val(b, "x", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
-    b->values[bx].is_outer = true;
+    int bx;
+    onyx_graph *b = if_branch(m, &bx);
     int kv = val(b, "k", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
     int out = val(b, "r", ONYX_KIND_TENSOR, ONYX_DTYPE_UNDEFINED, -1, NULL);
     node(b, "Constant", 0, NULL, 1, &kv);
