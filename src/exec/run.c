@@ -643,6 +643,7 @@ static onyx_status *run_frame(const onyx_plan *p, frame *parent, run_shared *sha
   run_shared sh_local;
   onyx_status *s = NULL;
   bool planned = false;
+  uint64_t sig = 0;   /* the top level's input-shape signature */
   char *blk = plan_cache_take_block(p, bl.total);
   onyx_tensor **res = g->n_outputs <= 16 ? NULL : onyx_calloc((size_t)g->n_outputs, sizeof *res);
   onyx_tensor *res_buf[16];
@@ -673,7 +674,7 @@ static onyx_status *run_frame(const onyx_plan *p, frame *parent, run_shared *sha
     memset(sh_local.dirty, 0, (size_t)p->n_providers);
     for (int k = 0; k < MAX_SPACES; k++) sh_local.last_prov[k] = -1;
     f.sh = &sh_local;
-    uint64_t sig = signature(g, inputs);
+    sig = signature(g, inputs);
     if ((s = plan_cache_take_arenas(p, sig, &f.fa, &planned))) goto done;
     if (!planned) {
       f.rec = (int64_t *)(blk + bl.rec);
@@ -711,7 +712,7 @@ done:
     onyx_free(f.sh->def);
     onyx_free(f.sh->marks);
     plan_cache_give_arenas(p, &f.fa);
-    if (f.rec && !s) plan_cache_learn(p, signature(g, inputs), f.rec);
+    if (f.rec && !s) plan_cache_learn(p, sig, f.rec);
   }
   plan_cache_give_block(p, blk);
   if (res != res_buf) onyx_free(res);
