@@ -26,6 +26,20 @@ const char *onyx_model_producer_version(const onyx_model *m) {
   return or_empty(m->producer_version);
 }
 
+const char *onyx_model_domain(const onyx_model *m) { return or_empty(m->domain); }
+const char *onyx_model_doc_string(const onyx_model *m) { return or_empty(m->doc_string); }
+int64_t onyx_model_version(const onyx_model *m) { return m->model_version; }
+const char *onyx_model_graph_name(const onyx_model *m) { return m->graph ? or_empty(m->graph->name) : ""; }
+int onyx_model_metadata_count(const onyx_model *m) { return m->n_props; }
+
+onyx_status *onyx_model_metadata_prop(const onyx_model *m, int i, const char **key, const char **value) {
+  if (i < 0 || i >= m->n_props)
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "metadata index %d out of range (model has %d)", i, m->n_props);
+  *key = or_empty(m->props[i].key);
+  *value = or_empty(m->props[i].value);
+  return NULL;
+}
+
 int onyx_model_opset_count(const onyx_model *m) { return m->n_opsets; }
 
 onyx_status *onyx_model_opset_import(const onyx_model *m, int i, const char **domain,

@@ -32,6 +32,12 @@ int main(void) {
   onyx_model *m = t.m;
   onyx_graph *g = m->graph;
   m->producer_name = strdup("unit");
+  m->doc_string = strdup("a model for the test");
+  m->model_version = 7;
+  m->props = calloc(2, sizeof *m->props);
+  m->props[0] = (onyx_prop){strdup("author"), strdup("onyx")};
+  m->props[1] = (onyx_prop){strdup("license"), strdup("MIT")};
+  m->n_props = 2;
   onyx_model_set_opset(m, "com.microsoft", 1);
   int64_t batch;
   CHECK_OK(onyx_model_symbol(m, "batch", &batch));
@@ -76,6 +82,13 @@ int main(void) {
   CHECK_OK(onyx_model_opset_import(m, 1, &dom, &ver));
   CHECK(dom && !strcmp(dom, "com.microsoft") && ver == 1);
   CHECK_ERR(onyx_model_opset_import(m, 2, &dom, &ver), ONYX_ERR_INVALID_ARGUMENT);
+  CHECK(!strcmp(onyx_model_domain(m), "") && !strcmp(onyx_model_doc_string(m), "a model for the test"));
+  CHECK(onyx_model_version(m) == 7 && !strcmp(onyx_model_graph_name(m), g->name ? g->name : ""));
+  CHECK(onyx_model_metadata_count(m) == 2);
+  const char *key = NULL, *val = NULL;
+  CHECK_OK(onyx_model_metadata_prop(m, 1, &key, &val));
+  CHECK(!strcmp(key, "license") && !strcmp(val, "MIT"));
+  CHECK_ERR(onyx_model_metadata_prop(m, 2, &key, &val), ONYX_ERR_INVALID_ARGUMENT);
 
   /* inputs/outputs */
   CHECK(onyx_model_input_count(m) == 1 && onyx_model_output_count(m) == 2);
