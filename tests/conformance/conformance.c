@@ -11,6 +11,13 @@
  * failures (`test_name  # reason`) keeps known gaps visible without failing
  * the run; one that starts passing is reported as XPASS.
  *
+ * So that the suite cannot weaken silently, skips are checked too: with
+ * --expected-skips, a skip that the list does not name, or whose message
+ * no longer contains the listed reason, fails the run (a kernel that starts
+ * refusing a dtype turns red); --min-pass N fails a run that passes fewer
+ * tests (say, test data that lost cases), and --min-placed N one where fewer
+ * passing tests ran nodes off cpu (a provider that stopped taking nodes).
+ *
  * Each test runs in a forked child (unless --no-fork), so a crash, hang or
  * sanitizer report in one kernel fails that test only and the rest still
  * run. The child reports its verdict through a pipe.
@@ -49,7 +56,8 @@ typedef enum { R_PASS, R_FAIL, R_SKIP } verdict;
 
 typedef struct options {
   const char *dir;
-  const char *xfail_path;
+  const char *xfail_path, *xskip_path;
+  int min_pass, min_placed;   /* 0: not checked */
   const char *filters[64];
   int n_filters;
   int threads;
@@ -541,6 +549,10 @@ static void usage(FILE *f) {
           "usage: conformance <node-dir> [options]\n"
           "Runs ONNX backend node tests (<node-dir>/test_*/) through onyx.\n"
           "  --expected-failures FILE  lines 'test_name  # reason'; such failures do not fail the run\n"
+          "  --expected-skips FILE     lines 'test_name  # reason': the only skips allowed, each with a\n"
+          "                            message containing its reason\n"
+          "  --min-pass N              fail when fewer than N tests pass\n"
+          "  --min-placed N            fail when fewer than N passing tests ran nodes off cpu\n"
           "  --filter SUBSTRING        run tests whose name contains it (repeatable: any matches)\n"
           "  --threads N               intra-op threads per session (default 1)\n"
           "  --providers LIST          execution providers in priority order (default: the library's)\n"
@@ -563,6 +575,12 @@ static bool parse_args(int argc, char **argv, options *o) {
       exit(0);
     } else if (!strcmp(a, "--expected-failures") && more) {
       o->xfail_path = argv[++i];
+    } else if (!strcmp(a, "--expected-skips") && more) {
+      o->xskip_path = argv[++i];
+    } else if (!strcmp(a, "--min-pass") && more) {
+      o->min_pass = atoi(argv[++i]);
+    } else if (!strcmp(a, "--min-placed") && more) {
+      o->min_placed = atoi(argv[++i]);
     } else if (!strcmp(a, "--filter") && more) {
       if (o->n_filters == (int)(sizeof o->filters / sizeof *o->filters)) return false;
       o->filters[o->n_filters++] = argv[++i];
@@ -596,10 +614,14 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  xfail *xf = NULL;
-  int n_xf = 0;
+  xfail *xf = NULL, *xs = NULL;
+  int n_xf = 0, n_xs = 0;
   if (o.xfail_path && (n_xf = load_xfails(o.xfail_path, &xf)) < 0) {
     fprintf(stderr, "conformance: cannot read %s\n", o.xfail_path);
+    return 2;
+  }
+  if (o.xskip_path && (n_xs = load_xfails(o.xskip_path, &xs)) < 0) {
+    fprintf(stderr, "conformance: cannot read %s\n", o.xskip_path);
     return 2;
   }
   char **tests;
@@ -620,6 +642,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_xf && !x; i++)
       if (!strcmp(xf[i].name, name)) x = &xf[i];
     if (x) x->seen = true;
+    xfail *xk = NULL;
+    for (int i = 0; i < n_xs && !xk; i++)
+      if (!strcmp(xs[i].name, name)) xk = &xs[i];
+    if (xk) xk->seen = true;
     char path[4096], why[4096] = "";
     fmt(path, sizeof path, "%s/%s", o.dir, name);
     verdict v = run_isolated(path, &o, why, sizeof why);
@@ -631,6 +657,10 @@ int main(int argc, char **argv) {
       printf("PASS %s%s%s%s\n", name, why[0] ? " (" : "", why, why[0] ? ")" : "");
       pass++;
       placed += why[0] != 0;
+    } else if (v == R_SKIP && o.xskip_path && (!xk || !strstr(why, xk->reason))) {
+      printf("FAIL %s: skipped (%s), %s\n", name, why,
+             xk ? "expected-skips lists another reason" : "and expected-skips does not list it");
+      fail++;
     } else if (v == R_SKIP) {
       printf("SKIP %s: %s\n", name, why);
       skip++;
@@ -656,21 +686,33 @@ int main(int argc, char **argv) {
     printf("skips by op:\n");
     for (int i = 0; i < n_skips; i++) printf("  %4d  %s\n", skips[i].n, skips[i].key);
   }
-  if (o.n_filters == 0)
+  if (o.n_filters == 0) {
     for (int i = 0; i < n_xf; i++)
       if (!xf[i].seen) printf("note: expected failure '%s' names no test\n", xf[i].name);
+    for (int i = 0; i < n_xs; i++)
+      if (!xs[i].seen) printf("note: expected skip '%s' names no test\n", xs[i].name);
+  }
   printf("expected failures: %d (%d now pass)\n", xfailed, xpassed);
   if (o.providers) printf("passing tests with nodes off cpu (providers %s): %d\n", o.providers, placed);
   printf("conformance: %d passed, %d failed, %d skipped\n", pass, fail, skip);
   /* a run that found nothing to test must not look green */
   bool none = pass + fail + skip + xfailed + xpassed == 0;
   if (none) fprintf(stderr, "conformance: no test found under %s\n", o.dir);
+  bool few = pass < o.min_pass || placed < o.min_placed;
+  if (pass < o.min_pass) fprintf(stderr, "conformance: %d tests passed, the baseline is %d\n", pass, o.min_pass);
+  if (placed < o.min_placed)
+    fprintf(stderr, "conformance: %d passing tests ran nodes off cpu, the baseline is %d\n", placed, o.min_placed);
   free(skips);
   for (int i = 0; i < n_xf; i++) {
     free(xf[i].name);
     free(xf[i].reason);
   }
   free(xf);
+  for (int i = 0; i < n_xs; i++) {
+    free(xs[i].name);
+    free(xs[i].reason);
+  }
+  free(xs);
   free_list(tests, n_tests);
-  return fail || none ? 1 : 0;
+  return fail || none || few ? 1 : 0;
 }
