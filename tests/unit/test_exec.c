@@ -1,7 +1,10 @@
 /* test_exec.c — executor and session API basics on one-node models: running,
  * bad input names/dtypes/ranks, and that errors leave nothing leaked; and
  * the memory_order plan pass on a graph whose given order is wasteful; and
- * in-place reuse of dying inputs by elementwise ops in the planned arena. */
+ * in-place reuse of dying inputs by elementwise ops in the planned arena,
+ * both checked against a reference computed in double by plain loops. */
+#include <math.h>
+
 #include "opt_builder.h"
 #include "test_util.h"
 
@@ -23,6 +26,52 @@ static gb two_branches(void) {
   gb_node(&b, "Add", "a2,b2", "y");
   gb_output(&b, "y");
   return b;
+}
+
+/* ---- an independent reference: plain loops in double over the model's own
+ * constants, so the planned and in-place runs are checked against
+ * something other than onyx ---- */
+
+static const float *const_of(gb *b, const char *name) {
+  return onyx_tensor_data(b->g->values[gb_val(b, name)].init);
+}
+
+/* out[n] = a[k] . w[k x n] */
+static void ref_matmul(const double *a, const float *w, int k, int n, double *out) {
+  for (int j = 0; j < n; j++) {
+    double acc = 0;
+    for (int i = 0; i < k; i++) acc += a[i] * w[(size_t)i * n + j];
+    out[j] = acc;
+  }
+}
+
+static void ref_input(unsigned seed, double x[16]) {
+  float xf[16];
+  tu_fill_random(xf, 16, seed);
+  for (int i = 0; i < 16; i++) x[i] = xf[i];
+}
+
+static bool near_ref(const onyx_tensor *y, const double *ref, int n) {
+  if (!y || onyx_tensor_numel(y) != n) return false;
+  const float *v = onyx_tensor_data((onyx_tensor *)y);
+  for (int i = 0; i < n; i++)
+    if (!(fabs(v[i] - ref[i]) <= 1e-4 * (1 + fabs(ref[i])))) {
+      fprintf(stderr, "y[%d] = %.8g, reference %.8g\n", i, v[i], ref[i]);
+      return false;
+    }
+  return true;
+}
+
+/* two_branches: y = (x wa) ra + (x wb) rb */
+static void two_branches_ref(gb *b, unsigned seed, double y[4]) {
+  static double x[16], a1[4096], b1[4096];
+  double a2[4], b2[4];
+  ref_input(seed, x);
+  ref_matmul(x, const_of(b, "wa"), 16, 4096, a1);
+  ref_matmul(x, const_of(b, "wb"), 16, 4096, b1);
+  ref_matmul(a1, const_of(b, "ra"), 4096, 4, a2);
+  ref_matmul(b1, const_of(b, "rb"), 4096, 4, b2);
+  for (int j = 0; j < 4; j++) y[j] = a2[j] + b2[j];
 }
 
 /* Runs model m (consumed) on cpu at level 0 (no graph pass), with the plan
@@ -55,7 +104,11 @@ static void run_cpu_twice(onyx_model *m, const char *disabled, unsigned seed, on
  * output and the memory figures. */
 static void run_two_branches(bool memory_order, onyx_tensor **y, onyx_session_stats *st) {
   onyx_tensor *ys[2];
-  run_cpu_twice(two_branches().m, memory_order ? NULL : "memory_order", 7, ys, st);
+  gb b = two_branches();
+  double ref[4];
+  two_branches_ref(&b, 7, ref);
+  run_cpu_twice(b.m, memory_order ? NULL : "memory_order", 7, ys, st);
+  CHECK(near_ref(ys[0], ref, 4) && near_ref(ys[1], ref, 4));
   onyx_tensor_free(ys[0]);
   *y = ys[1];
 }
@@ -105,9 +158,18 @@ static void test_in_place(void) {
   gb_node(&b, "Add", "t2,c", "t3");
   gb_node(&b, "MatMul", "t3,r", "y");
   gb_output(&b, "y");
+  /* reference: y = (sigmoid(relu(x w)) + c) r */
+  static double x[16], t[4096];
+  double ref[4];
+  ref_input(9, x);
+  ref_matmul(x, const_of(&b, "w"), 16, 4096, t);
+  const float *c = const_of(&b, "c");
+  for (int i = 0; i < 4096; i++) t[i] = 1 / (1 + exp(-(t[i] > 0 ? t[i] : 0))) + c[i];
+  ref_matmul(t, const_of(&b, "r"), 4096, 4, ref);
   onyx_tensor *y[2];
   onyx_session_stats st;
   run_cpu_twice(b.m, NULL, 9, y, &st);
+  CHECK(near_ref(y[0], ref, 4) && near_ref(y[1], ref, 4));
   const int64_t big = 4096 * 4;
   CHECK(st.arena_bytes >= big && st.arena_bytes < 2 * big);
   CHECK(y[0] && y[1] && !memcmp(onyx_tensor_data(y[0]), onyx_tensor_data(y[1]), 4 * sizeof(float)));
