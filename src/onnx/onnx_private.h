@@ -52,8 +52,13 @@ onyx_status *onyx_map_file(const char *path, void **data, size_t *len);
  * writes stay in this process. NULL on failure. */
 void *onyx_map_fd_cow(int fd, size_t len);
 void onyx_unmap_file(void *p, size_t n);
-/* Writes `len` bytes to `path` (created or truncated). */
+/* Writes `len` bytes to `path`, replacing it only once all are written
+ * (a temporary file beside it, renamed over it): on failure the old file,
+ * if any, is intact and no temporary file is left. */
 onyx_status *onyx_write_file(const char *path, const void *data, size_t len);
+/* Test hook: the next onyx_write_file stops after `bytes` bytes as if the
+ * disk were full (ENOSPC); -1 turns it off. */
+void onyx_write_fail_after(int64_t bytes);
 
 /* ---- tensors ---------------------------------------------------------------- */
 

@@ -5,8 +5,10 @@
  * for the two test-data messages (SequenceProto, OptionalProto) that the
  * system's onnx.proto lacks. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -130,12 +132,62 @@ void onyx_unmap_file(void *p, size_t n) {
   if (p && n) munmap(p, n);
 }
 
+/* Test hook: the next write stops after this many bytes with ENOSPC (-1: off). */
+static _Atomic int64_t write_fail_after = -1;
+
+void onyx_write_fail_after(int64_t bytes) { write_fail_after = bytes; }
+
+/* The permissions a new file gets (0666 less the umask), read without
+ * changing the umask, which other threads may be using. */
+static mode_t new_file_mode(void) {
+  mode_t mask = 022;
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[128];
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned m;
+    if (sscanf(line, "Umask: %o", &m) == 1) {
+      mask = (mode_t)m;
+      break;
+    }
+  }
+  if (f) fclose(f);
+  return 0666 & ~mask;
+}
+
 onyx_status *onyx_write_file(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return onyx_error(ONYX_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-  bool ok = fwrite(data, 1, len, f) == len;
-  ok &= fclose(f) == 0;
-  if (!ok) return onyx_error(ONYX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+  /* written to a temporary file beside the target and renamed over it, so a
+   * failed write (disk full, I/O error) never leaves a truncated file where
+   * a good one was */
+  size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
+  char *tmp = onyx_malloc(n);
+  if (!tmp) return onyx_error_oom();
+  snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    onyx_status *s = onyx_error(ONYX_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    onyx_free(tmp);
+    return s;
+  }
+  int64_t limit = atomic_exchange(&write_fail_after, -1);
+  size_t want = limit >= 0 && (uint64_t)limit < len ? (size_t)limit : len, done = 0;
+  int err = 0;
+  while (done < want) {
+    ssize_t w = write(fd, (const char *)data + done, want - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = w < 0 ? errno : EIO;
+      break;
+    }
+    done += (size_t)w;
+  }
+  if (!err && want < len) err = ENOSPC;
+  if (!err && fchmod(fd, new_file_mode())) err = errno;
+  if (!err && fsync(fd)) err = errno;
+  if (close(fd) && !err) err = errno;
+  if (!err && rename(tmp, path)) err = errno;
+  if (err) unlink(tmp);
+  onyx_free(tmp);
+  if (err) return onyx_error(ONYX_ERR_IO, "%s: write failed: %s", path, strerror(err));
   return NULL;
 }
 

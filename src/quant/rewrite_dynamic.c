@@ -69,7 +69,8 @@ static onyx_status *dyn_weight(qctx *c, const char *base, const onyx_tensor *w, 
                                int *q_v, int *scale_v, int *zp_v, onyx_tensor **scale_copy) {
   onyx_qweight qw;
   ONYX_TRY(onyx_quant_weight(w, axis, c->cfg->weight_type, c->cfg->weight_symmetric, c->cfg->reduce_range, &qw));
-  onyx_status *s = onyx_tensor_clone(qw.scale, scale_copy);
+  onyx_tensor *copy = NULL;   /* *scale_copy is written only on success */
+  onyx_status *s = onyx_tensor_clone(qw.scale, &copy);
   if (!s && scalar_zp && axis >= 0 && all_zero_zp(&qw)) {
     /* all zero points are 0 (symmetric): one scalar serves every channel */
     onyx_tensor *z;
@@ -80,10 +81,12 @@ static onyx_status *dyn_weight(qctx *c, const char *base, const onyx_tensor *w, 
   }
   if (s) {
     onyx_qweight_free(&qw);
+    onyx_tensor_free(copy);
     return s;
   }
   s = qg_weight_inits(c, base, &qw, q_v, scale_v, zp_v);
-  if (s) onyx_tensor_free(*scale_copy);
+  if (s) onyx_tensor_free(copy);
+  else *scale_copy = copy;
   return s;
 }
 
