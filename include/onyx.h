@@ -691,12 +691,13 @@ int64_t onyx_model_ir_version(const onyx_model *m);
 const char *onyx_model_producer_name(const onyx_model *m);     /* "" when absent */
 const char *onyx_model_producer_version(const onyx_model *m);  /* "" when absent */
 /* The rest of ModelProto's header (ORT's ModelMetadata): its domain,
- * doc_string and model_version, the main graph's name, and the
+ * doc_string and model_version, the main graph's name and doc_string, and the
  * metadata_props key/value pairs in file order. */
 const char *onyx_model_domain(const onyx_model *m);            /* "" when absent */
 const char *onyx_model_doc_string(const onyx_model *m);        /* "" when absent */
 int64_t onyx_model_version(const onyx_model *m);               /* 0 when absent */
 const char *onyx_model_graph_name(const onyx_model *m);        /* "" when absent */
+const char *onyx_model_graph_doc_string(const onyx_model *m);  /* "" when absent */
 int onyx_model_metadata_count(const onyx_model *m);
 onyx_status *onyx_model_metadata_prop(const onyx_model *m, int i, const char **key, const char **value);
 

@@ -49,6 +49,48 @@ _IGNORED_OPTION_KEYS = {
     "dnnl": {"use_arena"},
     "cpu": {"use_arena"},
 }
+# ORT's graph transformer names (InferenceSession's disabled_optimizers)
+# and the onyx passes that do their work.
+_ORT_PASSES = {
+    "ConstantFolding": ["constant_folding", "shape_folding"],
+    "CommonSubexpressionElimination": ["common_subexpression"],
+    "EliminateIdentity": ["noop_elimination"],
+    "EliminateDropout": ["noop_elimination"],
+    "NoopElimination": ["noop_elimination"],
+    "ConvBNFusion": ["conv_bn_folding"],
+    "ConvAddFusion": ["conv_mul_add_folding"],
+    "ConvMulFusion": ["conv_mul_add_folding"],
+    "MatMulAddFusion": ["matmul_add_to_gemm"],
+    "ConvActivationFusion": ["conv_activation_fusion"],
+    "GemmActivationFusion": ["gemm_activation_fusion"],
+    "MatMulBiasActivationFusion": ["matmul_bias_activation_fusion"],
+    "GeluFusion": ["gelu_fusion"],
+    "BiasGeluFusion": ["gelu_fusion"],
+    "LayerNormFusion": ["layer_norm_fusion"],
+    "SimplifiedLayerNormFusion": ["layer_norm_fusion"],
+    "SkipLayerNormFusion": ["skip_layer_norm_fusion"],
+    "AttentionFusion": ["attention_fusion"],
+    "QDQFinalCleanupTransformer": ["dequantize_folding"],
+    "QDQSelectorActionTransformer": ["qdq_fusion"],
+    "DynamicQuantizeMatMulFusion": ["dynamic_quant_matmul_fusion"],
+}
+
+
+def _onyx_passes(names):
+    """onyx pass names for a disabled_optimizers list that may use ORT's
+    transformer names; names neither knows are ignored with a warning (ORT
+    ignores them silently)."""
+    known = set(_onyx.optimizer_passes().split(","))
+    out = []
+    for n in names:
+        for p in _ORT_PASSES.get(n, [n] if n in known else []):
+            if p not in out:
+                out.append(p)
+        if n not in _ORT_PASSES and n not in known:
+            warnings.warn("onyx has no optimizer '%s' to disable" % n, stacklevel=3)
+    return out
+
+
 # Session config keys onyx acts on; ORT accepts any key, and so does onyx,
 # warning about the ones it ignores.
 _CONFIG_KEYS = ("session.thread_affinity", "session.intra_op_thread_affinities", "session.numa_node")
@@ -250,7 +292,7 @@ class ModelMetadata:
         self.graph_name = meta["graph_name"]
         self.domain = meta["domain"]
         self.description = meta["description"]
-        self.graph_description = ""   # onyx does not keep the graph's doc_string
+        self.graph_description = meta["graph_description"]
         self.version = meta["version"]
         self.custom_metadata_map = dict(meta["custom_metadata_map"])
 
@@ -338,7 +380,7 @@ class InferenceSession:
         disabled = kwargs.pop("disabled_optimizers", None)
         if kwargs:
             raise TypeError("unexpected keyword arguments: %s" % ", ".join(kwargs))
-        self._disabled = list(disabled) if disabled else (self._sess_options._disabled or None)
+        self._disabled = _onyx_passes(disabled) if disabled else (self._sess_options._disabled or None)
         self._instances = [n for n, _ in self._sess_options._instances]
         self._providers = _normalize_providers(providers, provider_options, self._instances)
         cfg = self._sess_options._to_config([p for p, _ in self._providers], self._provider_option_list(),

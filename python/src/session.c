@@ -249,10 +249,10 @@ static PyObject *metadata(const onyx_model *m) {
     Py_XDECREF(val);
   }
   if (!custom) return NULL;
-  return Py_BuildValue("{s:s,s:s,s:s,s:s,s:L,s:N}", "producer_name", onyx_model_producer_name(m), "graph_name",
+  return Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:L,s:N}", "producer_name", onyx_model_producer_name(m), "graph_name",
                        onyx_model_graph_name(m), "domain", onyx_model_domain(m), "description",
-                       onyx_model_doc_string(m), "version", (long long)onyx_model_version(m), "custom_metadata_map",
-                       custom);
+                       onyx_model_doc_string(m), "graph_description", onyx_model_graph_doc_string(m), "version",
+                       (long long)onyx_model_version(m), "custom_metadata_map", custom);
 }
 
 /* A string item of the config dict; NULL (no error) when absent or None. */

@@ -30,6 +30,9 @@ const char *onyx_model_domain(const onyx_model *m) { return or_empty(m->domain);
 const char *onyx_model_doc_string(const onyx_model *m) { return or_empty(m->doc_string); }
 int64_t onyx_model_version(const onyx_model *m) { return m->model_version; }
 const char *onyx_model_graph_name(const onyx_model *m) { return m->graph ? or_empty(m->graph->name) : ""; }
+const char *onyx_model_graph_doc_string(const onyx_model *m) {
+  return m->graph ? or_empty(m->graph->doc_string) : "";
+}
 int onyx_model_metadata_count(const onyx_model *m) { return m->n_props; }
 
 onyx_status *onyx_model_metadata_prop(const onyx_model *m, int i, const char **key, const char **value) {

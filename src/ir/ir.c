@@ -159,6 +159,7 @@ void onyx_graph_free(onyx_graph *g) {
   onyx_free(g->outputs);
   onyx_strmap_free(g->by_name);
   onyx_free(g->name);
+  onyx_free(g->doc_string);
   onyx_free(g);
 }
 

@@ -86,6 +86,7 @@ typedef struct onyx_strmap onyx_strmap;
 
 struct onyx_graph {
   char *name;
+  char *doc_string;      /* GraphProto.doc_string, or NULL */
   onyx_model *model;     /* the model this graph belongs to (symbols live there) */
   onyx_graph *parent;    /* enclosing graph for subgraphs, else NULL */
   int n_values, cap_values;

@@ -426,6 +426,13 @@ static onyx_status *convert_graph(loader *l, const Onnx__GraphProto *gp, onyx_gr
     onyx_free(g->name);
     g->name = nm;
   }
+  if (gp->doc_string && *gp->doc_string) {
+    onyx_free(g->doc_string);
+    if (!(g->doc_string = onyx_strdup(gp->doc_string))) {
+      s = onyx_error_oom();
+      goto done;
+    }
+  }
   for (size_t i = 0; i < gp->n_initializer; i++) {
     Onnx__TensorProto *tp = gp->initializer[i];   /* its raw bytes are dropped once converted */
     char what[320];

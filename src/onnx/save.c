@@ -199,6 +199,7 @@ static onyx_status *graph_proto(saver *sv, const onyx_graph *g, int depth, Onnx_
   Onnx__GraphProto *gp;
   PB_NEW(sv, Onnx__GraphProto, onnx__graph_proto__init, gp);
   gp->name = g->name && *g->name ? g->name : "graph";
+  gp->doc_string = g->doc_string;
   PB_ARRAY(sv, g->n_nodes, gp->node);
   for (int i = 0; i < g->n_nodes; i++) ONYX_TRY(node_proto(sv, g, &g->nodes[i], depth, &gp->node[i]));
   gp->n_node = (size_t)g->n_nodes;

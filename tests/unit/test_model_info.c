@@ -84,6 +84,9 @@ int main(void) {
   CHECK_ERR(onyx_model_opset_import(m, 2, &dom, &ver), ONYX_ERR_INVALID_ARGUMENT);
   CHECK(!strcmp(onyx_model_domain(m), "") && !strcmp(onyx_model_doc_string(m), "a model for the test"));
   CHECK(onyx_model_version(m) == 7 && !strcmp(onyx_model_graph_name(m), g->name ? g->name : ""));
+  CHECK(!strcmp(onyx_model_graph_doc_string(m), ""));
+  g->doc_string = strdup("the main graph");
+  CHECK(!strcmp(onyx_model_graph_doc_string(m), "the main graph"));
   CHECK(onyx_model_metadata_count(m) == 2);
   const char *key = NULL, *val = NULL;
   CHECK_OK(onyx_model_metadata_prop(m, 1, &key, &val));
