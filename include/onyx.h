@@ -657,6 +657,88 @@ onyx_status *onyx_gpu_info_get(int i, onyx_gpu_info *out);
  * time where they can report one. */
 const char *onyx_library_versions(void);
 
+/* ---- telemetry: CPU power, frequency and temperature ------------------------ */
+
+/* A sample is a snapshot: package energy counters from RAPL (powercap), the
+ * average core frequency (cpufreq, else /proc/cpuinfo), the hottest package
+ * temperature (thermal zones and hwmon), process CPU time and wall time. Two
+ * samples around a measurement give a delta: joules (counter wrap-around
+ * handled per package), seconds, frequency, temperature and CPU utilisation.
+ * Many machines, VMs above all, hide some of these sources; a source that is
+ * absent is reported as such, with the reason, never as a zero that looks
+ * like a figure. The files are read under the root named by the environment
+ * variable ONYX_SYSFS_ROOT (default "/"), so tests can point the readers at a
+ * fake tree. Nothing is cached between calls. */
+
+/* The sources a sample reads, each present or not on a machine. */
+typedef enum onyx_telemetry_source {
+  ONYX_TELEMETRY_ENERGY,   /* RAPL package energy */
+  ONYX_TELEMETRY_FREQ,     /* core frequency */
+  ONYX_TELEMETRY_TEMP,     /* package temperature */
+  ONYX_TELEMETRY_SOURCES   /* the count */
+} onyx_telemetry_source;
+
+#define ONYX_TELEMETRY_MAX_PACKAGES 64
+
+/* Which sources gave a figure and, for the others, why not (a phrase such
+ * as "no RAPL package zones under /sys/class/powercap"). */
+typedef struct onyx_telemetry_avail {
+  int has[ONYX_TELEMETRY_SOURCES];         /* 1: the source gave a figure */
+  char why[ONYX_TELEMETRY_SOURCES][192];   /* "" where has[] is true */
+} onyx_telemetry_avail;
+
+typedef struct onyx_telemetry_sample {
+  int64_t wall_ns;          /* monotonic clock */
+  int64_t cpu_ns;           /* this process's CPU time, all threads */
+  /* energy: the sum over packages, -1 when not available; the per-package
+   * counters are kept so a delta can undo each one's wrap-around */
+  int64_t energy_uj;
+  int n_packages;
+  int package_id[ONYX_TELEMETRY_MAX_PACKAGES];     /* N of intel-rapl:N / amd-rapl:N */
+  int64_t package_uj[ONYX_TELEMETRY_MAX_PACKAGES];
+  int64_t package_range_uj[ONYX_TELEMETRY_MAX_PACKAGES];   /* max_energy_range_uj */
+  /* frequency: mean over the CPUs that report one; < 0 when not available */
+  double freq_mhz;
+  int freq_cpus;            /* how many CPUs the mean is over */
+  const char *freq_source;  /* static: "cpufreq" or "/proc/cpuinfo"; NULL when n/a */
+  /* temperature: the hottest package sensor, else the hottest of all;
+   * NAN when not available */
+  double temp_c;
+  char temp_sensor[96];     /* which reading, e.g. "thermal_zone2 (x86_pkg_temp)" */
+  onyx_telemetry_avail avail;
+} onyx_telemetry_sample;
+
+/* What happened between two samples. */
+typedef struct onyx_telemetry_delta {
+  double seconds;           /* wall time */
+  double cpu_seconds;       /* process CPU time */
+  double cpu_utilization;   /* cpu_seconds / seconds: 1.0 is one core busy all along */
+  double joules;            /* package energy; where avail.has[ENERGY] */
+  double freq_mhz;          /* mean of the two samples' frequency; where avail.has[FREQ] */
+  const char *freq_source;  /* static: where the frequency came from; NULL when n/a */
+  double temp_c;            /* the hotter of the two samples'; where avail.has[TEMP] */
+  char temp_sensor[96];     /* the sensor of that reading */
+  onyx_telemetry_avail avail;   /* a source counts when both samples have it */
+} onyx_telemetry_delta;
+
+/* Takes a sample now. Never fails: each source that cannot be read is
+ * marked unavailable in out->avail with the reason. Reads ONYX_SYSFS_ROOT
+ * on every call (so do not change the environment from another thread
+ * meanwhile); otherwise thread-safe. */
+void onyx_telemetry_sample_read(onyx_telemetry_sample *out);
+
+/* The figures between sample a and a later sample b into *out. Energy is
+ * the sum over packages of b - a, adding a package's max_energy_range_uj
+ * where its counter wrapped; it is unavailable when a or b lacks it or the
+ * two list different packages. ONYX_ERR_INVALID_ARGUMENT when b was taken
+ * before a; *out is written only on success. Pure. */
+onyx_status *onyx_telemetry_delta_compute(const onyx_telemetry_sample *a, const onyx_telemetry_sample *b,
+                                          onyx_telemetry_delta *out);
+
+/* Why `src` has no figure in `avail` (a sample's or a delta's), or NULL
+ * when it has one. The string is borrowed from avail. */
+const char *onyx_telemetry_unavailable_reason(const onyx_telemetry_avail *avail, onyx_telemetry_source src);
+
 /* ---- value kinds: sequences and optionals ------------------------------- */
 
 /* What an onyx_tensor handle carries. A model's inputs and outputs may be

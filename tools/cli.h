@@ -49,9 +49,16 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* True for "-h" and "--help". */
 bool cli_is_help(const char *arg);
 
+/* The optimization level option of every command that takes one, in all
+ * its spellings: -O N, -ON, --level N, --opt-level N (and the =N forms).
+ * When argv[*i] is one, consumes it (and its value) into *level (0..3) and
+ * sets *used; returns CLI_EXIT_USAGE, with the error line printed, for a
+ * bad or missing value, else 0. */
+int cli_level_option(int argc, char **argv, int *i, int64_t *level, bool *used);
+
 /* The session flags of the commands that run a model (run, bench):
- * --threads, --providers, --opt-level, --disable, --affinity, --numa-node,
- * --provider-option. */
+ * --threads, --providers, the level (cli_level_option), --disable,
+ * --affinity, --numa-node, --provider-option. */
 typedef struct cli_session_flags {
   int64_t threads;          /* 0: one per core */
   int64_t opt_level;        /* -1: the library's default */
@@ -68,7 +75,8 @@ typedef struct cli_session_flags {
   "  --threads N            intra-op threads (default 0: one per core)\n"           \
   "  --providers LIST       execution providers in priority order, e.g. dnnl,cpu\n" \
   "                         (default: the library's; see onyx info)\n"              \
-  "  --opt-level N          graph optimization level 0-3 (default 3)\n"             \
+  "  -O, --opt-level N      graph optimization level 0-3 (default 3); also\n"     \
+  "                         written -ON or --level N\n"                           \
   "  --affinity SPEC        pin the intra-op threads: none (default), compact,\n"   \
   "                         scatter, or one CPU group per thread, e.g. 0;1 or\n"    \
   "                         0-3;4-7 (Linux CPU numbers; sets the thread count)\n"   \

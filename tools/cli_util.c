@@ -1,9 +1,10 @@
 /* cli_util.c — helpers shared by the `onyx` subcommands: the error line,
- * option matching, strict integer parsing and the session flags of the
- * commands that run a model, thread placement included, a session's nodes per
- * provider, and JSON string literals for --json output (see cli.h). Strictness is the
- * point: a script that passes "--threads 4x" should hear about it rather
- * than run with a guess. */
+ * option matching, strict integer parsing, the optimization level in all its
+ * spellings, the session flags of the commands that run a model (thread
+ * placement included), a session's nodes per provider, and JSON string
+ * literals for --json output (see cli.h). Strictness is the point: a script
+ * that passes "--threads 4x" should hear about it rather than run with a
+ * guess. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +70,25 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 
 bool cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
 
+int cli_level_option(int argc, char **argv, int *i, int64_t *level, bool *used) {
+  const char *a = argv[*i], *v = NULL;
+  *used = true;
+  int name_len = 2;   /* of the spelling used, for the message */
+  if (!strncmp(a, "-O", 2) && a[2] && a[2] != '=') {
+    v = a + 2;   /* -O3 */
+  } else if (cli_option(argc, argv, i, "-O", &v) || cli_option(argc, argv, i, "--level", &v) ||
+             cli_option(argc, argv, i, "--opt-level", &v)) {
+    name_len = (int)strcspn(a, "=");
+  } else {
+    *used = false;
+    return 0;
+  }
+  if (!cli_parse_int(v, 0, 3, level))
+    return cli_usage_error("%.*s expects an optimization level 0..3 (none, basic, extended, all), got '%s'",
+                           name_len, a, v ? v : "");
+  return 0;
+}
+
 int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool *used) {
   const char *v = NULL;
   *used = true;
@@ -78,9 +98,6 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
   } else if (cli_option(argc, argv, i, "--providers", &v)) {
     if (!v || !*v) return cli_usage_error("--providers needs a comma-separated list");
     f->providers = v;
-  } else if (cli_option(argc, argv, i, "--opt-level", &v)) {
-    if (!cli_parse_int(v, 0, 3, &f->opt_level))
-      return cli_usage_error("--opt-level expects 0, 1, 2 or 3, got '%s'", v ? v : "");
   } else if (cli_option(argc, argv, i, "--affinity", &v)) {
     if (!v || !*v) return cli_usage_error("--affinity needs none, compact, scatter or CPU groups like 0;1");
     /* the library's parser says what is wrong with a spec; a bad command
@@ -109,7 +126,7 @@ int cli_session_option(cli_session_flags *f, int argc, char **argv, int *i, bool
       return cli_usage_error("--provider-option given more than %d times", f->n_provider_options);
     f->provider_options[f->n_provider_options++] = v;
   } else {
-    *used = false;
+    return cli_level_option(argc, argv, i, &f->opt_level, used);
   }
   return 0;
 }

@@ -14,7 +14,10 @@
  * each with a fresh session. --check compares every timed run's outputs
  * with those of the first, single-threaded run, bit for bit: it is how the
  * tests show that concurrent runs on one session compute what a lone run
- * does. Speed belongs here and in bench/, never in tests. */
+ * does. --telemetry samples package energy, core frequency and temperature
+ * (onyx.h, "telemetry") just before and after the timed runs, and says which of
+ * them this machine does not expose. Speed belongs here and in bench/, never
+ * in tests. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -28,6 +31,9 @@
 
 #include "cli.h"
 #include "inputs.h"
+/* internal until onyx.h declares the telemetry API (the CLI links the static
+ * library, so the symbols are there) */
+#include "onyx.h"
 
 #define MAX_SWEEP 64
 #define MAX_CONCURRENCY 256
@@ -54,11 +60,16 @@ static const char usage[] =
     "  --check                compare every timed run's outputs with those of\n"
     "                         the first (single-threaded) run, bit for bit; exit\n"
     "                         1 on a difference\n"
+    "  --telemetry            around the timed runs, read the package energy\n"
+    "                         (RAPL), the average core frequency, the hottest\n"
+    "                         package temperature and the CPU utilization; a\n"
+    "                         source the machine does not expose is reported as\n"
+    "                         not available (not with --sweep)\n"
     "  --json FILE            write the figures as JSON (keys: creation_ms,\n"
     "                         latency_ms{min,p50,p90,p99,max,mean},\n"
     "                         throughput_per_s, samples_per_s, peak_rss_bytes,\n"
     "                         arena_bytes, device_memory, threads,\n"
-    "                         cpu_efficiency, providers, ...);\n"
+    "                         cpu_efficiency, providers, telemetry, ...);\n"
     "                         with --sweep an object {\"points\": [...]}\n"
     "  --profile FILE         per-node timings of the timed runs as Chrome trace\n"
     "                         JSON (chrome://tracing, Perfetto); prints the time\n"
@@ -86,7 +97,7 @@ typedef struct bench_args {
   cli_session_flags session;
   int64_t warmup, iters, concurrency;
   double duration;
-  bool check, duration_set;
+  bool check, duration_set, telemetry;
   int n_sweep_threads, n_sweep_batch;
   int64_t sweep_threads[MAX_SWEEP], sweep_batch[MAX_SWEEP];
 } bench_args;
@@ -116,6 +127,7 @@ typedef struct point {
   input_desc *inputs;
   int n_spaces;                  /* device memory spaces the session uses (cpu excluded) */
   struct { char name[32]; int64_t peak, in_use; } spaces[4];
+  onyx_telemetry_delta tel;      /* --telemetry: over the timed runs */
 } point;
 
 static const char *const lat_names[6] = {"min", "p50", "p90", "p99", "max", "mean"};
@@ -208,6 +220,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
       if (!(a->csv = v) || !*v) return cli_usage_error("--csv needs a file name");
     } else if (!strcmp(opt, "--check")) {
       a->check = true;
+    } else if (!strcmp(opt, "--telemetry")) {
+      a->telemetry = true;
     } else if (opt[0] == '-' && opt[1]) {
       return cli_usage_error("unknown option '%s' (see onyx bench --help)", opt);
     } else if (a->model) {
@@ -220,6 +234,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
   if (iters_set && a->duration_set) return cli_usage_error("give --iters or --duration, not both");
   bool sweep = a->n_sweep_threads || a->n_sweep_batch;
   if (a->profile && sweep) return cli_usage_error("--profile measures one point; it cannot go with --sweep");
+  if (a->telemetry && sweep) return cli_usage_error("--telemetry measures one point; it cannot go with --sweep");
   if (a->csv && !sweep) return cli_usage_error("--csv is where --sweep writes its rows; there is no --sweep");
   if (!a->csv) a->csv = "bench_sweep.csv";
   return 0;
@@ -471,6 +486,8 @@ static int timed_runs(const bench_args *a, onyx_session *sess, point *p) {
 
   sh.progress = isatty(STDERR_FILENO);
   sh.iters = a->duration_set || !a->iters ? 0 : a->iters;
+  onyx_telemetry_sample tel0, tel1;
+  if (a->telemetry) onyx_telemetry_sample_read(&tel0);
   double cpu0 = cpu_time_s();
   sh.start = now_s();
   sh.deadline = sh.start + a->duration;
@@ -485,6 +502,12 @@ static int timed_runs(const bench_args *a, onyx_session *sess, point *p) {
   double wall = now_s() - sh.start;
   p->cpu_s = cpu_time_s() - cpu0;
   p->wall_s = wall;
+  if (a->telemetry) {
+    onyx_telemetry_sample_read(&tel1);
+    onyx_status *ts = onyx_telemetry_delta_compute(&tel0, &tel1, &p->tel);
+    if (ts && !rc) rc = cli_fail_status(ts);
+    else onyx_status_free(ts);
+  }
   if (sh.progress_shown) fprintf(stderr, "\r%60s\r", "");
   if (rc) goto done;
   if (sh.err) {
@@ -711,6 +734,34 @@ static void print_dims(FILE *f, const input_desc *d) {
   fputc(']', f);
 }
 
+/* Why the --telemetry figure of src is missing, or NULL. Energy also needs
+ * the counters to have moved: RAPL updates about every millisecond, so a
+ * run too short to see that has no energy figure rather than 0 J. */
+static const char *telemetry_missing(const point *p, onyx_telemetry_source src) {
+  const char *why = onyx_telemetry_unavailable_reason(&p->tel.avail, src);
+  if (!why && src == ONYX_TELEMETRY_ENERGY && !(p->tel.joules > 0))
+    why = "the RAPL counters did not advance during the timed runs";
+  return why;
+}
+
+/* The --telemetry lines: the figure, or why there is none. */
+static void print_telemetry(const point *p) {
+  static const char *const labels[ONYX_TELEMETRY_SOURCES] = {"energy:     ", "frequency:  ", "max temp:   "};
+  const onyx_telemetry_delta *t = &p->tel;
+  for (int src = 0; src < ONYX_TELEMETRY_SOURCES; src++) {
+    const char *why = telemetry_missing(p, (onyx_telemetry_source)src);
+    fputs(labels[src], stdout);
+    if (why && t->avail.has[src]) printf("%s\n", why);
+    else if (why) printf("not available on this machine (%s)\n", why);
+    else if (src == ONYX_TELEMETRY_ENERGY)
+      printf("%.3f J over %lld runs: %.6g J per inference, %.4g inferences per joule (RAPL)\n", t->joules,
+             (long long)p->runs, t->joules / (double)p->runs, (double)p->runs / t->joules);
+    else if (src == ONYX_TELEMETRY_FREQ) printf("%.0f MHz average (%s)\n", t->freq_mhz, t->freq_source);
+    else printf("%.1f C (%s)\n", t->temp_c, t->temp_sensor);
+  }
+  printf("cpu util:   %.2f cores busy on average (process CPU time / wall time)\n", t->cpu_utilization);
+}
+
 static void print_point(const bench_args *a, const point *p) {
   printf("model:      %s\n", a->model);
   printf("providers:  ");
@@ -746,6 +797,7 @@ static void print_point(const bench_args *a, const point *p) {
            mib(p->spaces[i].in_use));
   printf("cpu:        %.3f s cpu / %.3f s wall / %lld threads = %.0f%% efficiency\n", p->cpu_s, p->wall_s,
          (long long)(p->threads * a->concurrency), 100 * cpu_efficiency(p, a->concurrency));
+  if (a->telemetry) print_telemetry(p);
   if (a->check)
     printf("check:      %lld timed runs gave the first run's outputs bit for bit\n", (long long)p->runs);
 }
@@ -767,6 +819,34 @@ static void print_sweep_row(const bench_args *a, const point *p) {
          p->lat[3], p->lat[5], runs_per_s(p), samples, mib(p->peak_rss), mib(p->stats.arena_bytes),
          100 * cpu_efficiency(p, a->concurrency));
   fflush(stdout);
+}
+
+/* "telemetry": {...}, for --telemetry: null for a figure whose source is
+ * missing, and the reasons under "not_available". */
+static void json_telemetry(FILE *f, const point *p, const char *ind) {
+  static const char *const names[ONYX_TELEMETRY_SOURCES] = {"energy", "frequency", "temperature"};
+  const onyx_telemetry_delta *t = &p->tel;
+  fprintf(f, "%s  \"telemetry\": {\"energy_j\": ", ind);
+  if (!telemetry_missing(p, ONYX_TELEMETRY_ENERGY))
+    fprintf(f, "%.6g, \"energy_per_inference_j\": %.6g, \"inferences_per_j\": %.6g", t->joules,
+            t->joules / (double)p->runs, (double)p->runs / t->joules);
+  else
+    fputs("null, \"energy_per_inference_j\": null, \"inferences_per_j\": null", f);
+  fputs(", \"freq_mhz\": ", f);
+  if (t->avail.has[ONYX_TELEMETRY_FREQ]) fprintf(f, "%.6g", t->freq_mhz);
+  else fputs("null", f);
+  fputs(", \"temp_c\": ", f);
+  if (t->avail.has[ONYX_TELEMETRY_TEMP]) fprintf(f, "%.6g", t->temp_c);
+  else fputs("null", f);
+  fprintf(f, ", \"cpu_utilization\": %.6g, \"not_available\": {", t->cpu_utilization);
+  int n = 0;
+  for (int src = 0; src < ONYX_TELEMETRY_SOURCES; src++) {
+    const char *why = telemetry_missing(p, (onyx_telemetry_source)src);
+    if (!why) continue;
+    fprintf(f, "%s\"%s\": ", n++ ? ", " : "", names[src]);
+    cli_json_string(f, why);
+  }
+  fputs("}},\n", f);
 }
 
 static void json_point(FILE *f, const bench_args *a, const point *p, const char *ind) {
@@ -826,6 +906,7 @@ static void json_point(FILE *f, const bench_args *a, const point *p, const char 
             (long long)p->spaces[i].in_use);
   }
   fprintf(f, "},\n");
+  if (a->telemetry) json_telemetry(f, p, ind);
   fprintf(f, "%s  \"cpu_efficiency\": %.6g,\n%s  \"check\": %s\n%s}", ind, cpu_efficiency(p, a->concurrency),
           ind, a->check ? "true" : "false", ind);
 }

@@ -38,7 +38,7 @@ static const char usage[] =
     "              domain, provider, fallback_reason}], \"copies\": [{value,\n"
     "              from, to, bytes}]}\n"
     "  -O N        optimization level for --stage optimized/partitioned\n"
-    "              (default 3)\n"
+    "              (default 3); also written -ON, --level N or --opt-level N\n"
     "  --providers LIST  providers for --stage optimized/partitioned, in\n"
     "              priority order (default: all available; the ai.onyx\n"
     "              fusions leave their nodes to them)\n"
@@ -332,13 +332,16 @@ static int print_partitioned(const char *path, const char *providers, int level,
 
 int cmd_inspect(int argc, char **argv) {
   const char *path = NULL, *providers = NULL, *v;
-  bool json = false, optimized = false, partitioned = false;
+  bool json = false, optimized = false, partitioned = false, used;
   int64_t level = 3;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(usage, stdout);
       return 0;
     }
+    int rc = cli_level_option(argc, argv, &i, &level, &used);
+    if (rc) return rc;
+    if (used) continue;
     if (!strcmp(argv[i], "--json")) json = true;
     else if (cli_option(argc, argv, &i, "--stage", &v)) {
       if (!v || (strcmp(v, "model") && strcmp(v, "optimized") && strcmp(v, "partitioned")))
@@ -348,10 +351,7 @@ int cmd_inspect(int argc, char **argv) {
     } else if (cli_option(argc, argv, &i, "--providers", &v)) {
       if (!v) return cli_usage_error("--providers needs a list");
       providers = v;
-    } else if (cli_option(argc, argv, &i, "-O", &v)) {
-      if (!cli_parse_int(v, 0, 3, &level)) return cli_usage_error("-O needs a level 0..3");
-    }
-    else if (argv[i][0] == '-' && argv[i][1])
+    } else if (argv[i][0] == '-' && argv[i][1])
       return cli_usage_error("unknown option '%s' (see onyx inspect --help)", argv[i]);
     else if (path) return cli_usage_error("unexpected argument '%s' (the model is '%s')", argv[i], path);
     else path = argv[i];

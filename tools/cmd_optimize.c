@@ -16,7 +16,8 @@ static const char usage[] =
     "options:\n"
     "  -o, --output OUT   where to write the optimized model (required)\n"
     "  -O, --level N      0 none, 1 basic (standard ONNX out), 2 extended (ai.onyx\n"
-    "                     fused ops), 3 all (default 3)\n"
+    "                     fused ops), 3 all (default 3); also written -ON or\n"
+    "                     --opt-level N\n"
     "  --passes LIST      run only these passes (comma-separated)\n"
     "  --disable LIST     skip these passes\n"
     "  --providers LIST   the providers the model will run on (default: all\n"
@@ -42,7 +43,8 @@ void cli_print_optimize_stats(const onyx_optimize_stats *st) {
 int cmd_optimize(int argc, char **argv) {
   const char *path = NULL, *out = NULL, *only = NULL, *disable = NULL, *providers = NULL, *v;
   int64_t level = 3;
-  bool quiet = false;
+  bool quiet = false, used;
+  int rc;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(usage, stdout);
@@ -52,15 +54,13 @@ int cmd_optimize(int argc, char **argv) {
       printf("%s\n", onyx_optimizer_passes());
       return 0;
     }
+    if ((rc = cli_level_option(argc, argv, &i, &level, &used))) return rc;
+    if (used) continue;
     if (!strcmp(argv[i], "--quiet")) {
       quiet = true;
-    } else if (!strncmp(argv[i], "-O", 2) && argv[i][2] >= '0' && argv[i][2] <= '9') {
-      if (!cli_parse_int(argv[i] + 2, 0, 3, &level)) return cli_usage_error("-O needs a level 0..3");
     } else if (cli_option(argc, argv, &i, "-o", &v) || cli_option(argc, argv, &i, "--output", &v)) {
       if (!v) return cli_usage_error("-o needs a file name");
       out = v;
-    } else if (cli_option(argc, argv, &i, "-O", &v) || cli_option(argc, argv, &i, "--level", &v)) {
-      if (!v || !cli_parse_int(v, 0, 3, &level)) return cli_usage_error("-O needs a level 0..3");
     } else if (cli_option(argc, argv, &i, "--passes", &v)) {
       if (!v) return cli_usage_error("--passes needs a list");
       only = v;

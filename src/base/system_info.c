@@ -1,6 +1,6 @@
 /* system_info.c — machine facts for `onyx info` and reports: cpu features
  * (from cpu_features.c), cores, NUMA nodes and their CPUs and cache sizes
- * (from sysfs). */
+ * (from sysfs, else from cpuid: some VMs have no sysfs cache entries). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +87,13 @@ void onyx_system_info_get(onyx_system_info *out) {
   out->l1d_kb = cache_kb("1", "Data");
   out->l2_kb = cache_kb("2", "Unified");
   out->l3_kb = cache_kb("3", "Unified");
+  if (!out->l1d_kb || !out->l2_kb || !out->l3_kb) {
+    onyx_cpu_caches c;
+    onyx_cpu_caches_detect(&c);
+    if (!out->l1d_kb) out->l1d_kb = c.l1d_kb;
+    if (!out->l2_kb) out->l2_kb = c.l2_kb;
+    if (!out->l3_kb) out->l3_kb = c.l3_kb;
+  }
   out->avx2 = f->avx2;
   out->fma = f->fma;
   out->f16c = f->f16c;

@@ -43,6 +43,17 @@ run_err() {
   fi
 }
 
+# run_usage DESC PATTERN ARGS...: as run_err, and the exit status must be 2
+# (a usage error: the command line is wrong, not the model or the machine).
+run_usage() {
+  local desc=$1
+  run_err "$@"
+  local rc
+  "$onyx" "${@:3}" >/dev/null 2>&1
+  rc=$?
+  if [[ $rc -eq 2 ]]; then ok; else bad "$desc: exit status $rc, expected 2"; fi
+}
+
 # py CODE...: runs python with numpy/onnx; fails the check when it exits non-zero.
 pycheck() {
   local desc=$1; shift

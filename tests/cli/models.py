@@ -32,6 +32,11 @@ for name, t in dtypes.items():
     save(f"id_{name}", [helper.make_node("Identity", ["x"], ["y"])],
          [vi("x", t, ["N", 3])], [vi("y", t, ["N", 3])])
 
+# Identity then Relu: 2 nodes at optimization level 0, 1 from level 1 on
+# (the Identity is removed), so a command's node count shows its level.
+save("id_relu", [helper.make_node("Identity", ["x"], ["i"]), helper.make_node("Relu", ["i"], ["y"])],
+     [vi("x", TensorProto.FLOAT, ["N", 3])], [vi("y", TensorProto.FLOAT, ["N", 3])])
+
 # Two inputs sharing the symbolic dim "batch"; output names that are not
 # file names.
 save("two", [helper.make_node("Identity", ["x"], ["out/put:0"]),

@@ -3,8 +3,8 @@
 # keys and sane values, --profile writes a Chrome trace of complete events
 # (and prints the time per provider and per op type),
 # --concurrency runs compute what a lone run computes (--check, which must
-# also catch outputs that do change), --sweep rows and CSV, and the error
-# paths. Nothing here asserts a speed: timings on a shared machine say
+# also catch outputs that do change), --sweep rows and CSV, every spelling
+# of the optimization level, and the error paths. Nothing here asserts a speed: timings on a shared machine say
 # nothing, and speed is what bench/ measures, not tests.
 source "$(dirname "$0")/lib.sh" "$1" test_cli_bench
 m=$tmp/m
@@ -119,6 +119,22 @@ assert [(p['threads'], p['batch']) for p in d['points']] == [(1, 1), (1, 3), (2,
 onyx_abs=$(realpath "$onyx")
 (cd "$tmp" && "$onyx_abs" bench "$m/cnn.onnx" --iters 2 --warmup 0 --sweep threads=1 >/dev/null 2>&1)
 check "default csv name" test -s "$tmp/bench_sweep.csv"
+
+# the optimization level in each spelling every level-taking command shares:
+# level 0 keeps id_relu's Identity (2 nodes), the default removes it (1)
+for spelling in "-O 0" "-O0" "-O=0" "--level 0" "--level=0" "--opt-level 0" "--opt-level=0"; do
+  run_ok "bench $spelling" bench "$m/id_relu.onnx" --iters 1 --warmup 0 --providers cpu $spelling
+  check "bench $spelling: level 0 keeps 2 nodes" grep -q '^providers: *cpu (2 nodes)$' "$tmp/out"
+done
+run_ok "bench default level" bench "$m/id_relu.onnx" --iters 1 --warmup 0 --providers cpu
+check "bench default level: 1 node" grep -q '^providers: *cpu (1 node)$' "$tmp/out"
+run_ok "bench -O2" bench "$m/id_relu.onnx" --iters 1 --warmup 0 --providers cpu -O2 --level 0
+check "the last level given wins" grep -q '^providers: *cpu (2 nodes)$' "$tmp/out"
+for spelling in "-O 4" "-O9" "-Ox" "--level x" "--level=" "--opt-level -1" "--opt-level"; do
+  run_usage "bench bad level '$spelling'" "expects an optimization level 0..3" bench "$m/id_relu.onnx" $spelling
+done
+run_ok "bench help" bench --help
+check "bench help lists the level spellings" grep -q -- "-O, --opt-level N .*also" "$tmp/out"
 
 # errors: one line, right status, no crash
 run_err "iters and duration" "not both" bench "$m/cnn.onnx" --iters 3 --duration 1

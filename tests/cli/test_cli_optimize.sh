@@ -77,6 +77,25 @@ assert [n.op_type for n in onnx.load('$tmp/o5.onnx').graph.node] == ['Conv', 'Re
 fi
 run_err "unknown pass" "unknown optimizer pass 'nope'" optimize "$m/cbr.onnx" -o "$tmp/x.onnx" --passes nope
 run_err "no output" "usage" optimize "$m/cbr.onnx"
-run_err "bad level" "-O needs a level" optimize "$m/cbr.onnx" -o "$tmp/x.onnx" -O 7
+run_err "bad level" "-O expects an optimization level 0..3" optimize "$m/cbr.onnx" -o "$tmp/x.onnx" -O 7
 run_err "bad stage" "--stage must be" inspect "$m/cbr.onnx" --stage planned
+
+# every spelling of the level, in optimize and inspect alike (the parser run
+# and bench share): level 0 keeps id_relu's Identity
+for spelling in "-O 0" "-O0" "-O=0" "--level 0" "--level=0" "--opt-level 0" "--opt-level=0"; do
+  run_ok "optimize $spelling" optimize "$m/id_relu.onnx" -o "$tmp/lv.onnx" $spelling
+  check "optimize $spelling is level 0" grep -qx "optimization level 0: 2 -> 2 nodes" "$tmp/out"
+  run_ok "inspect $spelling" inspect "$m/id_relu.onnx" --stage optimized $spelling
+  check "inspect $spelling is level 0" grep -qx "optimization level 0: 2 -> 2 nodes" "$tmp/out"
+done
+for spelling in "-O 4" "-O9" "-Ox" "--level x" "--opt-level -1" "--opt-level"; do
+  run_usage "optimize bad level '$spelling'" "expects an optimization level 0..3" optimize "$m/id_relu.onnx" \
+    -o "$tmp/lv.onnx" $spelling
+  run_usage "inspect bad level '$spelling'" "expects an optimization level 0..3" inspect "$m/id_relu.onnx" \
+    --stage optimized $spelling
+done
+for cmd in optimize inspect; do
+  run_ok "$cmd help" $cmd --help
+  check "$cmd help lists the level spellings" grep -q -- "-ON" "$tmp/out"
+done
 finish

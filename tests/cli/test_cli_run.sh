@@ -123,6 +123,17 @@ run_err "io-binding unknown device" "no memory space 'gpu:7'" run "$d/digits_cnn
 run_ok "providers and opt level" run "$m/id_float32.onnx" --providers cpu --opt-level 0
 run_err "unknown provider" "frob" run "$m/id_float32.onnx" --providers frob,cpu
 run_err "bad opt level" "--opt-level" run "$m/id_float32.onnx" --opt-level 4
+# every spelling of the level (one parser for run, bench, optimize and
+# inspect; test_cli_bench.sh shows by node count that the level is applied)
+for spelling in "-O 0" "-O1" "-O=2" "--level 3" "--level=0" "--opt-level 1" "--opt-level=2"; do
+  run_ok "run $spelling" run "$m/id_relu.onnx" --providers cpu $spelling
+  check "run $spelling output" grep -q '^y: float32 \[1,3\]' "$tmp/out"
+done
+for spelling in "-O 4" "-O9" "-Ox" "--level x" "--opt-level -1" "--opt-level"; do
+  run_usage "run bad level '$spelling'" "expects an optimization level 0..3" run "$m/id_relu.onnx" $spelling
+done
+run_ok "run help" run --help
+check "run help lists the level spellings" grep -q -- "-O, --opt-level N .*also" "$tmp/out"
 
 # errors: one line, non-zero, no crash
 head -c 3000 /dev/urandom >"$tmp/garbage.onnx"
