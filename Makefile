@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all deps build build-test demo test clean
+.PHONY: all deps build build-test demo test tsan clean
 
 all: build
 
@@ -25,5 +25,15 @@ demo: build
 test: build-test
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The concurrency tests under ThreadSanitizer (OpenMP's own synchronisation
+# suppressed: tests/tsan.supp says why). Not part of `make test`.
+TSAN_BUILD ?= build-tsan
+TSAN_TESTS = test_concurrency test_session_robust test_simdev
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONYX_TSAN=ON -DONYX_CUDA=OFF >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1" \
+	  ctest --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)
