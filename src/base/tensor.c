@@ -8,10 +8,25 @@
 #include "half.h"
 #include "status.h"
 
+int64_t onyx_mul_sat(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 int64_t onyx_numel(int rank, const int64_t *dims) {
   int64_t n = 1;
-  for (int i = 0; i < rank; i++) n *= dims[i];
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] == 0) return 0;
+    n = onyx_mul_sat(n, dims[i]);
+  }
   return n;
+}
+
+bool onyx_dims_fit(int rank, const int64_t *dims) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++)
+    if (dims[i] >= 0) n = onyx_mul_sat(n, dims[i]);
+  return n <= ONYX_MAX_NUMEL || onyx_numel(rank, dims) == 0;
 }
 
 size_t onyx_dtype_size(onyx_dtype t) {
@@ -31,8 +46,9 @@ size_t onyx_dtype_size(onyx_dtype t) {
 }
 
 size_t onyx_dtype_bytes(onyx_dtype dtype, int64_t numel) {
-  if (dtype == ONYX_DTYPE_INT4 || dtype == ONYX_DTYPE_UINT4) return (size_t)(numel + 1) / 2;
-  return (size_t)numel * onyx_dtype_size(dtype);
+  if (dtype == ONYX_DTYPE_INT4 || dtype == ONYX_DTYPE_UINT4) return numel / 2 + (numel & 1);
+  size_t r;
+  return __builtin_mul_overflow((size_t)numel, onyx_dtype_size(dtype), &r) ? SIZE_MAX : r;
 }
 
 const char *onyx_dtype_name(onyx_dtype t) {
@@ -52,6 +68,9 @@ static onyx_status *check_shape(int rank, const int64_t *dims) {
     if (dims[i] < 0)
       return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "dim %d is negative (%lld)", i,
                         (long long)dims[i]);
+  if (!onyx_dims_fit(rank, dims))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "shape has more elements than onyx can hold (over %lld)",
+                      (long long)ONYX_MAX_NUMEL);
   return NULL;
 }
 

@@ -60,10 +60,20 @@ static inline onyx_allocator *onyx_tensor_allocator(const onyx_tensor *t) {
 /* Whether host code may read t's data. */
 static inline bool onyx_tensor_on_host(const onyx_tensor *t) { return !t->alloc || t->alloc->host; }
 
-/* Product of dims (1 for rank 0). */
+/* Product of dims (1 for rank 0), saturating at INT64_MAX where the true
+ * product overflows (hostile shapes must not wrap into small sizes). */
 int64_t onyx_numel(int rank, const int64_t *dims);
-/* Bytes for `numel` elements of dtype (sub-byte types packed, rounded up). */
+/* Bytes for `numel` elements of dtype (sub-byte types packed, rounded up),
+ * saturating at SIZE_MAX. */
 size_t onyx_dtype_bytes(onyx_dtype dtype, int64_t numel);
+/* The largest element count onyx accepts for a fixed shape: any dtype's
+ * bytes for it still fit in int64 (16-byte elements at most). */
+#define ONYX_MAX_NUMEL (INT64_MAX / 16)
+/* Whether the fixed (>= 0) dims of a shape have a product of at most
+ * ONYX_MAX_NUMEL; dims not fixed (< 0) are left out. */
+bool onyx_dims_fit(int rank, const int64_t *dims);
+/* a * b for non-negative a, b, saturating at INT64_MAX. */
+int64_t onyx_mul_sat(int64_t a, int64_t b);
 
 /* Creates a tensor header with shape and dtype but no data (data NULL). */
 onyx_status *onyx_tensor_new_empty(onyx_dtype dtype, int rank, const int64_t *dims,

@@ -189,6 +189,11 @@ static onyx_status *place(frame *f, int slot, onyx_tensor *t, int rank, const in
   if (rank < 0 || rank > ONYX_MAX_RANK) return onyx_error(ONYX_ERR_RUNTIME, "rank %d out of range", rank);
   for (int d = 0; d < rank; d++)
     if (dims[d] < 0) return onyx_error(ONYX_ERR_RUNTIME, "negative dim %lld", (long long)dims[d]);
+  /* a shape computed from input data (Expand, Tile, ConstantOfShape...) may
+   * be hostile: refused before its byte count is compared with a slot */
+  if (!onyx_dims_fit(rank, dims))
+    return onyx_error(ONYX_ERR_INVALID_ARGUMENT, "an output shape computed at run time has more elements than "
+                      "onyx can hold (over %lld)", (long long)ONYX_MAX_NUMEL);
   t->rank = rank;
   if (rank) memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
   if (!f || slot < 0 || t->dtype == ONYX_DTYPE_STRING || t->kind != ONYX_KIND_TENSOR)

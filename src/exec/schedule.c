@@ -19,8 +19,9 @@ static int64_t order_bytes(const onyx_value *v) {
       v->dtype == ONYX_DTYPE_STRING || v->dtype == ONYX_DTYPE_UNDEFINED)
     return 0;
   int64_t n = 1;
-  for (int d = 0; d < v->rank; d++) n *= v->dims[d] >= 0 ? v->dims[d] : DYN_DIM_GUESS;
-  return (int64_t)onyx_dtype_bytes(v->dtype, n);
+  for (int d = 0; d < v->rank; d++) n = onyx_mul_sat(n, v->dims[d] >= 0 ? v->dims[d] : DYN_DIM_GUESS);
+  size_t bytes = onyx_dtype_bytes(v->dtype, n);
+  return bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes;
 }
 
 /* Who reads what, for ordering: per node its distinct inputs (implicit ones

@@ -146,7 +146,7 @@ onyx_status *onyx_graph_toposort(onyx_graph *g) {
   sorted = onyx_calloc((size_t)nn + 1, sizeof *sorted);
   if (!sorted) goto oom;
   for (int i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-  memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
+  if (nn) memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);   /* a graph may have no nodes */
   for (int v = 0; v < nv; v++) g->values[v].producer = -1;
   for (int i = 0; i < nn; i++)
     for (int o = 0; o < g->nodes[i].n_out; o++)

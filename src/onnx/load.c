@@ -81,6 +81,9 @@ static onyx_status *tensor_type(loader *l, onyx_value *v, const Onnx__TypeProto_
       ONYX_TRY(onyx_model_symbol(l->m, d->dim_param, &v->dims[i]));
     }
   }
+  if (!onyx_dims_fit((int)tt->shape->n_dim, v->dims))
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "value '%s': its declared shape is too large (more than %lld elements)",
+                      v->name, (long long)ONYX_MAX_NUMEL);
   v->rank = (int)tt->shape->n_dim;
   return NULL;
 }
@@ -159,6 +162,13 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, onyx_fn_sc
   if (ap->ref_attr_name && !(a->ref_attr_name = onyx_strdup(ap->ref_attr_name))) return onyx_error_oom();
   if (a->ref_attr_name) return NULL;
   size_t n = 0;
+  /* a scalar whose declared field is absent while another one holds the
+   * value (type INT, value in f) is malformed, as ONNX's checker says */
+  bool other = ap->n_floats || ap->n_ints || ap->n_strings || ap->n_tensors || ap->n_graphs || ap->t || ap->g;
+  if ((type == ONYX_ATTR_FLOAT && !ap->has_f && (other || ap->has_i || ap->has_s)) ||
+      (type == ONYX_ATTR_INT && !ap->has_i && (other || ap->has_f || ap->has_s)))
+    return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: declared %s but holds another kind of value", what,
+                      type == ONYX_ATTR_FLOAT ? "FLOAT" : "INT");
   switch (type) {
     case ONYX_ATTR_FLOAT: a->f = ap->f; return NULL;
     case ONYX_ATTR_INT: a->i = ap->i; return NULL;

@@ -124,7 +124,11 @@ onyx_status *onyx_map_file(const char *path, void **data, size_t *len) {
 }
 
 void *onyx_map_fd_cow(int fd, size_t len) {
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  /* MAP_NORESERVE: the pages are the file's until written, and onyx writes
+   * few of them (in-place weight packing), so the mapping should not count
+   * its whole length against the commit limit; without it a file larger
+   * than RAM + swap (a sparse embedding table) cannot be mapped at all */
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 

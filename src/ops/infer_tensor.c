@@ -22,7 +22,9 @@ static int64_t dim_mul(int64_t a, int64_t b) {
   if (a == 0 || b == 0) return 0;
   if (a == 1) return b;
   if (b == 1) return a;
-  return fixed(a) && fixed(b) ? a * b : ONYX_DIM_UNKNOWN;
+  /* saturating: a product past int64 stays huge, and the inferred shape is
+   * refused as too large instead of wrapping */
+  return fixed(a) && fixed(b) ? onyx_mul_sat(a, b) : ONYX_DIM_UNKNOWN;
 }
 
 static int64_t dim_add(int64_t a, int64_t b) {

@@ -22,7 +22,7 @@ void cpu_strides(int rank, const int64_t *dims, int64_t *strides) {
   int64_t s = 1;
   for (int i = rank - 1; i >= 0; i--) {
     strides[i] = s;
-    s *= dims[i];
+    s = onyx_mul_sat(s, dims[i]);   /* a hostile shape saturates; its allocation is refused */
   }
 }
 

@@ -579,6 +579,19 @@ static onyx_status *infer_shapes(const dn_state *st, onyx_tensor *const *in, ony
   return s;
 }
 
+/* Whether every output of the partition is empty (a batch of 0 flowing
+ * through): then the program is just the output shapes, with no primitive,
+ * since oneDNN 2.x cannot create some primitives for zero-size dims (its
+ * matmul divides by them). Partitions where an empty value meets non-empty
+ * ones (Concat, a reduction) are built as usual; oneDNN handles those. */
+static bool all_outputs_empty(const dn_state *st, const onyx_value *vals) {
+  for (int k = 0; k < st->part.n_out; k++) {
+    const onyx_value *v = &vals[st->part.out[k]];
+    if (v->rank <= 0 || onyx_numel(v->rank, v->dims) != 0) return false;
+  }
+  return st->part.n_out > 0;
+}
+
 /* Builds the program for partition inputs `in` (NULL: load-time shapes).
  * *shape_err (may be NULL) tells a failure of shape inference apart. */
 static onyx_status *build_prog(const dn_state *st, int nthreads, onyx_tensor *const *in, dn_prog **out,
@@ -602,14 +615,15 @@ static onyx_status *build_prog(const dn_state *st, int nthreads, onyx_tensor *co
   memset(&b, 0, sizeof b);
   onyx_status *s = infer_shapes(st, in, vals);
   if (shape_err) *shape_err = s != NULL;
-  if (!s) s = builder_init(&b, st, g, p);
-  for (int i = 0; i < st->part.n_nodes && !s; i++) {
+  bool empty = !s && all_outputs_empty(st, vals);
+  if (!s && !empty) s = builder_init(&b, st, g, p);
+  for (int i = 0; i < st->part.n_nodes && !s && !empty; i++) {
     int ni = st->part.nodes[i];
     if (b.done[ni]) continue;
     s = dn_build_node(&b, ni);
     b.done[ni] = true;
   }
-  for (int k = 0; k < st->part.n_out && !s; k++) {
+  for (int k = 0; k < st->part.n_out && !s && !empty; k++) {
     int v = st->part.out[k];
     if (b.primary[v] < 0) {
       s = onyx_error(ONYX_ERR_RUNTIME, "dnnl: partition output '%s' was not built", g->values[v].name);
@@ -622,7 +636,7 @@ static onyx_status *build_prog(const dn_state *st, int nthreads, onyx_tensor *co
     dn_entry src = *e;
     s = dn_add_reorder(&b, NULL, &src.md, src.b, &plain, (dn_buf){DN_B_OUT, k, NULL});
   }
-  if (!s) s = place_buffers(&b);
+  if (!s && !empty) s = place_buffers(&b);
   /* the signature (input dims) and the output shapes */
   int n_sig = 0;
   for (int k = 0; k < st->part.n_in; k++)
