@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh — runs the bundled digits CNN on its held-out test split and reports accuracy.
+# demo.sh — runs the bundled digits CNN on its held-out test split and reports accuracy,
+# then prints the one command that writes its performance report (onyx report).
 # Usage: scripts/demo.sh [path/to/onyx]   (`make demo` passes build/onyx)
 # The model, its test data and the accuracy PyTorch measured are described in
 # models/README.md; the model was made by scripts/train_digits.py.
@@ -85,3 +86,8 @@ echo " The optimizer fuses the QDQ pairs into integer kernels (QLinearConv, Fuse
 echo " INT8 does not pay on a model this small: quantizing the input and the tiny layers cost more"
 echo " than they save, and without VNNI the int8 convs run on onyx's AVX2 kernels, not oneDNN."
 echo " The INT8 speedup shows on ResNet-50 / BERT: bench/quant_compare.)"
+
+# --- the performance report: one command, documented in README.md ("Performance report") ---
+echo
+echo "performance report (latency, throughput, threads, FP32 vs INT8, accuracy, energy; one HTML page + JSON):"
+echo "  ${onyx#"$PWD"/} report $model --quantize static --calibration $x --labels $y --data $x -o digits_report.html"

@@ -6,11 +6,14 @@
 # and for every test, since packages install here without their recommendations.
 set -euo pipefail
 pkgs=(cmake gcc libc6-dev make pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-      libonnx-testdata libdnnl-dev libnuma1 python3-dev python3-numpy python3-onnx)
+      libonnx-testdata libdnnl-dev libnuma1 python3-dev python3-numpy python3-onnx
+      chromium-headless-shell)
 # libc6-dev: gcc only recommends it, and without it nothing links (crt1.o, libc.so)
 # libnuma1: loaded at run time for --numa-node (no headers needed); the tests check memory binding with it
 # python3-numpy, python3-onnx: the CLI tests write models and .npy files with them
 # python3-dev (with python3-numpy's headers): the Python package's extension module
+# chromium-headless-shell: test_cli_report opens `onyx report`'s page in a headless browser
+#   (--dump-dom, --screenshot); the headless shell alone, without the desktop chromium's X/GTK stack
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch python3-sklearn nodejs)
   # Some nodejs builds bundle npm and conflict with Debian's npm package.

@@ -25,6 +25,7 @@ int cmd_optimize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Prints what each optimizer pass did (cmd_optimize.c; also used by
  * `onyx inspect --stage optimized`). */
@@ -45,6 +46,18 @@ bool cli_option(int argc, char **argv, int *i, const char *name, const char **va
 
 /* Parses a whole decimal integer in [lo, hi]. */
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* Parses "1,2,8": at most `max` distinct integers in [lo, hi] into out[],
+ * their count into *n; false on anything else (empty items too). */
+bool cli_parse_int_list(const char *s, int64_t lo, int64_t hi, int max, int64_t *out, int *n);
+/* Parses a decimal number of seconds in [lo, hi]. */
+bool cli_parse_seconds(const char *s, double lo, double hi, double *out);
+
+/* Top-1 accuracy helpers for outputs seen as [rows, width] (scores over the
+ * last dim) and int32/int64 class labels. */
+int64_t cli_argmax_row(const onyx_tensor *t, int64_t row, int64_t width);   /* first on ties */
+int64_t cli_label(const onyx_tensor *labels, int64_t i);
+/* How many of the first `rows` rows have their argmax equal to their label. */
+int64_t cli_count_correct(const onyx_tensor *t, int64_t width, int64_t rows, const onyx_tensor *labels);
 
 /* True for "-h" and "--help". */
 bool cli_is_help(const char *arg);

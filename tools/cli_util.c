@@ -68,6 +68,50 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   return true;
 }
 
+bool cli_parse_int_list(const char *s, int64_t lo, int64_t hi, int max, int64_t *out, int *n) {
+  char buf[512];
+  if (!s || !*s || strlen(s) >= sizeof buf) return false;
+  strcpy(buf, s);
+  *n = 0;
+  for (char *item = buf, *next; item; item = next) {
+    next = strchr(item, ',');
+    if (next) *next++ = '\0';
+    if (*n == max || !cli_parse_int(item, lo, hi, &out[*n])) return false;
+    for (int k = 0; k < *n; k++)
+      if (out[k] == out[*n]) return false;
+    ++*n;
+  }
+  return true;
+}
+
+bool cli_parse_seconds(const char *s, double lo, double hi, double *out) {
+  if (!s || !*s) return false;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || !(v >= lo && v <= hi)) return false;
+  *out = v;
+  return true;
+}
+
+int64_t cli_argmax_row(const onyx_tensor *t, int64_t row, int64_t width) {
+  int64_t best = 0;
+  double top = onyx_tensor_get_f64(t, row * width);
+  for (int64_t k = 1; k < width; k++) {
+    double v = onyx_tensor_get_f64(t, row * width + k);
+    if (v > top) top = v, best = k;
+  }
+  return best;
+}
+
+int64_t cli_label(const onyx_tensor *labels, int64_t i) { return (int64_t)onyx_tensor_get_f64(labels, i); }
+
+int64_t cli_count_correct(const onyx_tensor *t, int64_t width, int64_t rows, const onyx_tensor *labels) {
+  int64_t correct = 0;
+  for (int64_t r = 0; r < rows; r++) correct += cli_argmax_row(t, r, width) == cli_label(labels, r);
+  return correct;
+}
+
 bool cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
 
 int cli_level_option(int argc, char **argv, int *i, int64_t *level, bool *used) {

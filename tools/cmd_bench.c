@@ -134,21 +134,6 @@ static const char *const lat_names[6] = {"min", "p50", "p90", "p99", "max", "mea
 
 /* ---- arguments ------------------------------------------------------------------ */
 
-/* "1,2,8" -> values in [lo, hi]; false on anything else (empty items too). */
-static bool parse_list(const char *s, int64_t lo, int64_t hi, int64_t *out, int *n) {
-  char buf[512];
-  if (!s || strlen(s) >= sizeof buf) return false;
-  strcpy(buf, s);
-  *n = 0;
-  for (char *item = buf, *next; item; item = next) {
-    next = strchr(item, ',');
-    if (next) *next++ = '\0';
-    if (*n == MAX_SWEEP || !cli_parse_int(item, lo, hi, &out[*n])) return false;
-    ++*n;
-  }
-  return true;
-}
-
 static int parse_sweep(bench_args *a, const char *v) {
   char buf[512];
   const char *key, *list;
@@ -158,28 +143,18 @@ static int parse_sweep(bench_args *a, const char *v) {
     return cli_usage_error("--sweep expects threads=LIST or batch=LIST, got '%s'", v);
   if (!strcmp(key, "threads")) {
     if (a->n_sweep_threads) return cli_usage_error("--sweep threads is given twice");
-    if (!parse_list(list, 0, 4096, a->sweep_threads, &a->n_sweep_threads))
+    if (!cli_parse_int_list(list, 0, 4096, MAX_SWEEP, a->sweep_threads, &a->n_sweep_threads))
       return cli_usage_error("--sweep threads= expects a comma-separated list of up to %d integers in "
                              "0..4096, got '%s'", MAX_SWEEP, list);
   } else if (!strcmp(key, "batch")) {
     if (a->n_sweep_batch) return cli_usage_error("--sweep batch is given twice");
-    if (!parse_list(list, 1, INT32_MAX, a->sweep_batch, &a->n_sweep_batch))
+    if (!cli_parse_int_list(list, 1, INT32_MAX, MAX_SWEEP, a->sweep_batch, &a->n_sweep_batch))
       return cli_usage_error("--sweep batch= expects a comma-separated list of up to %d positive "
                              "integers, got '%s'", MAX_SWEEP, list);
   } else {
     return cli_usage_error("--sweep knows threads= and batch=, not '%s'", key);
   }
   return 0;
-}
-
-static bool parse_seconds(const char *s, double *out) {
-  if (!s || !*s) return false;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !(v > 0) || v > 1e6) return false;
-  *out = v;
-  return true;
 }
 
 static int parse_args(int argc, char **argv, bench_args *a) {
@@ -203,8 +178,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         return cli_usage_error("--iters expects a positive integer, got '%s'", v ? v : "");
       iters_set = true;
     } else if (cli_option(argc, argv, &i, "--duration", &v)) {
-      if (!parse_seconds(v, &a->duration))
-        return cli_usage_error("--duration expects seconds > 0, got '%s'", v ? v : "");
+      if (!cli_parse_seconds(v, 1e-3, 1e6, &a->duration))
+        return cli_usage_error("--duration expects seconds in 0.001..1000000, got '%s'", v ? v : "");
       a->duration_set = true;
     } else if (cli_option(argc, argv, &i, "--concurrency", &v)) {
       if (!cli_parse_int(v, 1, MAX_CONCURRENCY, &a->concurrency))

@@ -137,14 +137,6 @@ static onyx_status *match_tensor(void *arg, const char *name, const onyx_tensor 
   return NULL;
 }
 
-static int64_t argmax_row(onyx_tensor *t, int64_t row, int64_t width) {
-  const float *p = (const float *)onyx_tensor_data(t) + row * width;
-  int64_t best = 0;
-  for (int64_t k = 1; k < width; k++)
-    if (p[k] > p[best]) best = k;
-  return best;
-}
-
 static onyx_status *make_session(const char *path, int threads, bool per_tensor, onyx_session **out) {
   onyx_options *o;
   onyx_status *s = onyx_options_create(&o);
@@ -255,11 +247,10 @@ int cmd_compare(int argc, char **argv) {
       int64_t width = onyx_tensor_dims(oa[0])[onyx_tensor_rank(oa[0]) - 1];
       int64_t nrows = width ? onyx_tensor_numel(oa[0]) / width : 0;
       for (int64_t r = 0; r < nrows; r++, rows++) {
-        int64_t ka = argmax_row(oa[0], r, width), kb = argmax_row(ob[0], r, width);
+        int64_t ka = cli_argmax_row(oa[0], r, width), kb = cli_argmax_row(ob[0], r, width);
         agree += ka == kb;
         if (lab && rows < onyx_tensor_numel(lab)) {
-          int64_t y = onyx_tensor_dtype(lab) == ONYX_DTYPE_INT64 ? ((int64_t *)onyx_tensor_data(lab))[rows]
-                                                                 : ((int32_t *)onyx_tensor_data(lab))[rows];
+          int64_t y = cli_label(lab, rows);
           correct_a += ka == y;
           correct_b += kb == y;
         }

@@ -248,13 +248,7 @@ static int report_accuracy(const char *labels_path, const char *out_name, onyx_t
     rc = cli_fail("--labels: '%s' has %lld labels, but output '%s' has %lld rows", labels_path,
                   (long long)onyx_tensor_numel(lab), out_name, (long long)rows);
   } else {
-    int64_t correct = 0;
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < classes; c++)
-        if (onyx_tensor_get_f64(out, r * classes + c) > onyx_tensor_get_f64(out, r * classes + best)) best = c;
-      correct += (int64_t)onyx_tensor_get_f64(lab, r) == best;
-    }
+    int64_t correct = cli_count_correct(out, classes, rows, lab);
     printf("accuracy: %.2f%% (%lld/%lld)\n", rows ? 100.0 * (double)correct / (double)rows : 0.0,
            (long long)correct, (long long)rows);
   }

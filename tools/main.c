@@ -18,6 +18,7 @@ static const struct {
     {"info", cmd_info, "describe this machine: CPU, caches, ISA features, providers"},
     {"quantize", cmd_quantize, "quantize a model to INT8 (dynamic or static, QDQ or QOperator)"},
     {"compare", cmd_compare, "compare two models' outputs (and tensors) on the same inputs"},
+    {"report", cmd_report, "measure a model fully and write an HTML report with plots (+ JSON)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

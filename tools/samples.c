@@ -16,6 +16,12 @@ static bool is_dir(const char *p) {
   return !stat(p, &st) && S_ISDIR(st.st_mode);
 }
 
+static bool is_npy_file(const char *p) {
+  struct stat st;
+  size_t n = strlen(p);
+  return n > 4 && !strcmp(p + n - 4, ".npy") && !stat(p, &st) && S_ISREG(st.st_mode);
+}
+
 /* Sorted full paths of the files in DIR whose names end in ext (".npy",
  * ".npz"); false (with *n = 0) when DIR cannot be read. */
 static bool list_files(const char *dir, const char *ext, char ***out, int *n) {
@@ -45,13 +51,19 @@ static bool list_files(const char *dir, const char *ext, char ***out, int *n) {
   return true;
 }
 
+bool samples_path_ok(const char *path) { return is_dir(path) || is_npy_file(path); }
+
 int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, int64_t max_batch) {
   memset(sp, 0, sizeof *sp);
   sp->limit = limit;
   sp->max_batch = max_batch > 0 ? max_batch : 64;
   sp->n_inputs = onyx_session_input_count(s);
   if (!(sp->in = calloc((size_t)sp->n_inputs + 1, sizeof *sp->in))) return cli_fail("out of memory");
-  if (!is_dir(dir)) return cli_fail("'%s' is not a folder of .npy or .npz files", dir);
+  bool one_file = is_npy_file(dir);
+  if (one_file && sp->n_inputs != 1)
+    return cli_fail("'%s' is one .npy file, but the model has %d inputs (give a folder: DIR/<input>/*.npy or "
+                    "DIR/*.npz)", dir, sp->n_inputs);
+  if (!one_file && !is_dir(dir)) return cli_fail("'%s' is neither a folder of .npy or .npz files nor a .npy file", dir);
   /* .npz archives in DIR: every input reads its array from the same files */
   char **npz_files;
   int n_npz;
@@ -71,7 +83,13 @@ int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, i
     char *sub = malloc(plen);
     if (!sub) return cli_fail("out of memory");
     snprintf(sub, plen, "%s/%s", dir, vi.name);
-    if (sp->npz) list_files(dir, ".npz", &in->files, &in->n_files);
+    if (one_file) {
+      if (!(in->files = malloc(sizeof *in->files)) || !(in->files[0] = strdup(dir))) {
+        free(sub);
+        return cli_fail("out of memory");
+      }
+      in->n_files = 1;
+    } else if (sp->npz) list_files(dir, ".npz", &in->files, &in->n_files);
     else if (is_dir(sub)) list_files(sub, ".npy", &in->files, &in->n_files);
     else if (sp->n_inputs == 1) list_files(dir, ".npy", &in->files, &in->n_files);
     free(sub);

@@ -1,5 +1,6 @@
-/* samples.h — sample inputs from a folder of .npy or .npz files, for `onyx
- * quantize --calibration DIR` and `onyx compare --data DIR`.
+/* samples.h — sample inputs from a folder of .npy or .npz files (or one
+ * .npy file for a model with one input), for `onyx quantize --calibration
+ * DIR`, `onyx compare --data DIR` and `onyx report`.
  *
  * Layout: .npz files in DIR, each archive (np.savez) one sample or batch
  * with an array per input name; or .npy files: for a model with one input,
@@ -37,6 +38,9 @@ typedef struct samples {
   bool npz;           /* the files are .npz archives */
 } samples;
 
+/* Whether `path` is something samples_open can read (a folder, or a .npy
+ * file), for commands that check their arguments before any work. */
+bool samples_path_ok(const char *path);
 /* Lists DIR for the inputs of session s. Returns 0, or prints the error
  * line and returns the exit status. */
 int samples_open(samples *sp, const char *dir, onyx_session *s, int64_t limit, int64_t max_batch);

@@ -87,7 +87,7 @@ run_err "no output" "usage" quantize models/digits_cnn.onnx --mode static
 run_err "bad mode" "bad value 'fast' for --mode" quantize models/digits_cnn.onnx -o "$tmp/z.onnx" --mode fast
 run_err "unknown option" "unknown option '--frobnicate'" quantize models/digits_cnn.onnx -o "$tmp/z.onnx" --frobnicate
 run_err "static without data" "calibration" quantize models/digits_cnn.onnx -o "$tmp/z.onnx"
-run_err "missing folder" "not a folder" quantize models/digits_cnn.onnx -o "$tmp/z.onnx" --calibration "$tmp/none"
+run_err "missing folder" "neither a folder" quantize models/digits_cnn.onnx -o "$tmp/z.onnx" --calibration "$tmp/none"
 run_err "missing table" "calibration table" quantize models/digits_cnn.onnx -o "$tmp/z.onnx" --calibration-table-in "$tmp/none.json"
 run_err "compare without data" "usage" compare models/digits_cnn.onnx "$tmp/qdq.onnx"
 finish
