@@ -242,6 +242,8 @@ onyx_status *onyx_infer_unsqueeze(onyx_infer_ctx *c) {
   const onyx_tensor *t = n->opset >= 13 ? value_at(c, 1) : NULL;
   if (n->opset >= 13 && !t) {
     int64_t k = length_of(in_at(c, 1));
+    if (x->rank >= 0 && k > ONYX_MAX_RANK - x->rank)
+      return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "the output would have more than %d dims", ONYX_MAX_RANK);
     if (x->rank >= 0 && k >= 0) set_out(o, x->dtype, (int)(x->rank + k), NULL);
     return NULL;
   }
@@ -552,7 +554,11 @@ onyx_status *onyx_infer_expand(onyx_infer_ctx *c) {
   if (k > ONYX_MAX_RANK) return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "shape has %lld values", (long long)k);
   if (x->rank < 0 || k < 0) return NULL;
   int64_t dims[ONYX_MAX_RANK];
-  for (int i = 0; i < k; i++) dims[i] = sh ? onyx_tensor_get_i64(sh, i) : ONYX_DIM_UNKNOWN;
+  for (int i = 0; i < k; i++) {
+    dims[i] = sh ? onyx_tensor_get_i64(sh, i) : ONYX_DIM_UNKNOWN;
+    if (sh && dims[i] < 0)   /* negative dims would read as onyx's unknown or symbolic dims */
+      return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "shape value %d is negative (%lld)", i, (long long)dims[i]);
+  }
   if (!sh) {
     set_out(o, x->dtype, x->rank > k ? x->rank : (int)k, NULL);
     return NULL;

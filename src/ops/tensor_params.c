@@ -174,7 +174,7 @@ onyx_status *onyx_split_sizes(const onyx_node *n, int64_t dim, const onyx_tensor
       sizes[i] = list_get(&ls, i);
       if (sizes[i] < 0)
         return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "split size %lld is negative", (long long)sizes[i]);
-      sum += sizes[i];
+      sum = sum > INT64_MAX - sizes[i] ? INT64_MAX : sum + sizes[i];   /* hostile sizes saturate */
     }
     if (dim >= 0 && sum != dim)
       return onyx_node_error(n, ONYX_ERR_INVALID_ARGUMENT, "split sizes add up to %lld, but the axis has %lld",

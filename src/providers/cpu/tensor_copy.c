@@ -145,8 +145,11 @@ static void move_dim(copy_job *j, int k, int to) {
 void cpu_copy_strided(const onyx_threadpool *pool, void *dst, const void *src, size_t esz, int rank,
                       const int64_t *dims, const int64_t *dst_strides, const int64_t *src_strides) {
   copy_job j = {dst, src, esz, 0, 0, COPY_ELEMS, {0}, {0}, {0}, 1};
-  for (int i = 0; i < rank; i++) {
+  /* nothing to copy; checked first, since the other dims of an empty shape
+   * may be huge and their stride products overflow */
+  for (int i = 0; i < rank; i++)
     if (dims[i] == 0) return;
+  for (int i = 0; i < rank; i++) {
     if (dims[i] == 1) continue;
     int r = j.rank;
     if (r && j.ds[r - 1] == dst_strides[i] * dims[i] && j.ss[r - 1] == src_strides[i] * dims[i]) {

@@ -201,6 +201,8 @@ static bool broadcasts_onto(const onyx_value *x, const onyx_value *onto) {
 static onyx_status *check_binary(const onyx_graph *g, const onyx_node *n) {
   if (n->n_in != 2)
     return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "%d inputs (dnnl takes 2)", n->n_in);
+  if (n->in[0] < 0 || n->in[1] < 0 || n->n_out < 1 || n->out[0] < 0)
+    return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "an omitted input or output");
   const onyx_value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]], *y = &g->values[n->out[0]];
   /* one side broadcast onto the other whatever that one's unknown dims are
    * (a bias [N] onto [?, ?, N]): the other side is the output */
