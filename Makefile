@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all deps build build-test demo test tsan clean
+.PHONY: all deps build build-test demo test tsan fuzz valgrind clean
 
 all: build
 
@@ -35,5 +35,15 @@ tsan: deps
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1" \
 	  ctest --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
+# The fuzzing campaign: libFuzzer targets built with clang, FUZZ_SECONDS
+# (default 60) each (scripts/fuzz.sh; tests/fuzz/README.md).
+fuzz: deps
+	@scripts/fuzz.sh
+
+# memcheck over the conformance runner and the CLI tests (scripts/valgrind.sh;
+# slow, so not part of `make test`).
+valgrind: deps
+	@scripts/valgrind.sh
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) build-fuzz build-valgrind

@@ -308,9 +308,7 @@ onyx_status *onyx_model_optimize(onyx_model *m, const onyx_options *opts, onyx_o
   memset(&tmp, 0, sizeof tmp);
   onyx_provider *prov[MAX_SESSION_PROVIDERS];
   int n = 0;
-  onyx_status *st = onyx_graph_toposort(m->graph);
-  if (!st) st = onyx_graph_validate(m->graph);
-  if (!st) st = onyx_graph_infer(m->graph);
+  onyx_status *st = onyx_model_check(m);
   if (!st) st = resolve_list(&tmp, opts, opts->providers, prov, &n);
   if (!st) st = optimize_model(m, opts, &pool, prov, n, stats);
   for (int i = 0; i < tmp.n_inst; i++) destroy_instance(tmp.inst[i], tmp.inst_owned[i]);
@@ -349,12 +347,9 @@ static void fill_meta(onyx_session *s) {
 
 /* The creation pipeline after the options are settled. */
 static onyx_status *prepare_session(onyx_session *s) {
-  onyx_graph *g = s->model->graph;
   onyx_provider *prov[MAX_SESSION_PROVIDERS];
   int n;
-  ONYX_TRY(onyx_graph_toposort(g));
-  ONYX_TRY(onyx_graph_validate(g));
-  ONYX_TRY(onyx_graph_infer(g));
+  ONYX_TRY(onyx_model_check(s->model));
   ONYX_TRY(resolve_list(s, &s->opts, s->opts.providers, prov, &n));
   onyx_placement_scope scope;
   ONYX_TRY(onyx_placement_enter(&s->placement, &scope));

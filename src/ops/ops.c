@@ -128,8 +128,8 @@ static void value_vinfo(const onyx_graph *g, int v, onyx_vinfo *out) {
   out->value = val->init;
 }
 
-/* Merges inferred info into a declared value type: fills unknowns, fails on
- * a conflict of fixed dims. */
+/* Merges inferred info into a declared value type: fills unknowns; fails on
+ * a conflicting dtype, or a conflicting rank of a main-graph output. */
 static onyx_status *merge_into(const onyx_graph *g, const onyx_node *n, onyx_value *val,
                                const onyx_vinfo *inf) {
   if (inf->dtype != ONYX_DTYPE_UNDEFINED) {
@@ -140,14 +140,22 @@ static onyx_status *merge_into(const onyx_graph *g, const onyx_node *n, onyx_val
   }
   val->kind = inf->kind;
   if (inf->rank < 0) return NULL;
+  if (!onyx_dims_fit(inf->rank, inf->dims))
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "output '%s' would have more elements than onyx can hold",
+                           val->name);
   if (val->rank < 0) {
     val->rank = inf->rank;
     memcpy(val->dims, inf->dims, (size_t)inf->rank * sizeof inf->dims[0]);
     return NULL;
   }
   if (val->rank != inf->rank) {
-    /* declared shapes in real models are sometimes stale; trust inference */
-    (void)g;
+    /* The main graph's outputs are the model's promise to its caller, and
+     * ONNX Runtime holds the model to it; declared shapes elsewhere in real
+     * models are sometimes stale: trust inference there. */
+    if (val->is_output && !g->parent)
+      return onyx_node_error(n, ONYX_ERR_INVALID_MODEL,
+                             "graph output '%s' is declared with rank %d but computes rank %d", val->name, val->rank,
+                             inf->rank);
     val->rank = inf->rank;
     memcpy(val->dims, inf->dims, (size_t)inf->rank * sizeof inf->dims[0]);
     return NULL;
@@ -167,7 +175,10 @@ onyx_status *onyx_graph_infer(onyx_graph *g) {
                         n->name, n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type);
     if (n->n_in > 64 || n->n_out > 64)
       return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "more than 64 inputs or outputs");
-    for (int k = 0; k < n->n_in; k++) value_vinfo(g, n->in[k], &in[k]);
+    /* inputs the node does not have read as unknown, so an infer function
+     * never sees stack garbage on a node with too few inputs (paths that
+     * infer without validating arity first, such as the quantizer's) */
+    for (int k = 0; k < 64; k++) value_vinfo(g, k < n->n_in ? n->in[k] : -1, &in[k]);
     for (int k = 0; k < n->n_out; k++) {
       memset(&out[k], 0, sizeof out[k]);
       out[k].rank = -1;

@@ -69,8 +69,25 @@ int onyx_op_lookup(const char *domain, const char *op_type);
 /* Runs inference for node n of graph g over all nodes in order (load-time
  * mode), filling g->values' dtype/rank/dims where they were unknown and
  * checking declared ones. Sets node->op. Unknown ops fail with
- * ONYX_ERR_NOT_IMPLEMENTED naming them. */
+ * ONYX_ERR_NOT_IMPLEMENTED naming them. Infer functions trust each node's
+ * arity: a graph from outside onyx goes through onyx_model_check, which
+ * checks it first. */
 onyx_status *onyx_graph_infer(onyx_graph *g);
+
+/* Checks model m before a session or the optimizer uses it, and readies its
+ * graph for them (src/ops/validate.c): the IR version; the main graph sorted
+ * and structurally valid (onyx_graph_toposort, onyx_graph_validate); every
+ * node of an ONNX domain, subgraphs included, against ONNX's schema at the
+ * model's opset (the op exists and was not removed; input and output counts;
+ * required inputs and outputs not omitted; attribute names, types and
+ * required ones), before inference reads the nodes; shapes and types
+ * inferred (onyx_graph_infer); input dtypes against the schemas' type
+ * constraints. Every error is the model's fault:
+ * ONYX_ERR_INVALID_MODEL naming the node (ONYX_ERR_NOT_IMPLEMENTED for valid
+ * ONNX onyx cannot run, such as a newer IR version or an unknown op;
+ * ONYX_ERR_OUT_OF_MEMORY). Modifies m's graph (order, value types); not
+ * thread-safe on one model. */
+onyx_status *onyx_model_check(onyx_model *m);
 
 /* ---- helpers for infer functions and kernels ---------------------------- */
 

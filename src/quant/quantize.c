@@ -313,8 +313,7 @@ onyx_status *onyx_quantize_model(const onyx_model *src, const onyx_quant_options
     goto done;
   }
   for (int v = 0; v < n_declared; v++) declared[v] = m->graph->values[v].dtype != ONYX_DTYPE_UNDEFINED;
-  if ((s = onyx_graph_toposort(m->graph)) || (s = onyx_graph_validate(m->graph)) || (s = onyx_graph_infer(m->graph)))
-    goto done;
+  if ((s = onyx_model_check(m))) goto done;
   if ((s = fold_bn(m, &r->bn_folded))) goto done;
   if (!opts->dynamic) {
     if ((s = onyx_calib_table_init(&table))) goto done;

@@ -350,7 +350,7 @@ static void test_gemm_op(void) {
     tu_input(&t, 0, ONYX_DTYPE_FLOAT, 2, ad);
     tu_input(&t, 1, ONYX_DTYPE_FLOAT, 2, bd);
     onyx_session *s = NULL;
-    CHECK_ERR(onyx_session_create_from_model(t.m, NULL, &s), ONYX_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(onyx_session_create_from_model(t.m, NULL, &s), ONYX_ERR_INVALID_MODEL);
   }
 }
 

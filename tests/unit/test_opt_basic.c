@@ -113,7 +113,7 @@ static gb noop_pos(void) {
   gb_i64(&b, "shp", 3, d);
   gb_node(&b, "Reshape", "c,shp", "e");
   int64_t p1[3] = {1, 2, 0}, p2[3] = {2, 0, 1};
-  gb_node(&b, "Transpose", "e,", "t1");
+  gb_node(&b, "Transpose", "e", "t1");
   gb_aints(&b, "perm", 3, p1);
   gb_node(&b, "Transpose", "t1", "t2");
   gb_aints(&b, "perm", 3, p2);

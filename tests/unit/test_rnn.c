@@ -438,7 +438,7 @@ static void test_errors(void) {
   tu_input(&t, 1, ONYX_DTYPE_FLOAT, 3, wd);
   tu_input(&t, 2, ONYX_DTYPE_FLOAT, 3, rd);
   onyx_tensor *in[3] = {tu_f32(3, xd, xv), tu_f32(3, wd, wv), tu_f32(3, rd, rv)}, *out[2] = {0};
-  CHECK_ERR(tu_run(&t, 1, 3, in, 2, out), ONYX_ERR_INVALID_ARGUMENT);
+  CHECK_ERR(tu_run(&t, 1, 3, in, 2, out), ONYX_ERR_INVALID_MODEL);
   /* an unknown activation */
   t = tu_node_new("RNN", 14, 3, 2);
   tu_attr_int(&t, "hidden_size", 4);

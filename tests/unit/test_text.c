@@ -77,7 +77,7 @@ static void test_string_normalizer(void) {
   tu_node t = tu_node_new("StringNormalizer", 10, 1, 1);
   tu_input(&t, 0, ONYX_DTYPE_STRING, 2, d2);
   onyx_tensor *in = strings(2, d2, four), *y = NULL;
-  CHECK_ERR(tu_run(&t, 1, 1, &in, 1, &y), ONYX_ERR_INVALID_ARGUMENT);
+  CHECK_ERR(tu_run(&t, 1, 1, &in, 1, &y), ONYX_ERR_INVALID_MODEL);
   onyx_tensor_free(in);
   int64_t d1[1] = {2};
   tu_node u = tu_node_new("StringNormalizer", 10, 1, 1);
