@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
     *) ext=onnx ;;
   esac
   # seeds are copied under content-hash names, as libFuzzer names its finds
-  find models tests/corpus/cases "$node" -name "*.$ext" -type f -size -1M 2>/dev/null |
+  find models tests/corpus/cases "$node" -name "*.$ext" -type f -size -1024k 2>/dev/null |
     while read -r f; do cp -n "$f" "$seeds/seed-$(sha1sum "$f" | cut -c1-16)"; done
   echo "fuzz: $t for ${secs}s on $(ls "$seeds" | wc -l) inputs"
   ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
