@@ -99,8 +99,10 @@ size_t onyx_tensor_nbytes(const onyx_tensor *t);
  * (bool, integers, float16, bfloat16, float, double) as a double; 0 for
  * others. */
 double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i);
-/* Sets element i of a host tensor of a numeric dtype to v, converted as a C
- * cast would (float16/bfloat16 rounded to nearest even); others unchanged. */
+/* Sets element i of a host tensor of a numeric dtype to v: floats rounded
+ * (float16/bfloat16 to nearest even); integers truncated toward zero,
+ * saturated to int64 (NaN: 0) and then wrapped to narrower types, so every
+ * double is defined (-5 into uint8 gives 251); others unchanged. */
 void onyx_tensor_set_f64(onyx_tensor *t, int64_t i, double v);
 
 /* The memory space a tensor's data lives in: "cpu" for host memory, else

@@ -278,22 +278,34 @@ double onyx_tensor_get_f64(const onyx_tensor *t, int64_t i) {
   }
 }
 
+/* v as an integer: truncated toward zero and saturated to int64's range
+ * (NaN: 0), since a C cast of an out-of-range double is undefined. The
+ * narrower integer types then take its low bits, as a conversion from
+ * int64 does. */
+static int64_t f64_to_i64(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 9223372036854775807.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
 void onyx_tensor_set_f64(onyx_tensor *t, int64_t i, double v) {
   void *p = t->data;
+  int64_t n = f64_to_i64(v);
   switch (t->dtype) {
     case ONYX_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
     case ONYX_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
     case ONYX_DTYPE_FLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_f16((float)v); break;
     case ONYX_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = onyx_f32_to_bf16((float)v); break;
-    case ONYX_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case ONYX_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)n; break;
+    case ONYX_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)n; break;
     case ONYX_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    case ONYX_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
-    case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
-    case ONYX_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-    case ONYX_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case ONYX_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
+    case ONYX_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)n; break;
+    case ONYX_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)n; break;
+    case ONYX_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)n; break;
+    case ONYX_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)n; break;
+    case ONYX_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)n; break;
+    case ONYX_DTYPE_UINT64: ((uint64_t *)p)[i] = v >= 9223372036854775808.0 && v < 18446744073709551616.0 ? (uint64_t)v : (uint64_t)n; break;
     default: break;
   }
 }

@@ -187,7 +187,9 @@ static onyx_status *convert_attr(loader *l, onyx_graph *g, int depth, onyx_fn_sc
     case ONYX_ATTR_TENSORS: n = ap->n_tensors; break;
     case ONYX_ATTR_GRAPHS: n = ap->n_graphs; break;
     case ONYX_ATTR_TYPE_PROTO: {
-      if (!ap->tp) return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: type attribute without a type", what);
+      /* a TypeProto with no value says nothing (and could not be saved back) */
+      if (!ap->tp || ap->tp->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET)
+        return onyx_error(ONYX_ERR_INVALID_MODEL, "%s: type attribute without a type", what);
       onyx_value tmp = {.name = (char *)what};
       ONYX_TRY(type_of(l, &tmp, ap->tp));
       if (!(a->ints = onyx_malloc(sizeof *a->ints))) return onyx_error_oom();
