@@ -7,7 +7,8 @@
 # that reach new code are kept in the corpus folder, so runs accumulate;
 # crashes land in build-fuzz/crashes/ and each must become a case of
 # tests/corpus (or a seed that the fuzz_smoke tests replay) once fixed.
-# Usage: scripts/fuzz.sh [TARGET...]     env: FUZZ_SECONDS, FUZZ_JOBS
+# Usage: scripts/fuzz.sh [TARGET...]     env: FUZZ_SECONDS, FUZZ_JOBS (parallel jobs,
+# each logging to fuzz-N.log; default one process, output here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
@@ -34,5 +35,5 @@ for t in "${targets[@]}"; do
   ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
     build-fuzz/tests/"$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=1048576 \
       -dict=tests/fuzz/onnx.dict -artifact_prefix=build-fuzz/crashes/"$t"- -print_final_stats=1 \
-      -jobs="${FUZZ_JOBS:-1}" "$seeds" 2>&1 | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|artifact)" || true
+      ${FUZZ_JOBS:+-jobs=$FUZZ_JOBS} "$seeds" 2>&1 | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|artifact)" || true
 done
