@@ -140,6 +140,15 @@ typedef struct pow_ctx {
 } pow_ctx;
 
 #define POW_BLOCK 256
+/* Integer Pow results beyond the type (2^70, inf, NaN) saturate: a C cast
+ * of an out-of-range double is undefined. Float types store as they are. */
+static inline double pow_fit(double v, double lo, double hi) { return v != v ? 0 : v < lo ? lo : v > hi ? hi : v; }
+#define POW_FIT_f32(v) (v)
+#define POW_FIT_f16(v) (v)
+#define POW_FIT_bf16(v) (v)
+#define POW_FIT_f64(v) (v)
+#define POW_FIT_i32(v) pow_fit(v, -2147483648.0, 2147483647.0)
+#define POW_FIT_i64(v) pow_fit(v, -9223372036854775808.0, 9223372036854774784.0)   /* largest double < 2^63 */
 #define POW_ROW(S, PT, PDT)                                                                   \
   static void pow_##S(const void *ctx, void *yv, const void *const *xv, const int64_t *st,   \
                       int64_t n) {                                                            \
@@ -158,7 +167,7 @@ typedef struct pow_ctx {
         for (int64_t i = 1; i < m; i++) eb[i] = eb[0];                                        \
       }                                                                                       \
       for (int64_t i = 0; i < m; i++)                                                         \
-        y[b0 + i] = EW_ST_##S(pow((PT)EW_LD_##S(a[(b0 + i) * st[0]]), eb[i]));                \
+        y[b0 + i] = EW_ST_##S(POW_FIT_##S(pow((PT)EW_LD_##S(a[(b0 + i) * st[0]]), eb[i])));  \
     }                                                                                         \
   }
 POW_ROW(f32, float, ONYX_DTYPE_FLOAT)
