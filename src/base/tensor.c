@@ -322,7 +322,7 @@ int64_t onyx_tensor_get_i64(const onyx_tensor *t, int64_t i) {
     case ONYX_DTYPE_INT64: return ((const int64_t *)t->data)[i];
     case ONYX_DTYPE_UINT64: return (int64_t)((const uint64_t *)t->data)[i];
     case ONYX_DTYPE_INT32: return ((const int32_t *)t->data)[i];
-    default: return (int64_t)onyx_tensor_get_f64(t, i);
+    default: return f64_to_i64(onyx_tensor_get_f64(t, i));   /* a float "shape" from a hostile model */
   }
 }
 
