@@ -175,6 +175,21 @@ static onyx_status *check_arity(const onyx_node *n, const onnx_schema *s) {
   return NULL;
 }
 
+/* For a node newer than the table: what later versions have kept so far.
+ * Ops gain optional inputs and outputs across versions, they do not drop
+ * required ones, so the newest known version's required count is a floor
+ * (kernels read those inputs without checking). */
+static onyx_status *check_min_arity(const onyx_node *n, const onnx_schema *s) {
+  if (s->flags & SCHEMA_INTRODUCED_ONLY) return NULL;   /* no arity known */
+  if (n->n_in < s->min_in || n->n_out < s->min_out)
+    return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "%d inputs and %d outputs; %s takes at least %d and %d since "
+                           "version %d", n->n_in, n->n_out, s->name, s->min_in, s->min_out, s->since);
+  for (int k = 0; k < s->min_in && k < n->n_in; k++)
+    if (n->in[k] < 0)
+      return onyx_node_error(n, ONYX_ERR_INVALID_MODEL, "input %d of %s is required but omitted", k, s->name);
+  return NULL;
+}
+
 static onyx_status *check_attrs(const onyx_node *n, const onnx_schema *s) {
   for (int a = 0; a < n->n_attrs; a++) {
     const onyx_attr *at = &n->attrs[a];
@@ -268,6 +283,8 @@ static onyx_status *check_graph_schemas(const onyx_graph *g) {
     if (s && full) {
       ONYX_TRY(check_arity(n, s));
       ONYX_TRY(check_attrs(n, s));
+    } else if (s) {
+      ONYX_TRY(check_min_arity(n, s));
     }
     for (int a = 0; a < n->n_attrs; a++) {
       const onyx_attr *at = &n->attrs[a];
