@@ -116,13 +116,13 @@ static uint64_t rnd(void) {
   return rng_state;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
 static uint64_t hash(const uint8_t *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
   return h;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
 static void save_crash(void) {
   char name[256];
   snprintf(name, sizeof name, "crash-%s-%016llx.bin", prog, (unsigned long long)hash(cur, cur_len));
