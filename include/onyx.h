@@ -24,7 +24,8 @@ typedef enum onyx_code {
   ONYX_OK = 0,
   ONYX_ERR_INVALID_ARGUMENT,  /* caller passed something wrong (name, shape, dtype) */
   ONYX_ERR_INVALID_MODEL,     /* the model file is malformed or inconsistent */
-  ONYX_ERR_NOT_FOUND,         /* a file, input or output does not exist */
+  ONYX_ERR_NOT_FOUND,         /* a file does not exist (a run's unknown input or
+                                 output name is INVALID_ARGUMENT, as in ORT) */
   ONYX_ERR_NOT_IMPLEMENTED,   /* valid ONNX that onyx does not support (op, dtype, attr) */
   ONYX_ERR_OUT_OF_MEMORY,
   ONYX_ERR_IO,
@@ -318,7 +319,12 @@ void onyx_set_log_level(onyx_log_level level);
 typedef struct onyx_session onyx_session;
 
 /* Loads, validates and prepares a model. `opts` may be NULL (defaults); it is
- * copied, so it need not outlive the session. */
+ * copied, so it need not outlive the session. Validation checks the model
+ * against ONNX's operator schemas (IR version, each op available at the
+ * imported opset, input and output counts, attribute names and types, type
+ * families) and infers its shapes; what the model gets wrong is
+ * ONYX_ERR_INVALID_MODEL naming the node, and an op or dtype onyx cannot
+ * run ONYX_ERR_NOT_IMPLEMENTED. */
 onyx_status *onyx_session_create(const char *path, const onyx_options *opts,
                                  onyx_session **out);
 /* Same from memory. External data paths resolve against the current directory. */
