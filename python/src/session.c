@@ -492,7 +492,10 @@ static PyObject *session_run(PyObject *self, PyObject *args) {
       goto done;
     }
     if (!(in_names[k] = PyUnicode_AsUTF8(key))) goto done;
-    if (pyonyx_input_from_object(val, input_dtype(s, in_names[k]), in_names[k], &ins[k]) < 0) goto done;
+    /* the declared dtype matters only for converting non-arrays (lists,
+     * scalars): arrays, the common case, skip the lookup */
+    onyx_dtype want = PyArray_Check(val) ? ONYX_DTYPE_UNDEFINED : input_dtype(s, in_names[k]);
+    if (pyonyx_input_from_object(val, want, in_names[k], &ins[k]) < 0) goto done;
     in_t[k] = ins[k].t;
     k++;
   }

@@ -167,6 +167,7 @@ static onyx_status *merge_into(const onyx_graph *g, const onyx_node *n, onyx_val
 
 onyx_status *onyx_graph_infer(onyx_graph *g) {
   onyx_vinfo in[64], out[64];
+  int filled = 64;   /* in[filled..64) hold "unknown" */
   for (int i = 0; i < g->n_nodes; i++) {
     onyx_node *n = &g->nodes[i];
     n->op = onyx_op_lookup(n->domain, n->op_type);
@@ -176,9 +177,12 @@ onyx_status *onyx_graph_infer(onyx_graph *g) {
     if (n->n_in > 64 || n->n_out > 64)
       return onyx_node_error(n, ONYX_ERR_NOT_IMPLEMENTED, "more than 64 inputs or outputs");
     /* inputs the node does not have read as unknown, so an infer function
-     * never sees stack garbage on a node with too few inputs (paths that
-     * infer without validating arity first, such as the quantizer's) */
-    for (int k = 0; k < 64; k++) value_vinfo(g, k < n->n_in ? n->in[k] : -1, &in[k]);
+     * never sees stack garbage or a previous node's inputs on a node with
+     * too few inputs (paths that infer without validating arity first, such
+     * as the quantizer's); only the slots the previous node filled need
+     * resetting */
+    for (int k = 0; k < n->n_in || k < filled; k++) value_vinfo(g, k < n->n_in ? n->in[k] : -1, &in[k]);
+    filled = n->n_in;
     for (int k = 0; k < n->n_out; k++) {
       memset(&out[k], 0, sizeof out[k]);
       out[k].rank = -1;
